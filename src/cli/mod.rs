@@ -1,0 +1,154 @@
+//! The command line: clap definitions, and one file per subcommand that turns flags into
+//! options and calls one operation. The clock is read here and nowhere else.
+
+mod apply;
+mod fmt;
+mod plan;
+mod schema;
+mod show;
+mod status;
+mod validate;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+
+/// Exit statuses, as Terraform has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Success; with `--detailed-exitcode`, also "no changes".
+    Success = 0,
+    /// Bad input, invalid config, provider failure, stale plan.
+    Failure = 1,
+    /// With `--detailed-exitcode`: success, and changes are pending.
+    Changes = 2,
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> ExitCode {
+        ExitCode::from(s as u8)
+    }
+}
+
+/// Just-in-time access to management ports, planned and applied like Terraform.
+#[derive(Debug, Parser)]
+#[command(name = "jit", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// Config directory: every *.hcl file under it is policy or a request
+    #[arg(
+        short = 'C',
+        long = "chdir",
+        global = true,
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+    /// Never colour output (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More detail on stderr (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl Global {
+    /// Colour on stdout: a terminal, no `--no-color`, no `NO_COLOR`.
+    pub fn color_stdout(&self) -> bool {
+        !self.no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal()
+    }
+
+    /// Colour on stderr, by the same rules.
+    pub fn color_stderr(&self) -> bool {
+        !self.no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config files; no provider is contacted
+    Validate(validate::Args),
+    /// Rewrite config files in the canonical layout, comments kept
+    Fmt(fmt::Args),
+    /// Show what apply would change in the live firewall
+    Plan(plan::Args),
+    /// Make the live firewall match the policy (or apply a saved plan)
+    Apply(apply::Args),
+    /// Print a saved plan
+    Show(show::Args),
+    /// Active grants in live state, with time left; overdue ones flagged
+    Status(status::Args),
+    /// Print the JSON Schema of a file kind (HCL's JSON form)
+    Schema(schema::Args),
+}
+
+/// The clock: `--at` when given, else now. Read once, here.
+pub fn clock(at: Option<Timestamp>) -> Timestamp {
+    at.unwrap_or_else(Timestamp::now)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Fmt(args) => fmt::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Apply(args) => apply::run(&cli.global, args),
+        Command::Show(args) => show::run(&cli.global, args),
+        Command::Status(args) => status::run(&cli.global, args),
+        Command::Schema(args) => schema::run(&cli.global, args),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return Status::Success.into();
+            }
+            eprintln!("error: {err:#}");
+            Status::Failure.into()
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(global: &Global) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("jit={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(global.color_stderr())
+        .without_time()
+        .try_init();
+}

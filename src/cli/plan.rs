@@ -1,0 +1,11 @@
+//! `jit plan`.
+
+use super::{Global, Status};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
+    let _ = (global, args);
+    anyhow::bail!("`jit plan` is not built yet")
+}

@@ -1,0 +1,1 @@
+//! Operations: the only code that calls both the pure core and a provider (or the file system).

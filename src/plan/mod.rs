@@ -1,0 +1,163 @@
+//! The plan: what `diff(Desired, Live)` decided, as data. Rendered as text or JSON, saved to a
+//! file, and applied action by action. The text plan and the JSON plan are rendered from this
+//! one value, so they never disagree.
+//!
+//! `ActionReason` and the human `reason` are for display and audit only; apply acts on
+//! `change.actions` and `change.after`.
+
+pub mod diff;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::nsg::Rule;
+
+/// Bumped on any incompatible change to the saved-plan shape.
+pub const FORMAT_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    /// The clock the plan was made with (`--at`, default now).
+    pub created_at: Timestamp,
+    /// The earliest grant start or end after `created_at`: past it, the plan no longer says
+    /// what the policy wants.
+    pub valid_until: Option<Timestamp>,
+    pub resource_changes: Vec<ResourceChange>,
+    pub findings: Vec<Finding>,
+    /// NSGs that could not be planned (a full priority band, a missing NSG). Their rules are
+    /// not in `resource_changes`; a plan with errors exits 1 and cannot be applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<PlanError>,
+    /// Fingerprint of every live NSG the plan was made against, keyed by NSG id.
+    pub fingerprints: BTreeMap<String, String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.resource_changes.is_empty()
+    }
+
+    /// `(add, change, destroy)`.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |a: Action| {
+            self.resource_changes
+                .iter()
+                .filter(|c| c.action() == a)
+                .count()
+        };
+        (
+            count(Action::Create),
+            count(Action::Update),
+            count(Action::Delete),
+        )
+    }
+}
+
+/// One change to one security rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// `<nsg name>/<rule name>`, unique in a plan.
+    pub address: String,
+    /// The provider's address, `<kind>.<name>`.
+    pub provider: String,
+    pub nsg_id: String,
+    pub name: String,
+    /// The target the rule belongs to; `None` for a managed rule the policy no longer explains.
+    /// `--target` keeps only changes of the named targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub change: Change,
+    pub action_reason: ActionReason,
+    /// Human wording of the reason: `request INC-4211 active until 16:00Z`.
+    pub reason: String,
+    /// The grant behind an allow rule, for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestInfo>,
+}
+
+impl ResourceChange {
+    pub fn action(&self) -> Action {
+        self.change.actions[0]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Always exactly one, in a list as `terraform show -json` has it.
+    pub actions: Vec<Action>,
+    /// The live rule, `null` for a create.
+    pub before: Option<Rule>,
+    /// The desired rule, `null` for a delete.
+    pub after: Option<Rule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    /// The symbol of the text plan.
+    pub fn symbol(&self) -> char {
+        match self {
+            Action::Create => '+',
+            Action::Update => '~',
+            Action::Delete => '-',
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionReason {
+    /// An allow rule for a grant that is active now.
+    RequestActive,
+    /// A lock-down deny rule the policy asks for.
+    LockDown,
+    /// A managed allow rule whose grant has ended.
+    RequestExpired,
+    /// A managed rule that no target, port or request explains any more.
+    NotInPolicy,
+    /// A managed rule whose properties were changed outside jit.
+    Drifted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestInfo {
+    pub id: String,
+    pub requester: String,
+    pub approvers: Vec<String>,
+    pub justification: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub nsg_id: String,
+    /// The rule the finding is about.
+    pub rule: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A foreign Inbound Allow rule ahead of a lock-down that opens the port wider than policy.
+    Exposure,
+    /// A managed allow rule whose `expires` is in the past.
+    Overdue,
+    /// Two rules with the same priority and direction.
+    PriorityClash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanError {
+    pub nsg_id: String,
+    pub message: String,
+}

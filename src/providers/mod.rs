@@ -1,0 +1,86 @@
+//! Providers: the only home of I/O against a firewall. Each reads live state (with a
+//! fingerprint per NSG) and applies a list of changes. The core never sees HTTP, `nft` or files.
+
+use crate::live::Live;
+use crate::plan::ResourceChange;
+
+/// A failure talking to the live firewall, with the remote error code where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The NSG (or other object) a target names does not exist.
+    #[error("{what} not found: {id}")]
+    NotFound { what: &'static str, id: String },
+    /// The live data could not be understood; names the file or URL and what was wrong.
+    #[error("{source_name}: {message}")]
+    Corrupt {
+        source_name: String,
+        message: String,
+    },
+    /// A remote service refused; `code` is the service's own error code.
+    #[error("{message}")]
+    Remote { code: String, message: String },
+    /// Local I/O (files, processes).
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    /// Live state changed under us (etag mismatch): re-plan.
+    #[error("stale: {0}")]
+    Stale(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What happened to one change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Failed(String),
+    /// Not attempted because an earlier change to the same NSG failed.
+    Skipped(String),
+}
+
+/// The result of applying a plan's changes.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    pub applied: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl ApplyReport {
+    pub fn record(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Applied => self.applied += 1,
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.skipped == 0
+    }
+}
+
+/// Called once per change, as soon as its outcome is known (before the next write to that
+/// NSG), so the audit log is never behind the firewall. May be called from several threads.
+pub type OnOutcome<'a> = dyn Fn(&ResourceChange, &Outcome) + Sync + 'a;
+
+pub trait Provider {
+    /// `<kind>.<name>`.
+    fn address(&self) -> String;
+
+    /// Read the NSGs with these ids (as written in policy). An id that does not exist is
+    /// [`ProviderError::NotFound`].
+    fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError>;
+
+    /// Apply `changes` (all for this provider, in plan order). Changes to one NSG are applied
+    /// in order and stop at the first failure; NSGs are independent. Every change gets exactly
+    /// one `on_outcome` call.
+    fn apply(
+        &self,
+        changes: &[ResourceChange],
+        on_outcome: &OnOutcome<'_>,
+    ) -> Result<ApplyReport, ProviderError>;
+}

@@ -1,0 +1,3 @@
+//! CLI tests through the real `jit` binary, one module per command.
+
+mod support;
