@@ -1,6 +1,8 @@
 //! Providers: the only home of I/O against a firewall. Each reads live state (with a
 //! fingerprint per NSG) and applies a list of changes. The core never sees HTTP, `nft` or files.
 
+pub mod azure;
+
 use crate::live::Live;
 use crate::plan::ResourceChange;
 
@@ -47,6 +49,9 @@ pub struct ApplyReport {
     pub applied: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// NSGs whose live state moved away from the plan during apply (etag changed, 412): their
+    /// changes failed or were skipped, and re-planning them is the way forward.
+    pub stale: Vec<String>,
 }
 
 impl ApplyReport {
