@@ -1,6 +1,8 @@
 //! The jit language: HCL text → syntax with spans → validated [`Policy`](crate::model::Policy).
 //! Pure: takes file contents, not paths; reading the directory is `ops::config`'s job.
 
+pub mod fmt;
+
 use crate::diag::Diagnostic;
 use crate::model::Policy;
 
