@@ -288,7 +288,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(names(&one), ["WorkloadIdentityCredential"]);
-        let err = from_env(&http, &env(&[("AZURE_TOKEN_CREDENTIALS", "magic")])).unwrap_err();
+        let err = from_env(&http, &env(&[("AZURE_TOKEN_CREDENTIALS", "magic")]))
+            .err()
+            .unwrap();
         assert!(
             err.contains("`magic`") && err.contains("AzureCliCredential"),
             "{err}"
