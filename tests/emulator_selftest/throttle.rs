@@ -57,7 +57,7 @@ async fn reads_drain_then_429_with_scaled_retry_after() {
     assert_eq!(throttled.header("retry-after").as_deref(), Some("0"));
     assert_eq!(emu.stats().throttled_by("reads"), 1);
 
-    // Writes draw from their own bucket; another principal has its own buckets.
+    // Writes draw from their own bucket.
     assert_eq!(
         client
             .put(&rule_path("w"), &rule_body(150, "22"))

@@ -339,3 +339,21 @@ async fn plural_fields_accept_addresses() {
     );
     assert!(got.body["properties"].get("sourceAddressPrefix").is_none());
 }
+
+#[tokio::test]
+async fn out_of_band_edits_change_etags() {
+    let (emu, client) = seeded(EmulatorConfig::fast());
+    let before = client.get(&rule_path("rule1")).await.body["etag"].clone();
+    let nsg_before = emu.nsg(NSG_ID).unwrap()["etag"].clone();
+    assert!(emu.edit_nsg(NSG_ID, |nsg| {
+        nsg["properties"]["securityRules"][0]["properties"]["priority"] = json!(140);
+    }));
+    let after = client.get(&rule_path("rule1")).await;
+    assert_eq!(after.body["properties"]["priority"], 140);
+    assert_ne!(after.body["etag"], before);
+    assert_ne!(emu.nsg(NSG_ID).unwrap()["etag"], nsg_before);
+    assert!(!emu.edit_nsg(
+        "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/networkSecurityGroups/z",
+        |_| {}
+    ));
+}
