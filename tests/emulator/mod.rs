@@ -14,6 +14,10 @@
 //! let nsg = emu.nsg("/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/testnsg");
 //! ```                                                          // dropped: server stops
 //!
+//! Also: `try_add_nsg` (error instead of panic), `edit_nsg(id, |json| …)` for out-of-band
+//! drift (fresh etags on what changed), `nsgs()`, `pending_operations()`, `reset_stats()`.
+//! [`EmulatorConfig::fast`] (time scale 1000, static token `test-token`) suits most tests.
+//!
 //! What it serves:
 //! - `POST /{tenant}/oauth2/v2.0/token` (client credentials: `client_secret`, or
 //!   `client_assertion` + `client_assertion_type` jwt-bearer) and IMDS
