@@ -1,1 +1,3 @@
 //! Operations: the only code that calls both the pure core and a provider (or the file system).
+
+pub mod config;
