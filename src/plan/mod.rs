@@ -170,4 +170,4 @@ pub struct PlanError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

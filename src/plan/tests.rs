@@ -9,18 +9,18 @@ use crate::model::{Grant, Policy, Port, Protocol, ProviderConfig, ProviderDecl, 
 use crate::nsg::Rule;
 use crate::plan::{apply_to_live, diff, Action, ActionReason, FindingKind, Plan};
 
-const NSG: &str =
+pub(crate) const NSG: &str =
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a";
 
-fn ts(s: &str) -> Timestamp {
+pub(crate) fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     ts("2026-11-25T14:37:00Z")
 }
 
-fn policy(grants: Vec<Grant>) -> Policy {
+pub(crate) fn policy(grants: Vec<Grant>) -> Policy {
     Policy {
         providers: vec![ProviderDecl {
             name: "demo".into(),
@@ -47,7 +47,7 @@ fn policy(grants: Vec<Grant>) -> Policy {
     }
 }
 
-fn grant(id: &str, start: &str, hours: i64) -> Grant {
+pub(crate) fn grant(id: &str, start: &str, hours: i64) -> Grant {
     Grant {
         id: id.into(),
         target: "web-1".into(),
@@ -61,7 +61,7 @@ fn grant(id: &str, start: &str, hours: i64) -> Grant {
     }
 }
 
-fn rule(
+pub(crate) fn rule(
     name: &str,
     access: &str,
     priority: u16,
@@ -78,7 +78,7 @@ fn rule(
     Rule::from_arm(&json!({"name": name, "properties": props})).unwrap()
 }
 
-fn deny(priority: u16) -> Rule {
+pub(crate) fn deny(priority: u16) -> Rule {
     let mut r = rule(
         "jit-deny-web-1-ssh",
         "Deny",
@@ -91,7 +91,7 @@ fn deny(priority: u16) -> Rule {
     r
 }
 
-fn live(rules: Vec<Rule>) -> Live {
+pub(crate) fn live(rules: Vec<Rule>) -> Live {
     let mut live = Live::default();
     live.nsgs.insert(
         nsg_key(NSG),
@@ -108,7 +108,7 @@ fn live(rules: Vec<Rule>) -> Live {
     live
 }
 
-fn plan(policy: &Policy, live: &Live) -> Plan {
+pub(crate) fn plan(policy: &Policy, live: &Live) -> Plan {
     diff(policy, &compile(policy, now()), live, now())
 }
 
