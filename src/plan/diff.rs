@@ -301,11 +301,14 @@ impl<'a> NsgDiff<'a> {
             request, expires, ..
         } = &desired.origin
         {
-            change.request = self.grant(request).map(request_info);
-            // The grant's window changed in policy (not outside jit): say so.
-            if !differs(before, &only_description)
-                && before.description_field("request") == Some(request.as_str())
-            {
+            let grant = self.grant(request);
+            change.request = grant.map(request_info);
+            // Only the grant's window changed, in policy (not outside jit): say so.
+            let same_request = before
+                .description_field("request")
+                .zip(grant)
+                .is_some_and(|(field, grant)| refers_to(field, grant));
+            if !differs(before, &only_description) && same_request {
                 change.action_reason = ActionReason::RequestActive;
                 change.reason = reason::request_active(request, *expires, self.now);
             }

@@ -121,6 +121,10 @@ pub fn overdue_since(rule: &Rule, now: Timestamp) -> Option<Timestamp> {
 
 /// The sources of `rule` wider than policy allows, when `rule` is an Inbound Allow ahead of
 /// `guard`'s lock-down that reaches its port.
+///
+/// Deliberately conservative: destinations that are `*` or service tags are taken to reach the
+/// target, and a foreign deny that might shadow the allow is not looked at, so a finding errs
+/// on the side of a warning.
 pub fn exposes(rule: &Rule, guard: &Guard<'_>) -> Option<Vec<String>> {
     if rule.direction != Direction::Inbound
         || rule.access != Access::Allow

@@ -485,3 +485,30 @@ fn applying_the_plan_converges() {
     assert!(!second.has_changes(), "{:?}", actions(&second));
     assert_eq!(first.resource_changes.len(), 3, "{:?}", actions(&first));
 }
+
+#[test]
+fn extended_grant_updates_its_rule_as_request_active() {
+    let policy = policy(vec![grant("INC-1", "2026-11-25T14:00:00Z", 3)]);
+    let old = rule(
+        "jit-allow-INC-1-ssh",
+        "Allow",
+        100,
+        "198.51.100.7/32",
+        "22",
+        Some("managed-by=jit; request=INC-1; expires=2026-11-25T16:00:00Z"),
+    );
+    let plan = plan(&policy, &live(vec![old, deny(4000)]));
+    assert_eq!(
+        actions(&plan),
+        [(
+            Action::Update,
+            "jit-allow-INC-1-ssh",
+            ActionReason::RequestActive,
+            "request INC-1 active until 17:00Z"
+        )]
+    );
+    assert_eq!(
+        plan.resource_changes[0].request.as_ref().unwrap().id,
+        "INC-1"
+    );
+}

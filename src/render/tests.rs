@@ -71,10 +71,10 @@ jit will perform the following actions:
       ~ source_address_prefix = "10.0.0.0/8" -> "*"
     }
 
-Warning: exposure in NSG /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a
+Warning: exposure in NSG nsg-a
   rule `AllowSSH` (priority 120) opens port 22 (ssh of web-1) to `*` ahead of its lock-down at priority 4000; policy allows only `198.51.100.0/24`
 
-Warning: overdue grant in NSG /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a
+Warning: overdue grant in NSG nsg-a
   rule `jit-allow-INC-1-ssh` of request `INC-1` expired 12m ago and is still open
 
 Plan: 1 to add, 1 to change, 1 to destroy.

@@ -8,6 +8,7 @@ use std::io;
 
 use anstyle::{AnsiColor, Effects, Style};
 
+use crate::live::name_from_id;
 use crate::nsg::Rule;
 use crate::plan::{Action, FindingKind, Plan, ResourceChange};
 
@@ -54,7 +55,7 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
                 Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
                 "Warning"
             ),
-            finding.nsg_id
+            name_from_id(&finding.nsg_id)
         )?;
         writeln!(out, "  {}", finding.message)?;
         writeln!(out)?;
