@@ -142,3 +142,148 @@ fn json_plan_has_the_terraform_shape() {
     let back: Plan = serde_json::from_slice(&out).unwrap();
     assert_eq!(back, sample());
 }
+
+/// The quickstart example, planned at 14:37 on 2026-11-25: INC-4211 is active, CHG-1007 ended
+/// at 11:00 and its rule is still open, CHG-1010 is scheduled for tomorrow.
+#[test]
+fn quickstart_plan() {
+    use crate::compile::compile;
+    use crate::live::{nsg_key, Live, LiveNsg, LiveRule};
+    use crate::model::{
+        Grant, Policy, Port, Protocol, ProviderConfig, ProviderDecl, Settings, Target,
+    };
+    use crate::nsg::Rule;
+    use jiff::SignedDuration;
+
+    let snapshot: serde_json::Value =
+        serde_json::from_str(include_str!("../../examples/quickstart/live/nsgs.json")).unwrap();
+    let mut live = Live::default();
+    for nsg in snapshot["value"].as_array().unwrap() {
+        let id = nsg["id"].as_str().unwrap();
+        let rules = nsg["properties"]["securityRules"].as_array().unwrap();
+        live.nsgs.insert(
+            nsg_key(id),
+            LiveNsg {
+                id: id.into(),
+                name: nsg["name"].as_str().unwrap().into(),
+                fingerprint: "etag".into(),
+                rules: rules
+                    .iter()
+                    .map(|r| LiveRule {
+                        rule: Rule::from_arm(r).unwrap(),
+                        etag: None,
+                    })
+                    .collect(),
+            },
+        );
+    }
+    let nsg = |name: &str| {
+        format!("/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/{name}")
+    };
+    let port = |name: &str, number, sources: &[&str], max: i64| Port {
+        name: name.into(),
+        number,
+        protocol: Protocol::Tcp,
+        allowed_sources: sources.iter().map(|s| s.parse().unwrap()).collect(),
+        max_duration: SignedDuration::from_mins(max),
+    };
+    let grant = |id: &str, target: &str, port: &str, source: &str, start: &str, mins| Grant {
+        id: id.into(),
+        target: target.into(),
+        ports: vec![port.into()],
+        source: source.parse().unwrap(),
+        requester: "someone@example.com".into(),
+        approvers: vec!["bob@example.com".into()],
+        justification: id.into(),
+        start: start.parse().unwrap(),
+        duration: SignedDuration::from_mins(mins),
+    };
+    let policy = Policy {
+        settings: Settings {
+            approvals_required: 1,
+            ..Settings::default()
+        },
+        providers: vec![ProviderDecl {
+            name: "demo".into(),
+            config: ProviderConfig::Snapshot {
+                path: "live/nsgs.json".into(),
+            },
+        }],
+        targets: vec![
+            Target {
+                name: "web-1".into(),
+                provider: "snapshot.demo".into(),
+                vm_id: None,
+                nsg_id: Some(nsg("testnsg")),
+                destination: "10.0.1.4".into(),
+                ports: vec![port("ssh", 22, &["198.51.100.0/24", "2001:db8::/48"], 180)],
+            },
+            Target {
+                name: "jump-1".into(),
+                provider: "snapshot.demo".into(),
+                vm_id: None,
+                nsg_id: Some(nsg("nsg1")),
+                destination: "10.0.2.5".into(),
+                ports: vec![port("rdp", 3389, &["198.51.100.0/24"], 90)],
+            },
+        ],
+        grants: vec![
+            grant(
+                "CHG-1007-carol",
+                "jump-1",
+                "rdp",
+                "198.51.100.20/32",
+                "2026-11-25T10:00:00Z",
+                60,
+            ),
+            grant(
+                "CHG-1010-erin",
+                "jump-1",
+                "rdp",
+                "198.51.100.0/28",
+                "2026-11-26T09:00:00Z",
+                90,
+            ),
+            grant(
+                "INC-4211-alice",
+                "web-1",
+                "ssh",
+                "198.51.100.7/32",
+                "2026-11-25T14:00:00Z",
+                120,
+            ),
+        ],
+    };
+    let now = "2026-11-25T14:37:00Z".parse().unwrap();
+    let plan = crate::plan::diff(&policy, &compile(&policy, now), &live, now);
+    let mut out = Vec::new();
+    text::render(&plan, false, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let headlines: Vec<&str> = text.lines().filter(|l| l.starts_with("  # ")).collect();
+    assert_eq!(
+        headlines,
+        [
+            "  # nsg1/jit-allow-CHG-1007-carol-rdp will be destroyed",
+            "  # (request expired 3h 37m ago)",
+            "  # nsg1/jit-deny-jump-1-rdp will be created",
+            "  # (lock down port rdp of jump-1)",
+            "  # testnsg/jit-allow-INC-4211-alice-ssh will be created",
+            "  # (request INC-4211-alice active until 16:00Z)",
+            "  # testnsg/jit-deny-web-1-ssh will be created",
+            "  # (lock down port ssh of web-1)",
+        ],
+        "\n{text}"
+    );
+    assert!(
+        text.contains("Warning: overdue grant in NSG nsg1"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Plan: 3 to add, 0 to change, 1 to destroy.\n"),
+        "{text}"
+    );
+    assert_eq!(
+        plan.valid_until,
+        Some("2026-11-25T16:00:00Z".parse().unwrap())
+    );
+}
