@@ -62,15 +62,24 @@ fn minutes(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
 }
 
+/// A port: (kind in `PORTS`, protocol, bitmask over `ALLOWED`).
+type PortSpec = (usize, usize, u8);
+/// A target: (NSG index, destination index, ports).
+type TargetSpec = (usize, usize, Vec<PortSpec>);
+/// A foreign rule: (NSG, name, inbound?, allow?, (priority region, raw priority), source,
+/// destination ports, protocol).
+type ForeignSpec = (usize, usize, bool, bool, (u8, u16), usize, usize, usize);
+
+/// Raw generated data; `build` turns it into a valid policy and a live state.
 #[derive(Debug, Clone)]
 struct Spec {
     allow_width: u16,
     deny_width: u16,
-    targets: Vec<(usize, usize, Vec<(usize, usize, u8)>)>,
+    targets: Vec<TargetSpec>,
     grants: Vec<(usize, usize, usize, bool, i64, i64)>,
     clock: i64,
     history: i64,
-    foreign: Vec<(usize, usize, bool, bool, (u8, u16), usize, usize, usize)>,
+    foreign: Vec<ForeignSpec>,
     drifts: Vec<(usize, usize, u8, u16)>,
     stale: Vec<(usize, i64, u16)>,
 }
