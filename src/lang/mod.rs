@@ -2,6 +2,7 @@
 //! Pure: takes file contents, not paths; reading the directory is `ops::config`'s job.
 
 pub mod fmt;
+pub mod schema;
 
 use crate::diag::Diagnostic;
 use crate::model::Policy;
