@@ -1,3 +1,6 @@
 //! CLI tests through the real `jit` binary, one module per command.
 
 mod support;
+
+mod fmt;
+mod schema;
