@@ -21,6 +21,7 @@ mod validate;
 pub mod values;
 
 pub mod fmt;
+pub mod schema;
 
 use crate::diag::Diagnostic;
 use crate::model::Policy;
