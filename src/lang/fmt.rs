@@ -550,6 +550,7 @@ fn emit_run(run: &[Entry], indent: &str, out: &mut String) {
 mod tests {
     use super::format;
 
+    /// Formats, and checks that formatting the result changes nothing.
     fn fmt(text: &str) -> String {
         let once = format(text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
         let twice = format(&once).unwrap();
@@ -558,18 +559,116 @@ mod tests {
     }
 
     #[test]
-    fn probe() {
-        for f in [
-            "examples/quickstart/policy.hcl",
-            "examples/quickstart/requests/CHG-1007-carol.hcl",
+    fn formatted_text_is_unchanged() {
+        let text = r#"# Quickstart policy.
+
+settings {
+  rule_prefix           = "jit"
+  allow_priority        = [100, 199]   # temporary allow rules
+  deny_priority         = [4000, 4095] # lock-down deny rules
+  approvals_required    = 1
+  justification_pattern = "^(INC|CHG)-[0-9]+"
+}
+
+target "web-1" {
+  provider = "snapshot.demo"
+
+  port "ssh" {
+    number          = 22
+    allowed_sources = ["198.51.100.0/24", "2001:db8::/48"]
+    max_duration    = "3h"
+  }
+}
+"#;
+        assert_eq!(fmt(text), text);
+    }
+
+    #[test]
+    fn equals_align_in_runs_that_blank_lines_comments_and_blocks_end() {
+        let text = "x {\na=1\nlong_name=2\n\nb=3\n# note\nccc=4\ninner {}\ndd=5\neeeee = [\n1,\n]\nf=6\n}\n";
+        let want = "x {\n  a         = 1\n  long_name = 2\n\n  b = 3\n  # note\n  ccc = 4\n  inner {}\n  dd = 5\n  eeeee = [\n    1,\n  ]\n  f = 6\n}\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn trailing_comments_line_up_in_consecutive_lines() {
+        let text = "a = 1 # one\nbbb = 22 # two\ncc = 3\nd = 4     // four\n";
+        let want = "a   = 1  # one\nbbb = 22 # two\ncc  = 3\nd   = 4 // four\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn every_kind_of_comment_is_kept_in_place() {
+        let text = "# head\n\n\n\nsettings {   # after brace\n\n\n  a = 1 # one\n    bbbb=2     // two\n  d /* k */ = /* v */ 4 /* after */ # end\n\n\n   # lonely\n\n}   # closing\n\n\n// tail\n\n\n";
+        // `d /* k */` is the lead of its line, so the other keys line up with it, as in Terraform.
+        let want = "# head\n\nsettings { # after brace\n  a         = 1         # one\n  bbbb      = 2         // two\n  d /* k */ = /* v */ 4 /* after */ # end\n\n  # lonely\n} # closing\n\n// tail\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn multi_line_block_comments_keep_their_inner_lines() {
+        let text = "  /* multi\n     line\n  */\nx {\n      /* inner\n   keeps */\n  y = 1\n}\n";
+        let want = "/* multi\n     line\n  */\nx {\n  /* inner\n   keeps */\n  y = 1\n}\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn nested_blocks_are_indented_two_spaces_per_level() {
+        let text = "target \"x\" {\nport \"a\" {\n\t\tnumber = 22\n}\n    port  \"b\"   {number=23}\n  empty {\n\n  }\n  oneline { }\n}\n";
+        let want = "target \"x\" {\n  port \"a\" {\n    number = 22\n  }\n  port \"b\" { number = 23 }\n  empty {}\n  oneline {}\n}\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn blank_lines_collapse_and_never_open_or_close_a_block() {
+        let text = "\n\n\nx {\n\n\n  a = 1\n\n\n\n  b = 2\n\n\n}\n\n\n\ny {}\n\n\n";
+        let want = "x {\n  a = 1\n\n  b = 2\n}\n\ny {}\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn heredocs_and_strings_are_kept_byte_for_byte() {
+        let text = "x {\n      a = <<EOT\n  keep   this\n\tand this\nEOT\n  bb = <<-EOT\n    indented\n    EOT\n  ccc = \"\\u00e9 ${x} \\\"q\\\"\"\n}\n";
+        let want = "x {\n  a = <<EOT\n  keep   this\n\tand this\nEOT\n  bb = <<-EOT\n    indented\n    EOT\n  ccc = \"\\u00e9 ${x} \\\"q\\\"\"\n}\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn arrays_on_one_line_are_normalised_and_others_reindented() {
+        let text = "a = [ 1,2 ,3, ]\nbb = [\n\"x\",   # first\n      \"y\",\n\n\n  # between\n\"z\"\n]\nc = [\n  [1,2],\n  [\n3\n  ],\n]\nd = [ /* only */ ]\n";
+        let want = "a = [1, 2, 3]\nbb = [\n  \"x\", # first\n  \"y\",\n\n  # between\n  \"z\"\n]\nc = [\n  [1, 2],\n  [\n    3\n  ],\n]\nd = [/* only */]\n";
+        assert_eq!(fmt(text), want);
+    }
+
+    #[test]
+    fn heredocs_inside_arrays_stay_valid() {
+        for text in [
+            "a = [<<EOT\nx\nEOT\n]\n",
+            "a = [<<EOT\nx\nEOT\n, 2]\n",
+            "a = [1, <<EOT\nx\nEOT\n]\n",
         ] {
-            let t = std::fs::read_to_string(f).unwrap();
-            let o = fmt(&t);
-            if o != t {
-                println!("CHANGED {f}\n{o}");
-            }
+            let out = fmt(text);
+            assert_eq!(
+                hcl::from_str::<hcl::Body>(&out).unwrap(),
+                hcl::from_str::<hcl::Body>(text).unwrap()
+            );
         }
-        let text = "a=1\nbbb = [1,2, 3,]\n# c\nblock \"x\"   y {\n     k = <<EOT\n  hello\nEOT\n  zz = [\n   1, # one\n\n\n  2\n  ]\n\n\n}\n";
-        println!("{}", fmt(text));
+    }
+
+    #[test]
+    fn crlf_and_empty_files() {
+        assert_eq!(fmt("a = 1\r\nbb = 2\r\n"), "a  = 1\nbb = 2\n");
+        assert_eq!(fmt(""), "");
+        assert_eq!(fmt("\n\n  \n"), "");
+        assert_eq!(fmt("# only a comment"), "# only a comment\n");
+    }
+
+    #[test]
+    fn parse_errors_carry_line_and_column() {
+        let err = format("x {\n  a = 1\n  b = \n}\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 7), "{err:?}");
+        assert!(!err.message.is_empty());
+        let err = format("x {\n  a = 1\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 9), "{err:?}");
     }
 }

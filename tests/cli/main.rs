@@ -1,3 +1,7 @@
 //! CLI tests through the real `jit` binary, one module per command.
 
 mod support;
+
+mod fmt;
+mod schema;
+mod validate;

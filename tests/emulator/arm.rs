@@ -53,7 +53,7 @@ pub fn another_operation(shared: &Shared, resource: &str) -> Response {
     );
     let body = error_body(
         "RetryableError",
-        &format!("A retryable error occurred. The call can be retried in 1 seconds."),
+        "A retryable error occurred. The call can be retried in 1 seconds.",
         &[("RetryableErrorDueToAnotherOperation", message.as_str())],
     );
     json_response(429, &body, &shared.clock.retry_after_headers(1.0))

@@ -145,7 +145,7 @@ pub fn imds_endpoint(shared: &Shared, headers: &HeaderMap, query: &str) -> Respo
         return invalid("Required metadata header not specified");
     }
     let query = parse_pairs(query);
-    if query.get("api-version").is_none() {
+    if !query.contains_key("api-version") {
         return invalid("Required query variable 'api-version' is missing");
     }
     let Some(resource) = query.get("resource").filter(|r| !r.is_empty()) else {

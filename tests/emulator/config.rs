@@ -96,12 +96,13 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// A config for fast tests: `time_scale` 1000 (1 s of Retry-After becomes 1 ms) and a
-    /// static token `test-token` accepted.
+    /// A config for fast tests: `time_scale` 1000 (1 s of Retry-After becomes 1 ms), a static
+    /// token `test-token` accepted, and unpolled operations completing after 2 s of real time.
     pub fn fast() -> Self {
         EmulatorConfig {
             time_scale: 1000.0,
             static_tokens: vec!["test-token".to_string()],
+            lro_auto_complete: Some(Duration::from_secs(2000)),
             ..EmulatorConfig::default()
         }
     }

@@ -14,6 +14,10 @@
 //! let nsg = emu.nsg("/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/testnsg");
 //! ```                                                          // dropped: server stops
 //!
+//! Also: `try_add_nsg` (error instead of panic), `edit_nsg(id, |json| …)` for out-of-band
+//! drift (fresh etags on what changed), `nsgs()`, `pending_operations()`, `reset_stats()`.
+//! [`EmulatorConfig::fast`] (time scale 1000, static token `test-token`) suits most tests.
+//!
 //! What it serves:
 //! - `POST /{tenant}/oauth2/v2.0/token` (client credentials: `client_secret`, or
 //!   `client_assertion` + `client_assertion_type` jwt-bearer) and IMDS
@@ -25,7 +29,9 @@
 //!   `InvalidApiVersionParameter` / `MissingApiVersionParameter`).
 //! - GET an NSG; list NSGs per resource group or subscription and rules per NSG, `page_size`
 //!   items per page with `nextLink`; GET/PUT/DELETE `…/securityRules/{rule}`. Names are
-//!   compared case-insensitively; seeded bodies come back unchanged (plus etags).
+//!   compared case-insensitively; seeded bodies come back unchanged (plus etags). Rules written
+//!   by PUT come back with `type` and the unused plural fields as `[]`, as Azure sends them.
+//!   PUT/DELETE of a whole NSG is not served (405): `jit` never does it.
 //! - PUT validation (400, see `validate.rs`), `If-Match`/`If-None-Match: *` (412
 //!   `PreconditionFailed` / `PreconditionFailedEtagMismatch`), every write changes the rule's
 //!   and the NSG's `W/"<uuid>"` etag.
@@ -44,7 +50,8 @@
 //! - `latency` on every request; [`Fault`]s by method + path regex + [`Trigger`]: 5xx with an
 //!   ARM body, connection reset (RST, no response), extra latency, LRO ending `Failed`,
 //!   429 `RetryableErrorDueToAnotherOperation`.
-#![allow(dead_code, unused_imports)]
+// Each test binary uses a different part; Response-sized errors are how handlers bail out.
+#![allow(dead_code, unused_imports, clippy::result_large_err)]
 
 mod arm;
 mod auth;
@@ -139,9 +146,42 @@ impl Emulator {
     /// Seeds (or replaces) an NSG in ARM raw shape; adds `W/"<uuid>"` etags to the NSG and to
     /// each rule that has none. Panics on a body without an NSG `id` (a broken test fixture).
     pub fn add_nsg(&self, nsg: Value) {
-        if let Err(e) = self.shared.lock().add_nsg(nsg) {
+        if let Err(e) = self.try_add_nsg(nsg) {
             panic!("emulator: add_nsg: {e}");
         }
+    }
+
+    /// [`Emulator::add_nsg`] that reports a body without a well-formed NSG `id` as an error.
+    pub fn try_add_nsg(&self, nsg: Value) -> Result<(), String> {
+        self.shared.lock().add_nsg(nsg).map(|_| ())
+    }
+
+    /// Changes an NSG out of band (drift, another tool's rule) as a portal edit would: `edit`
+    /// works on the raw JSON, then every rule that changed, and the NSG if anything changed,
+    /// gets a fresh etag. Returns false when no NSG has that id.
+    pub fn edit_nsg(&self, id: &str, edit: impl FnOnce(&mut Value)) -> bool {
+        let mut inner = self.shared.lock();
+        let Some(before) = inner.nsgs.get(&id.to_ascii_lowercase()).cloned() else {
+            return false;
+        };
+        let mut after = before.clone();
+        edit(&mut after);
+        if after != before {
+            after["etag"] = Value::String(inner.rng.etag());
+            if let Some(list) = after
+                .pointer_mut("/properties/securityRules")
+                .and_then(Value::as_array_mut)
+            {
+                for rule in list.iter_mut() {
+                    let name = rule.get("name").and_then(Value::as_str).unwrap_or_default();
+                    if state::find_rule(&before, name) != Some(&*rule) {
+                        rule["etag"] = Value::String(inner.rng.etag());
+                    }
+                }
+            }
+        }
+        inner.nsgs.insert(id.to_ascii_lowercase(), after);
+        true
     }
 
     /// The NSG's current state (id compared case-insensitively).

@@ -6,8 +6,8 @@ mod emulator;
 
 mod support;
 
-// mod auth;
-// mod faults;
+mod auth;
+mod faults;
 mod reads;
-// mod throttle;
+mod throttle;
 mod writes;

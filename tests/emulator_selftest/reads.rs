@@ -19,6 +19,18 @@ async fn get_round_trip(file: &str, status: &str) {
     let mut answer = client.get(&format!("{id}?{API}")).await;
     assert_eq!(answer.status, 200, "{file}: {answer:?}");
     assert!(answer.body["etag"].is_string(), "{file}: nsg etag missing");
+    for list in ["securityRules", "defaultSecurityRules"] {
+        for rule in answer.body["properties"][list]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                rule["etag"].is_string(),
+                "{file}: rule etag missing in {rule}"
+            );
+        }
+    }
     strip_etags(&mut answer.body);
     assert_eq!(answer.body, body, "{file}");
 }
@@ -173,4 +185,53 @@ async fn api_version_is_required() {
         (missing.status, missing.code()),
         (400, "MissingApiVersionParameter")
     );
+}
+
+#[tokio::test]
+async fn seeding_rejects_bodies_without_an_nsg_id() {
+    let (emu, _client) = emulator();
+    assert!(emu.try_add_nsg(json!({"name": "x"})).is_err());
+    assert!(emu
+        .try_add_nsg(json!({"id": "/subscriptions/s/resourceGroups/r"}))
+        .is_err());
+}
+
+/// Requests per second the emulator serves on this machine (no latency, no throttle):
+/// `cargo test --test emulator_selftest -- --ignored --nocapture throughput`.
+#[tokio::test]
+#[ignore]
+async fn throughput() {
+    use crate::emulator::ThrottleConfig;
+    let throttle = ThrottleConfig {
+        enabled: false,
+        ..ThrottleConfig::default()
+    };
+    let emu = Emulator::start(EmulatorConfig {
+        throttle,
+        lro_polls: 0,
+        lro_auto_complete: None,
+        ..EmulatorConfig::fast()
+    });
+    emu.add_nsg(
+        example("network-NetworkSecurityGroupGet.json")["responses"]["200"]["body"].clone(),
+    );
+    let client = Client::new(emu.base_url());
+    let n = 2000;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        assert_eq!(client.get(&format!("{NSG_ID}?{API}")).await.status, 200);
+    }
+    let gets = n as f64 / started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    for i in 0..n / 2 {
+        let put = client
+            .put(
+                &rule_path(&format!("r{}", i % 50)),
+                &crate::support::rule_body(200 + (i % 50), "22"),
+            )
+            .await;
+        poll_async(&client, &put.header("azure-asyncoperation").unwrap()).await;
+    }
+    let writes = (n / 2) as f64 / started.elapsed().as_secs_f64();
+    println!("sequential GET NSG: {gets:.0}/s; PUT rule + poll to Succeeded: {writes:.0}/s");
 }

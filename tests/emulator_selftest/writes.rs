@@ -28,6 +28,7 @@ async fn put_done(client: &Client, name: &str, body: &Value) -> Answer {
 async fn put_runs_a_long_running_operation() {
     let (emu, client) = seeded(EmulatorConfig {
         lro_polls: 2,
+        lro_auto_complete: None,
         ..EmulatorConfig::fast()
     });
     let nsg_etag = emu.nsg(NSG_ID).unwrap()["etag"].clone();
@@ -79,6 +80,7 @@ async fn put_runs_a_long_running_operation() {
 async fn delete_polls_azure_async_operation() {
     let (emu, client) = seeded(EmulatorConfig {
         lro_polls: 1,
+        lro_auto_complete: None,
         ..EmulatorConfig::fast()
     });
     let nsg_etag = emu.nsg(NSG_ID).unwrap()["etag"].clone();
@@ -103,6 +105,7 @@ async fn delete_polls_azure_async_operation() {
 async fn delete_polls_location_until_204() {
     let config = EmulatorConfig {
         lro_polls: 2,
+        lro_auto_complete: None,
         delete_polling: DeletePolling::Location,
         ..EmulatorConfig::fast()
     };
@@ -142,6 +145,7 @@ async fn unpolled_operations_complete_by_themselves() {
 async fn etags_are_enforced_with_412() {
     let (emu, client) = seeded(EmulatorConfig {
         lro_polls: 0,
+        lro_auto_complete: None,
         ..EmulatorConfig::fast()
     });
     let rule = client.get(&rule_path("rule1")).await;
@@ -204,6 +208,7 @@ async fn etags_are_enforced_with_412() {
 async fn writes_to_a_busy_nsg_get_another_operation_429() {
     let (emu, client) = seeded(EmulatorConfig {
         lro_polls: 1,
+        lro_auto_complete: None,
         ..EmulatorConfig::fast()
     });
     let first = client.put(&rule_path("a"), &rule_body(150, "22")).await;
@@ -314,6 +319,7 @@ async fn rule_validation_uses_arm_error_codes() {
 async fn plural_fields_accept_addresses() {
     let (_emu, client) = seeded(EmulatorConfig {
         lro_polls: 0,
+        lro_auto_complete: None,
         ..EmulatorConfig::fast()
     });
     let mut body = rule_body(4096, "22");
@@ -332,4 +338,22 @@ async fn plural_fields_accept_addresses() {
         "2001:db8::/48"
     );
     assert!(got.body["properties"].get("sourceAddressPrefix").is_none());
+}
+
+#[tokio::test]
+async fn out_of_band_edits_change_etags() {
+    let (emu, client) = seeded(EmulatorConfig::fast());
+    let before = client.get(&rule_path("rule1")).await.body["etag"].clone();
+    let nsg_before = emu.nsg(NSG_ID).unwrap()["etag"].clone();
+    assert!(emu.edit_nsg(NSG_ID, |nsg| {
+        nsg["properties"]["securityRules"][0]["properties"]["priority"] = json!(140);
+    }));
+    let after = client.get(&rule_path("rule1")).await;
+    assert_eq!(after.body["properties"]["priority"], 140);
+    assert_ne!(after.body["etag"], before);
+    assert_ne!(emu.nsg(NSG_ID).unwrap()["etag"], nsg_before);
+    assert!(!emu.edit_nsg(
+        "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/networkSecurityGroups/z",
+        |_| {}
+    ));
 }
