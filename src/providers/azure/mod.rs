@@ -33,6 +33,7 @@ use std::time::Duration;
 use futures::{stream, StreamExt};
 
 use crate::live::{nsg_key, Live};
+use crate::model::{AzureMode, ProviderConfig, ProviderDecl};
 use crate::plan::ResourceChange;
 use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
 
@@ -137,6 +138,39 @@ impl AzureProvider {
         }
         Ok(())
     }
+}
+
+/// Opens an `azure` provider block: NSG mode, credentials from the environment. Defender mode
+/// is refused with a clear error.
+pub fn open(decl: &ProviderDecl, parallelism: usize) -> Result<Box<dyn Provider>, ProviderError> {
+    let ProviderConfig::Azure {
+        subscription_id,
+        mode,
+        endpoint,
+    } = &decl.config
+    else {
+        return Err(ProviderError::Other(format!(
+            "provider `{}` is not an azure provider: this is a bug in jit",
+            decl.address()
+        )));
+    };
+    if *mode == AzureMode::Defender {
+        return Err(ProviderError::Other(format!(
+            "provider `{}`: mode `defender` is not supported yet; use mode `nsg`",
+            decl.address()
+        )));
+    }
+    let options = AzureOptions {
+        parallelism,
+        ..AzureOptions::default()
+    };
+    let provider = AzureProvider::new(
+        decl.address(),
+        subscription_id,
+        endpoint.as_deref(),
+        options,
+    )?;
+    Ok(Box::new(provider))
 }
 
 /// The token scope for an ARM endpoint: the endpoint's own `/.default`, except for a loopback
