@@ -205,14 +205,16 @@ fn bucket(method: &Method) -> usize {
     }
 }
 
-/// Client-side pacing for one of ARM's token buckets. Idle while the bucket has room; after a
-/// throttling 429 every request of that kind waits for the server's `Retry-After`, then they
-/// leave one at a time at the bucket's refill rate (the documented rate, or faster when the
-/// server's waits say the bucket refills faster), until the
-/// `x-ms-ratelimit-remaining-subscription-*` header shows room again. This turns a storm of
-/// 429s into a queue.
+/// Client-side pacing for one of ARM's token buckets, so a large apply queues instead of
+/// collecting 429s. Idle while the bucket has room. Once the
+/// `x-ms-ratelimit-remaining-subscription-*` header drops to [`LOW`] (or a throttling 429
+/// arrives), requests of that kind leave one at a time, `interval` apart. The interval adapts
+/// to keep the bucket near [`TARGET`]: shorter while more remains, longer when it runs low or
+/// after a 429 (at most once per burst of answers). Pacing stops when the bucket refills past
+/// [`HIGH`]; the learnt interval is kept for next time. It starts at ARM's documented refill
+/// rate (reads 25/s, writes and deletes 10/s).
 struct Pacer {
-    documented_rate: f64,
+    documented: Duration,
     state: Mutex<PaceState>,
 }
 
@@ -220,19 +222,26 @@ struct PaceState {
     pacing: bool,
     interval: Duration,
     next_slot: Instant,
+    /// When the interval last grew after a 429; 429s of requests already in flight do not
+    /// grow it again.
+    last_growth: Instant,
 }
 
-/// Remaining requests above which pacing stops.
-const ROOM: u64 = 20;
+const LOW: u64 = 64;
+const TARGET: u64 = 32;
+const HIGH: u64 = 128;
+const FASTEST: Duration = Duration::from_micros(100);
 
 impl Pacer {
     fn new(documented_rate: f64) -> Pacer {
+        let documented = Duration::from_secs_f64(1.0 / documented_rate);
         Pacer {
-            documented_rate,
+            documented,
             state: Mutex::new(PaceState {
                 pacing: false,
-                interval: Duration::from_secs_f64(1.0 / documented_rate),
+                interval: documented,
                 next_slot: Instant::now(),
+                last_growth: Instant::now(),
             }),
         }
     }
@@ -259,16 +268,33 @@ impl Pacer {
             })
             .filter_map(|(_, v)| v.to_str().ok()?.trim().parse::<u64>().ok())
             .min();
+        let now = Instant::now();
+        let slowest = self.documented * 2;
         let mut s = self.state.lock().await;
         if throttled {
-            if let Some(wait) = retry_after(headers) {
-                let documented = Duration::from_secs_f64(1.0 / self.documented_rate);
-                s.interval = wait.min(documented).max(Duration::from_micros(100));
-                s.next_slot = s.next_slot.max(Instant::now() + wait);
+            let wait = retry_after(headers).unwrap_or(self.documented);
+            if !s.pacing {
                 s.pacing = true;
+                s.last_growth = now;
+            } else if now >= s.last_growth + s.interval * 20 {
+                s.interval = (s.interval * 3 / 2).min(slowest);
+                s.last_growth = now;
             }
-        } else if remaining.is_some_and(|r| r > ROOM) {
+            s.next_slot = s.next_slot.max(now + wait);
+            return;
+        }
+        let Some(r) = remaining else { return };
+        if !s.pacing {
+            if r <= LOW {
+                s.pacing = true;
+                s.next_slot = now;
+            }
+        } else if r > HIGH {
             s.pacing = false;
+        } else if r > TARGET {
+            s.interval = (s.interval * 95 / 100).max(FASTEST);
+        } else if r < TARGET / 2 {
+            s.interval = (s.interval * 11 / 10).min(slowest);
         }
     }
 }
