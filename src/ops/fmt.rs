@@ -90,8 +90,10 @@ pub fn unified_diff(shown: &str, old: &str, new: &str) -> String {
 }
 
 /// Writes `text` to a temporary file beside `path`, with `path`'s permissions, then renames it
-/// over `path`: a reader sees the old file or the new one, never half of one.
+/// over `path`: a reader sees the old file or the new one, never half of one. A symbolic link
+/// stays a link: the file it points to is replaced.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let path = &fs::canonicalize(path)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
