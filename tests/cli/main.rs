@@ -4,3 +4,4 @@ mod support;
 
 mod fmt;
 mod schema;
+mod validate;
