@@ -67,9 +67,11 @@ impl Provider for SnapshotProvider {
         let mut live = Live::default();
         let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
         for nsg in doc.nsgs() {
-            let key = nsg_key(nsg_id(nsg).unwrap_or_default());
+            // Every NSG is read, wanted or not: a corrupt file is refused as a whole.
+            let read = doc.live_nsg(nsg)?;
+            let key = nsg_key(&read.id);
             if wanted.contains(&key) {
-                live.nsgs.insert(key, doc.live_nsg(nsg)?);
+                live.nsgs.insert(key, read);
             }
         }
         for id in nsg_ids {
@@ -89,6 +91,9 @@ impl Provider for SnapshotProvider {
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
         let mut doc = self.load()?;
+        for nsg in doc.nsgs() {
+            doc.live_nsg(nsg)?;
+        }
         let (outcomes, changed) = doc.apply_changes(changes);
         let mut report = ApplyReport::default();
         let write_error = if changed {
@@ -178,7 +183,7 @@ impl Document {
         Ok(doc)
     }
 
-    /// Every NSG must have an id, a readable rule list and well-formed rules; ids are unique.
+    /// Every NSG must have an id, unique in the file. (Rules are checked as they are read.)
     fn check(&self) -> Result<(), ProviderError> {
         let mut seen = HashSet::new();
         for (i, nsg) in self.nsgs().iter().enumerate() {
@@ -187,7 +192,6 @@ impl Document {
             if !seen.insert(nsg_key(id)) {
                 return Err(self.corrupt(format!("NSG `{id}` appears twice")));
             }
-            self.live_nsg(nsg)?;
         }
         Ok(())
     }
