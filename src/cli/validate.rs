@@ -1,11 +1,97 @@
-//! `jit validate`.
+//! `jit validate`: static checks of the config directory; no provider is contacted.
+
+use std::io::Write;
 
 use super::{Global, Status};
+use crate::diag::{self, Format};
+use crate::ops::config::{self, LoadError};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Output format of the diagnostics. `text` is for people and goes to stderr; `json` and
+    /// `github` (workflow commands that annotate a pull request) are data and go to stdout,
+    /// as ruff and terraform do. The one-line summary always goes to stderr. Exit status: 0
+    /// when valid, 1 otherwise.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let _ = (global, args);
-    anyhow::bail!("`jit validate` is not built yet")
+    match config::load(&global.dir) {
+        Ok(loaded) => {
+            let policy = &loaded.policy;
+            if args.format == Format::Json {
+                diag::render_json(&mut std::io::stdout().lock(), &[])?;
+            }
+            if !global.quiet {
+                eprintln!(
+                    "valid: {} target{}, {} request{}",
+                    policy.targets.len(),
+                    plural(policy.targets.len()),
+                    policy.grants.len(),
+                    plural(policy.grants.len())
+                );
+            }
+            Ok(Status::Success)
+        }
+        Err(LoadError::Invalid {
+            diagnostics,
+            sources,
+        }) => {
+            let files = {
+                let mut f = diagnostics.iter().map(|d| &d.file).collect::<Vec<_>>();
+                f.dedup();
+                f.len()
+            };
+            match args.format {
+                Format::Text => {
+                    let mut err = std::io::stderr().lock();
+                    diag::render_text(&mut err, &diagnostics, &sources, global.color_stderr())?;
+                    err.flush()?;
+                }
+                format => {
+                    let mut out = std::io::stdout().lock();
+                    diag::render(&mut out, format, &diagnostics, &sources, false)?;
+                    out.flush()?;
+                }
+            }
+            eprintln!(
+                "error: invalid config: {} error{} in {} file{}",
+                diagnostics.len(),
+                plural(diagnostics.len()),
+                files,
+                plural(files)
+            );
+            Ok(Status::Failure)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Loads the policy for a command, printing its diagnostics to stderr (as text) when the
+/// config is invalid. Commands other than `validate` use this.
+#[allow(dead_code)]
+pub(crate) fn load_policy(global: &Global) -> anyhow::Result<crate::model::Policy> {
+    match config::load(&global.dir) {
+        Ok(loaded) => Ok(loaded.policy),
+        Err(LoadError::Invalid {
+            diagnostics,
+            sources,
+        }) => {
+            let mut err = std::io::stderr().lock();
+            diag::render_text(&mut err, &diagnostics, &sources, global.color_stderr())?;
+            err.flush()?;
+            let n = diagnostics.len();
+            anyhow::bail!("invalid config: {n} error{}; see above", plural(n))
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod config;
 pub mod plan;
 pub mod planfile;
 pub mod status;

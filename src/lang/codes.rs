@@ -1,0 +1,92 @@
+//! Stable diagnostic codes of the jit language, one line each. Codes never change meaning; a
+//! retired code is not reused. docs/diagnostics.md explains each with an example.
+
+// Syntax.
+/// HCL syntax error, with the parser's own position.
+pub const SYNTAX: &str = "E001";
+/// A quoted string is never closed before the end of the file.
+pub const UNTERMINATED_STRING: &str = "E002";
+/// A quoted string runs past the end of its line.
+pub const NEWLINE_IN_STRING: &str = "E003";
+/// The same attribute is set twice in one block.
+pub const DUPLICATE_ATTRIBUTE: &str = "E004";
+/// A value that must be quoted is written bare (e.g. `source = 10.0.0.0/8`).
+pub const UNQUOTED_VALUE: &str = "E005";
+/// The file is not valid UTF-8.
+pub const NOT_UTF8: &str = "E006";
+/// A block is opened with `{` and never closed.
+pub const UNCLOSED_BLOCK: &str = "E007";
+
+// Structure.
+/// A top-level block type other than settings, provider, target or request.
+pub const UNKNOWN_BLOCK: &str = "E010";
+/// A block has the wrong number of labels.
+pub const BLOCK_LABELS: &str = "E011";
+/// An attribute the block does not take.
+pub const UNKNOWN_ATTRIBUTE: &str = "E012";
+/// A required attribute is missing.
+pub const MISSING_ATTRIBUTE: &str = "E013";
+/// A value of the wrong type (a string where a number is expected, …).
+pub const WRONG_TYPE: &str = "E014";
+/// An expression jit does not evaluate (interpolation, function call, variable, heredoc, …).
+pub const UNSUPPORTED_EXPRESSION: &str = "E015";
+/// More than one `settings` block.
+pub const DUPLICATE_SETTINGS: &str = "E016";
+/// Two providers, targets, ports of one target, or requests with the same name.
+pub const DUPLICATE_NAME: &str = "E017";
+/// A block label that is not a valid name.
+pub const INVALID_NAME: &str = "E018";
+/// A nested block where none is allowed, or an attribute at the top level.
+pub const UNEXPECTED_STRUCTURE: &str = "E019";
+
+// Values.
+/// A malformed CIDR or IP address.
+pub const INVALID_CIDR: &str = "E020";
+/// A malformed duration.
+pub const INVALID_DURATION: &str = "E021";
+/// A malformed RFC 3339 time, or one without a UTC offset.
+pub const INVALID_TIME: &str = "E022";
+/// A port number outside 1–65535.
+pub const PORT_RANGE: &str = "E023";
+/// A protocol other than tcp, udp or any.
+pub const INVALID_PROTOCOL: &str = "E024";
+/// A `max_duration` outside 5 minutes–24 hours.
+pub const MAX_DURATION_RANGE: &str = "E025";
+/// A priority band that is not `[low, high]` within 100–4096 with low <= high.
+pub const INVALID_BAND: &str = "E026";
+/// The allow and deny priority bands overlap.
+pub const BANDS_OVERLAP: &str = "E027";
+/// `justification_pattern` is not a valid regular expression.
+pub const INVALID_REGEX: &str = "E028";
+/// A provider kind other than azure, nftables or snapshot.
+pub const UNKNOWN_PROVIDER_KIND: &str = "E029";
+/// An azure `mode` other than nsg or defender.
+pub const INVALID_MODE: &str = "E030";
+/// Any other malformed value (empty string, bad resource id, bad URL, bad rule prefix, …).
+pub const INVALID_VALUE: &str = "E031";
+/// Two ports of one target with the same number.
+pub const DUPLICATE_PORT_NUMBER: &str = "E032";
+
+// References and request rules.
+/// A target names a provider that is not declared.
+pub const UNKNOWN_PROVIDER: &str = "E040";
+/// A target lacks an attribute its provider kind needs (`nsg_id`, `vm_id`).
+pub const PROVIDER_NEEDS_ATTRIBUTE: &str = "E041";
+/// A target sets an attribute its provider kind does not use.
+pub const PROVIDER_IGNORES_ATTRIBUTE: &str = "E042";
+/// A request names a target that is not declared.
+pub const UNKNOWN_TARGET: &str = "E043";
+/// A request names a port its target does not protect.
+pub const UNKNOWN_PORT: &str = "E044";
+/// A request's source is not inside any allowed source of a requested port.
+pub const SOURCE_NOT_ALLOWED: &str = "E045";
+/// A request's duration is not positive or exceeds a requested port's `max_duration`.
+pub const DURATION_NOT_ALLOWED: &str = "E046";
+/// The requester approves their own request.
+pub const SELF_APPROVAL: &str = "E047";
+/// Fewer approvers than `approvals_required`.
+pub const TOO_FEW_APPROVERS: &str = "E048";
+/// The justification does not match `justification_pattern`.
+pub const JUSTIFICATION_MISMATCH: &str = "E049";
+/// A port or an approver listed twice in one request.
+pub const DUPLICATE_ENTRY: &str = "E050";

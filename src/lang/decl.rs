@@ -1,0 +1,108 @@
+//! Declarations: what each block says, decoded but not yet checked against other blocks, with
+//! the place of every value that a later rule may point at. `validate` turns them into the
+//! [`Policy`](crate::model::Policy).
+
+use ipnet::IpNet;
+use jiff::{SignedDuration, Timestamp};
+use regex::Regex;
+
+use super::report::At;
+use crate::model::{Protocol, ProviderConfig, Settings};
+
+/// A value and where it was written.
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub at: At,
+}
+
+/// Everything declared in all files, in file order. `ok` is false on a block that had an error
+/// of its own; such blocks still count for names and references, so one mistake does not
+/// cascade into many.
+#[derive(Debug, Default)]
+pub struct Decls {
+    pub settings: Vec<SettingsDecl>,
+    pub providers: Vec<ProviderDecl>,
+    pub targets: Vec<TargetDecl>,
+    pub requests: Vec<RequestDecl>,
+}
+
+#[derive(Debug)]
+pub struct SettingsDecl {
+    /// The block header.
+    pub at: At,
+    pub settings: Settings,
+    pub allow_at: Option<At>,
+    pub deny_at: Option<At>,
+    pub approvals_at: Option<At>,
+    /// Compiled once, here; the place is for "pattern set at …" hints.
+    pub pattern: Option<Spanned<Regex>>,
+}
+
+#[derive(Debug)]
+pub struct ProviderDecl {
+    pub kind: &'static str,
+    pub name: Spanned<String>,
+    /// `None` when an attribute was wrong.
+    pub config: Option<ProviderConfig>,
+}
+
+impl ProviderDecl {
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.kind, self.name.value)
+    }
+}
+
+#[derive(Debug)]
+pub struct TargetDecl {
+    pub at: At,
+    pub name: Spanned<String>,
+    pub provider: Option<Spanned<String>>,
+    pub vm_id: Option<Spanned<String>>,
+    pub nsg_id: Option<Spanned<String>>,
+    pub destination: String,
+    pub ports: Vec<PortDecl>,
+    pub ok: bool,
+}
+
+#[derive(Debug)]
+pub struct PortDecl {
+    pub name: Spanned<String>,
+    pub number: Option<u16>,
+    pub protocol: Protocol,
+    pub allowed_sources: Vec<IpNet>,
+    pub max_duration: Option<SignedDuration>,
+}
+
+/// A port in a request, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortRef {
+    Name(String),
+    Number(u16),
+}
+
+impl std::fmt::Display for PortRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortRef::Name(n) => f.write_str(n),
+            PortRef::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RequestDecl {
+    pub at: At,
+    pub name: Spanned<String>,
+    pub target: Option<Spanned<String>>,
+    pub ports: Vec<Spanned<PortRef>>,
+    pub source: Option<Spanned<IpNet>>,
+    pub requester: Option<Spanned<String>>,
+    pub approvers: Vec<Spanned<String>>,
+    /// The `approvers` attribute, when written.
+    pub approvers_at: Option<At>,
+    pub justification: Option<Spanned<String>>,
+    pub start: Option<Timestamp>,
+    pub duration: Option<Spanned<SignedDuration>>,
+    pub ok: bool,
+}

@@ -1,0 +1,503 @@
+//! Rules of the language, one test each, through [`load`].
+
+use super::*;
+use crate::diag::Diagnostic;
+use crate::model::Protocol;
+
+const POLICY: &str = r#"settings {
+  approvals_required    = 1
+  justification_pattern = "^(INC|CHG)-[0-9]+"
+}
+
+provider "snapshot" "demo" {
+  path = "live/nsgs.json"
+}
+
+target "web-1" {
+  provider    = "snapshot.demo"
+  nsg_id      = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/web-1-nsg"
+  destination = "10.0.1.4"
+
+  port "ssh" {
+    number          = 22
+    allowed_sources = ["198.51.100.0/24", "2001:db8::/48"]
+    max_duration    = "3h"
+  }
+
+  port "rdp" {
+    number          = 3389
+    protocol        = "any"
+    allowed_sources = ["198.51.100.0/24"]
+    max_duration    = "PT90M"
+  }
+}
+"#;
+
+const REQUEST: &str = r#"request "INC-1-alice" {
+  target        = "web-1"
+  ports         = ["ssh", 3389]
+  source        = "198.51.100.7"
+  requester     = "alice@example.com"
+  approvers     = ["bob@example.com"]
+  justification = "INC-1 deploy"
+  start         = "2026-11-25T14:00:00Z"
+  duration      = "1h"
+}
+"#;
+
+fn files(list: &[(&str, &str)]) -> Vec<SourceFile> {
+    list.iter()
+        .map(|(path, text)| SourceFile {
+            path: path.to_string(),
+            text: text.to_string(),
+        })
+        .collect()
+}
+
+/// The policy plus a request with `from` replaced by `to`.
+fn request_with(from: &str, to: &str) -> Vec<Diagnostic> {
+    assert!(REQUEST.contains(from), "{from}");
+    errors(&[
+        ("policy.hcl", POLICY),
+        ("req.hcl", &REQUEST.replace(from, to)),
+    ])
+}
+
+fn policy_with(from: &str, to: &str) -> Vec<Diagnostic> {
+    assert!(POLICY.contains(from), "{from}");
+    errors(&[("policy.hcl", &POLICY.replace(from, to))])
+}
+
+fn errors(list: &[(&str, &str)]) -> Vec<Diagnostic> {
+    load(&files(list)).expect_err("errors")
+}
+
+/// The one diagnostic, checked for code and a message fragment.
+fn only(diags: Vec<Diagnostic>, code: &str, fragment: &str) -> Diagnostic {
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    let d = diags.into_iter().next().unwrap();
+    assert_eq!(d.code, code, "{d:#?}");
+    assert!(d.message.contains(fragment), "{d:#?}");
+    d
+}
+
+#[test]
+fn valid_policy_and_request_load() {
+    let policy = load(&files(&[("policy.hcl", POLICY), ("req.hcl", REQUEST)])).unwrap();
+    assert_eq!(policy.settings.approvals_required, 1);
+    assert_eq!(policy.settings.rule_prefix, "jit");
+    assert_eq!(policy.providers.len(), 1);
+    let target = policy.target("web-1").unwrap();
+    assert_eq!(target.destination, "10.0.1.4");
+    assert_eq!(target.ports[0].protocol, Protocol::Tcp);
+    assert_eq!(target.ports[1].protocol, Protocol::Any);
+    assert_eq!(
+        target.ports[1].max_duration,
+        jiff::SignedDuration::from_mins(90)
+    );
+    assert_eq!(
+        target.ports[0].allowed_sources[1].to_string(),
+        "2001:db8::/48"
+    );
+    let grant = &policy.grants[0];
+    assert_eq!(grant.ports, ["ssh", "rdp"]);
+    assert_eq!(grant.source.to_string(), "198.51.100.7/32");
+    assert_eq!(grant.duration, jiff::SignedDuration::from_hours(1));
+}
+
+#[test]
+fn unknown_block_type_suggests() {
+    let d = only(
+        errors(&[("a.hcl", "targte \"x\" {\n}\n")]),
+        codes::UNKNOWN_BLOCK,
+        "`targte`",
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `target`?"));
+    assert_eq!((d.line, d.column), (1, 1));
+}
+
+#[test]
+fn unknown_attribute_suggests_nearest() {
+    let d = only(
+        policy_with(
+            "allowed_sources = [\"198.51.100.0/24\"]",
+            "allowed_source = [\"198.51.100.0/24\"]",
+        ),
+        codes::UNKNOWN_ATTRIBUTE,
+        "`allowed_source`",
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `allowed_sources`?"));
+    assert_eq!((d.line, d.column), (24, 5));
+}
+
+#[test]
+fn missing_required_attribute() {
+    only(
+        request_with("  requester     = \"alice@example.com\"\n", ""),
+        codes::MISSING_ATTRIBUTE,
+        "missing `requester`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let d = only(
+        policy_with("number          = 22", "number          = \"22\""),
+        codes::WRONG_TYPE,
+        "must be a number",
+    );
+    assert_eq!(d.hint.as_deref(), Some("write 22 without quotes"));
+}
+
+#[test]
+fn port_number_out_of_range() {
+    only(
+        policy_with("number          = 22", "number          = 70000"),
+        codes::PORT_RANGE,
+        "`70000`",
+    );
+    only(
+        policy_with("number          = 22", "number          = 0"),
+        codes::PORT_RANGE,
+        "`0`",
+    );
+}
+
+#[test]
+fn duplicate_port_number() {
+    only(
+        policy_with("number          = 3389", "number          = 22"),
+        codes::DUPLICATE_PORT_NUMBER,
+        "`22` twice",
+    );
+}
+
+#[test]
+fn unknown_protocol() {
+    let d = only(
+        policy_with("protocol        = \"any\"", "protocol        = \"tcpp\""),
+        codes::INVALID_PROTOCOL,
+        "`tcpp`",
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `tcp`?"));
+}
+
+#[test]
+fn max_duration_bounds() {
+    only(
+        policy_with("\"3h\"", "\"25h\""),
+        codes::MAX_DURATION_RANGE,
+        "outside 5m–24h",
+    );
+    only(
+        policy_with("\"3h\"", "\"4m\""),
+        codes::MAX_DURATION_RANGE,
+        "outside 5m–24h",
+    );
+    only(
+        policy_with("\"3h\"", "\"3 fortnights\""),
+        codes::INVALID_DURATION,
+        "invalid duration",
+    );
+}
+
+#[test]
+fn bad_cidr() {
+    only(
+        policy_with("\"2001:db8::/48\"", "\"2001:db8::/129\""),
+        codes::INVALID_CIDR,
+        "`2001:db8::/129`",
+    );
+}
+
+#[test]
+fn unquoted_cidr() {
+    let d = only(
+        policy_with("[\"198.51.100.0/24\"]", "[198.51.100.0/24]"),
+        codes::UNQUOTED_VALUE,
+        "CIDR must be a quoted string",
+    );
+    assert_eq!(d.hint.as_deref(), Some("write \"198.51.100.0/24\""));
+}
+
+#[test]
+fn unknown_provider_reference() {
+    let d = only(
+        policy_with(
+            "provider    = \"snapshot.demo\"",
+            "provider    = \"snapshot.dmo\"",
+        ),
+        codes::UNKNOWN_PROVIDER,
+        "`snapshot.dmo`",
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `snapshot.demo`?"));
+}
+
+#[test]
+fn provider_kind_needs_attributes() {
+    let without_nsg = POLICY.replace(
+        "  nsg_id      = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/web-1-nsg\"\n",
+        "",
+    );
+    only(
+        errors(&[("p.hcl", &without_nsg)]),
+        codes::PROVIDER_NEEDS_ATTRIBUTE,
+        "needs `nsg_id`",
+    );
+    let defender = POLICY
+        .replace(
+            "provider \"snapshot\" \"demo\" {\n  path = \"live/nsgs.json\"\n}",
+            "provider \"azure\" \"demo\" {\n  subscription_id = \"s\"\n  mode = \"defender\"\n}",
+        )
+        .replace("snapshot.demo", "azure.demo");
+    only(
+        errors(&[("p.hcl", &defender)]),
+        codes::PROVIDER_NEEDS_ATTRIBUTE,
+        "needs `vm_id`",
+    );
+}
+
+#[test]
+fn duplicate_names_across_files_point_at_the_first() {
+    let d = only(
+        errors(&[("a.hcl", POLICY), ("b.hcl", "target \"web-1\" {\n  provider = \"snapshot.demo\"\n  nsg_id = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n\"\n}\n")]),
+        codes::DUPLICATE_NAME,
+        "target `web-1` is declared twice",
+    );
+    assert_eq!(d.file, "b.hcl");
+    assert_eq!(d.hint.as_deref(), Some("the first is at a.hcl:10:8"));
+}
+
+#[test]
+fn second_settings_block() {
+    let d = only(
+        errors(&[("a.hcl", POLICY), ("b.hcl", "settings {\n}\n")]),
+        codes::DUPLICATE_SETTINGS,
+        "more than one",
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("the first `settings` block is at a.hcl:1:1")
+    );
+}
+
+#[test]
+fn priority_bands() {
+    only(
+        policy_with(
+            "approvals_required    = 1",
+            "approvals_required = 1\n  allow_priority = [50, 60]",
+        ),
+        codes::INVALID_BAND,
+        "`50` is outside 100–4096",
+    );
+    only(
+        policy_with(
+            "approvals_required    = 1",
+            "approvals_required = 1\n  allow_priority = [300, 200]",
+        ),
+        codes::INVALID_BAND,
+        "above its end",
+    );
+    only(
+        policy_with(
+            "approvals_required    = 1",
+            "approvals_required = 1\n  allow_priority = [100]",
+        ),
+        codes::INVALID_BAND,
+        "two numbers",
+    );
+    only(
+        policy_with(
+            "approvals_required    = 1",
+            "approvals_required = 1\n  deny_priority = [150, 250]",
+        ),
+        codes::BANDS_OVERLAP,
+        "overlaps",
+    );
+}
+
+#[test]
+fn invalid_regex_points_at_the_pattern() {
+    let d = only(
+        policy_with("\"^(INC|CHG)-[0-9]+\"", "\"^(INC\""),
+        codes::INVALID_REGEX,
+        "not a valid regular expression",
+    );
+    assert_eq!((d.line, d.column), (3, 27));
+}
+
+#[test]
+fn request_unknown_target_and_port() {
+    let d = only(
+        request_with("\"web-1\"", "\"web-2\""),
+        codes::UNKNOWN_TARGET,
+        "`web-2`",
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `web-1`?"));
+    let d = only(
+        request_with("[\"ssh\", 3389]", "[\"ssh\", 443]"),
+        codes::UNKNOWN_PORT,
+        "no port `443`",
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("ports of target `web-1` are ssh (22), rdp (3389)")
+    );
+}
+
+#[test]
+fn request_source_outside_lists_allowed() {
+    let diags = request_with("\"198.51.100.7\"", "\"203.0.113.9/32\"");
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert_eq!(diags[0].code, codes::SOURCE_NOT_ALLOWED);
+    assert_eq!(
+        diags[0].hint.as_deref(),
+        Some("allowed sources for port `ssh` are 198.51.100.0/24, 2001:db8::/48")
+    );
+    // A network wider than the allowed one is not contained in it.
+    let diags = request_with("\"198.51.100.7\"", "\"198.51.0.0/16\"");
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+}
+
+#[test]
+fn request_duration_limits() {
+    only(
+        request_with("\"1h\"", "\"2h\""),
+        codes::DURATION_NOT_ALLOWED,
+        "exceeds the `max_duration` `1h 30m` of port `rdp`",
+    );
+    only(
+        request_with("\"1h\"", "\"-1h\""),
+        codes::DURATION_NOT_ALLOWED,
+        "not positive",
+    );
+    only(
+        request_with("\"1h\"", "\"0s\""),
+        codes::DURATION_NOT_ALLOWED,
+        "not positive",
+    );
+}
+
+#[test]
+fn request_start_needs_offset() {
+    only(
+        request_with("\"2026-11-25T14:00:00Z\"", "\"2026-11-25T14:00:00\""),
+        codes::INVALID_TIME,
+        "no UTC offset",
+    );
+}
+
+#[test]
+fn requester_cannot_approve() {
+    let diags = request_with("[\"bob@example.com\"]", "[\"Alice@example.com\"]");
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    // Sorted by position: the list starts before its element.
+    assert_eq!(diags[0].code, codes::TOO_FEW_APPROVERS);
+    assert_eq!(diags[1].code, codes::SELF_APPROVAL);
+}
+
+#[test]
+fn too_few_approvers() {
+    let d = only(
+        request_with("[\"bob@example.com\"]", "[]"),
+        codes::TOO_FEW_APPROVERS,
+        "has 0 approvers, 1 required",
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("`approvals_required = 1` is set at policy.hcl:2:27")
+    );
+}
+
+#[test]
+fn justification_must_match() {
+    let d = only(
+        request_with("\"INC-1 deploy\"", "\"deploy\""),
+        codes::JUSTIFICATION_MISMATCH,
+        "does not match",
+    );
+    assert!(d.hint.unwrap().contains("policy.hcl:3:27"));
+}
+
+#[test]
+fn port_listed_twice_in_request() {
+    only(
+        request_with("[\"ssh\", 3389]", "[\"ssh\", \"ssh\"]"),
+        codes::DUPLICATE_ENTRY,
+        "port `ssh` is listed twice",
+    );
+    // By name and by number: the same port.
+    only(
+        request_with("[\"ssh\", 3389]", "[\"ssh\", 22]"),
+        codes::DUPLICATE_ENTRY,
+        "port `22` is port `ssh`, listed already",
+    );
+}
+
+#[test]
+fn diagnostics_of_all_files_are_sorted() {
+    let diags = errors(&[
+        ("a.hcl", "bogus {\n}\nsettings {\n  colour = 1\n}\n"),
+        ("b.hcl", "x = 1\n"),
+        ("c.hcl", "request \"r\" {\n  target = \"nope\"\n  ports = [22]\n  source = \"10.0.0.1\"\n  requester = \"a\"\n  justification = \"j\"\n  start = \"2026-01-01T00:00:00Z\"\n  duration = \"1h\"\n}\n"),
+    ]);
+    let places = diags
+        .iter()
+        .map(|d| format!("{}:{}:{} {}", d.file, d.line, d.column, d.code))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        places,
+        [
+            "a.hcl:1:1 E010",
+            "a.hcl:4:3 E012",
+            "b.hcl:1:1 E019",
+            "c.hcl:2:12 E043"
+        ]
+    );
+}
+
+#[test]
+fn syntax_error_in_one_file_does_not_hide_others() {
+    let diags = errors(&[
+        ("a.hcl", "target \"x\" {\n"),
+        ("b.hcl", "targett \"y\" {\n}\n"),
+    ]);
+    assert_eq!(diags.len(), 2);
+    assert_eq!(diags[0].code, codes::UNCLOSED_BLOCK);
+    assert_eq!(diags[1].code, codes::UNKNOWN_BLOCK);
+}
+
+#[test]
+fn labels_are_checked() {
+    only(
+        errors(&[("a.hcl", "target {\n}\n")]),
+        codes::BLOCK_LABELS,
+        "takes one label, found 0",
+    );
+    only(
+        errors(&[("a.hcl", "target \"bad name\" {\n  provider = \"x.y\"\n}\n")]),
+        codes::INVALID_NAME,
+        "`bad name`",
+    );
+    only(
+        errors(&[("a.hcl", "provider \"azur\" \"p\" {\n}\n")]),
+        codes::UNKNOWN_PROVIDER_KIND,
+        "`azur`",
+    );
+}
+
+#[test]
+fn interpolation_is_unsupported() {
+    only(
+        policy_with("\"live/nsgs.json\"", "\"${path}\""),
+        codes::UNSUPPORTED_EXPRESSION,
+        "interpolation",
+    );
+}
+
+#[test]
+fn empty_input_is_an_empty_policy() {
+    let policy = load(&[]).unwrap();
+    assert!(policy.targets.is_empty());
+}

@@ -1,0 +1,467 @@
+//! Rules across blocks and files: at most one `settings`, unique names, targets → providers,
+//! the attributes each provider kind needs, and every request against its target's ports and
+//! the settings (sources, durations, approvers, justification). Builds the
+//! [`Policy`](crate::model::Policy) from declarations that passed.
+
+use std::collections::HashMap;
+
+use super::decl::{Decls, PortDecl, PortRef, RequestDecl, SettingsDecl, Spanned, TargetDecl};
+use super::report::{At, Report};
+use super::suggest::did_you_mean;
+use super::{codes, values};
+use crate::model::{AzureMode, Grant, Policy, Port, ProviderConfig, ProviderDecl, Target};
+
+pub fn validate(decls: Decls, report: &mut Report) -> Policy {
+    let settings = settings(&decls.settings, report);
+    let providers = providers(&decls, report);
+    let targets = targets(&decls, &providers, report);
+    let grants = requests(&decls, &targets, settings, report);
+    Policy {
+        settings: settings.map(|s| s.settings.clone()).unwrap_or_default(),
+        providers: decls
+            .providers
+            .iter()
+            .filter_map(|p| {
+                Some(ProviderDecl {
+                    name: p.name.value.clone(),
+                    config: p.config.clone()?,
+                })
+            })
+            .collect(),
+        targets: decls
+            .targets
+            .iter()
+            .filter(|t| t.ok)
+            .filter_map(build_target)
+            .collect(),
+        grants,
+    }
+}
+
+fn first_at(report: &Report, at: &At) -> String {
+    format!("the first is at {}", report.position(at))
+}
+
+fn settings<'d>(all: &'d [SettingsDecl], report: &mut Report) -> Option<&'d SettingsDecl> {
+    let first = all.first()?;
+    for extra in &all[1..] {
+        let hint = format!(
+            "the first `settings` block is at {}",
+            report.position(&first.at)
+        );
+        report
+            .push_at(
+                &extra.at,
+                codes::DUPLICATE_SETTINGS,
+                "more than one `settings` block",
+            )
+            .hint = Some(hint);
+    }
+    let s = &first.settings;
+    if s.allow_priority.overlaps(&s.deny_priority) {
+        let at = first
+            .deny_at
+            .as_ref()
+            .or(first.allow_at.as_ref())
+            .unwrap_or(&first.at);
+        let message = format!(
+            "`deny_priority` [{}, {}] overlaps `allow_priority` [{}, {}]",
+            s.deny_priority.low, s.deny_priority.high, s.allow_priority.low, s.allow_priority.high
+        );
+        report.push_at(at, codes::BANDS_OVERLAP, message).hint = Some(
+            "allow rules need priorities below (numbers lower than) the deny rules they open, in a separate band".to_string(),
+        );
+    }
+    Some(first)
+}
+
+/// Providers by address.
+fn providers<'d>(
+    decls: &'d Decls,
+    report: &mut Report,
+) -> HashMap<String, &'d super::decl::ProviderDecl> {
+    let mut by_address: HashMap<String, &super::decl::ProviderDecl> = HashMap::new();
+    for p in &decls.providers {
+        let address = p.address();
+        if let Some(first) = by_address.get(&address) {
+            let hint = first_at(report, &first.name.at);
+            report
+                .push_at(
+                    &p.name.at,
+                    codes::DUPLICATE_NAME,
+                    format!("provider `{address}` is declared twice"),
+                )
+                .hint = Some(hint);
+        } else {
+            by_address.insert(address, p);
+        }
+    }
+    by_address
+}
+
+/// Targets by name.
+fn targets<'d>(
+    decls: &'d Decls,
+    providers: &HashMap<String, &super::decl::ProviderDecl>,
+    report: &mut Report,
+) -> HashMap<&'d str, &'d TargetDecl> {
+    let mut by_name: HashMap<&str, &TargetDecl> = HashMap::with_capacity(decls.targets.len());
+    for t in &decls.targets {
+        if let Some(first) = by_name.get(t.name.value.as_str()) {
+            let hint = first_at(report, &first.name.at);
+            report
+                .push_at(
+                    &t.name.at,
+                    codes::DUPLICATE_NAME,
+                    format!("target `{}` is declared twice", t.name.value),
+                )
+                .hint = Some(hint);
+            continue;
+        }
+        by_name.insert(&t.name.value, t);
+        let Some(reference) = &t.provider else {
+            continue;
+        };
+        let Some(provider) = providers.get(&reference.value) else {
+            let hint = did_you_mean(&reference.value, providers.keys().map(String::as_str))
+                .unwrap_or_else(|| match reference.value.split_once('.') {
+                    Some((kind, name)) => {
+                        format!("declare it with `provider \"{kind}\" \"{name}\" {{ … }}`")
+                    }
+                    None => "write `<kind>.<name>`, such as `azure.prod`".to_string(),
+                });
+            report
+                .push_at(
+                    &reference.at,
+                    codes::UNKNOWN_PROVIDER,
+                    format!("unknown provider `{}`", reference.value),
+                )
+                .hint = Some(hint);
+            continue;
+        };
+        let Some(config) = &provider.config else {
+            continue;
+        };
+        let needs = |attr: &str, why: &str, report: &mut Report| {
+            report
+                .push_at(
+                    &t.at,
+                    codes::PROVIDER_NEEDS_ATTRIBUTE,
+                    format!("target `{}` needs `{attr}` for {why}", t.name.value),
+                )
+                .hint = Some(format!("add `{attr} = \"/subscriptions/…\"` to the target"));
+        };
+        let address = &reference.value;
+        match config {
+            ProviderConfig::Azure {
+                mode: AzureMode::Nsg,
+                ..
+            } if t.nsg_id.is_none() => needs(
+                "nsg_id",
+                &format!("provider `{address}` (mode `nsg`)"),
+                report,
+            ),
+            ProviderConfig::Azure {
+                mode: AzureMode::Defender,
+                ..
+            } if t.vm_id.is_none() => needs(
+                "vm_id",
+                &format!("provider `{address}` (mode `defender`)"),
+                report,
+            ),
+            ProviderConfig::Snapshot { .. } if t.nsg_id.is_none() => {
+                needs("nsg_id", &format!("snapshot provider `{address}`"), report)
+            }
+            ProviderConfig::Nftables { .. } => {
+                for (attr, value) in [("nsg_id", &t.nsg_id), ("vm_id", &t.vm_id)] {
+                    if let Some(v) = value {
+                        report
+                            .push_at(
+                                &v.at,
+                                codes::PROVIDER_IGNORES_ATTRIBUTE,
+                                format!("`{attr}` is not used by nftables provider `{address}`"),
+                            )
+                            .hint = Some(
+                            "an nftables target is the host jit runs on; remove it".to_string(),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    by_name
+}
+
+fn requests(
+    decls: &Decls,
+    targets: &HashMap<&str, &TargetDecl>,
+    settings: Option<&SettingsDecl>,
+    report: &mut Report,
+) -> Vec<Grant> {
+    let mut seen: HashMap<&str, &At> = HashMap::with_capacity(decls.requests.len());
+    let mut grants = Vec::with_capacity(decls.requests.len());
+    for r in &decls.requests {
+        if let Some(first) = seen.get(r.name.value.as_str()) {
+            let hint = first_at(report, first);
+            report
+                .push_at(
+                    &r.name.at,
+                    codes::DUPLICATE_NAME,
+                    format!("request `{}` is declared twice", r.name.value),
+                )
+                .hint = Some(hint);
+            continue;
+        }
+        seen.insert(&r.name.value, &r.name.at);
+        let before = report.len();
+        let ports = request_target(r, targets, report);
+        people(r, settings, report);
+        if let (Some(pattern), Some(j)) =
+            (settings.and_then(|s| s.pattern.as_ref()), &r.justification)
+        {
+            if !pattern.value.is_match(&j.value) {
+                let hint = format!(
+                    "`justification_pattern` is `{}`, set at {}",
+                    pattern.value.as_str(),
+                    report.position(&pattern.at)
+                );
+                report
+                    .push_at(
+                        &j.at,
+                        codes::JUSTIFICATION_MISMATCH,
+                        format!("justification does not match `{}`", pattern.value.as_str()),
+                    )
+                    .hint = Some(hint);
+            }
+        }
+        if !r.ok || report.len() != before {
+            continue;
+        }
+        if let Some(grant) = build_grant(r, ports) {
+            grants.push(grant);
+        }
+    }
+    grants
+}
+
+/// Checks the request against its target and returns the names of its ports.
+fn request_target(
+    r: &RequestDecl,
+    targets: &HashMap<&str, &TargetDecl>,
+    report: &mut Report,
+) -> Option<Vec<String>> {
+    let reference = r.target.as_ref()?;
+    let Some(target) = targets.get(reference.value.as_str()) else {
+        let hint = did_you_mean(&reference.value, targets.keys().copied());
+        report
+            .push_at(
+                &reference.at,
+                codes::UNKNOWN_TARGET,
+                format!("unknown target `{}`", reference.value),
+            )
+            .hint = hint;
+        return None;
+    };
+    let mut names = Vec::with_capacity(r.ports.len());
+    for wanted in &r.ports {
+        let Some(port) = find_port(target, &wanted.value) else {
+            let listed = target
+                .ports
+                .iter()
+                .map(|p| match p.number {
+                    Some(n) => format!("{} ({n})", p.name.value),
+                    None => p.name.value.clone(),
+                })
+                .collect::<Vec<_>>();
+            let hint = match &wanted.value {
+                PortRef::Name(n) => {
+                    did_you_mean(n, target.ports.iter().map(|p| p.name.value.as_str()))
+                }
+                PortRef::Number(_) => None,
+            }
+            .unwrap_or_else(|| {
+                if listed.is_empty() {
+                    format!("target `{}` protects no ports", target.name.value)
+                } else {
+                    format!(
+                        "ports of target `{}` are {}",
+                        target.name.value,
+                        listed.join(", ")
+                    )
+                }
+            });
+            report
+                .push_at(
+                    &wanted.at,
+                    codes::UNKNOWN_PORT,
+                    format!(
+                        "target `{}` has no port `{}`",
+                        target.name.value, wanted.value
+                    ),
+                )
+                .hint = Some(hint);
+            continue;
+        };
+        if names.contains(&port.name.value) {
+            report.push_at(
+                &wanted.at,
+                codes::DUPLICATE_ENTRY,
+                format!(
+                    "port `{}` is port `{}`, listed already",
+                    wanted.value, port.name.value
+                ),
+            );
+            continue;
+        }
+        names.push(port.name.value.clone());
+        if let Some(source) = &r.source {
+            if !port
+                .allowed_sources
+                .iter()
+                .any(|a| a.contains(&source.value))
+            {
+                let hint = if port.allowed_sources.is_empty() {
+                    format!(
+                        "port `{}` allows no sources; add `allowed_sources` to it",
+                        port.name.value
+                    )
+                } else {
+                    format!(
+                        "allowed sources for port `{}` are {}",
+                        port.name.value,
+                        port.allowed_sources
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                report
+                    .push_at(
+                        &source.at,
+                        codes::SOURCE_NOT_ALLOWED,
+                        format!(
+                            "source `{}` is not allowed for port `{}` of target `{}`",
+                            source.value, port.name.value, target.name.value
+                        ),
+                    )
+                    .hint = Some(hint);
+            }
+        }
+        if let (Some(d), Some(max)) = (&r.duration, port.max_duration) {
+            if d.value > max {
+                report
+                    .push_at(
+                        &d.at,
+                        codes::DURATION_NOT_ALLOWED,
+                        format!(
+                            "duration `{}` exceeds the `max_duration` `{}` of port `{}`",
+                            values::show_duration(d.value),
+                            values::show_duration(max),
+                            port.name.value
+                        ),
+                    )
+                    .hint = Some(format!(
+                    "ask for `{}` or less, or split the work into several requests",
+                    values::show_duration(max)
+                ));
+            }
+        }
+    }
+    Some(names)
+}
+
+fn find_port<'t>(target: &'t TargetDecl, wanted: &PortRef) -> Option<&'t PortDecl> {
+    match wanted {
+        PortRef::Name(n) => target
+            .ports
+            .iter()
+            .find(|p| &p.name.value == n)
+            .or_else(|| {
+                let number = n.trim().parse::<u16>().ok()?;
+                target.ports.iter().find(|p| p.number == Some(number))
+            }),
+        PortRef::Number(n) => target.ports.iter().find(|p| p.number == Some(*n)),
+    }
+}
+
+/// Requester, approvers and `approvals_required`.
+fn people(r: &RequestDecl, settings: Option<&SettingsDecl>, report: &mut Report) {
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    let mut independent = 0;
+    for approver in &r.approvers {
+        match &r.requester {
+            Some(req) if same(&req.value, &approver.value) => {
+                report
+                    .push_at(
+                        &approver.at,
+                        codes::SELF_APPROVAL,
+                        format!("requester `{}` cannot approve their own request", req.value),
+                    )
+                    .hint = Some("ask someone else to review and approve it".to_string());
+            }
+            _ => independent += 1,
+        }
+    }
+    let required = settings.map_or(0, |s| s.settings.approvals_required);
+    if independent < required {
+        let at = r.approvers_at.as_ref().unwrap_or(&r.at);
+        let hint = match settings.and_then(|s| s.approvals_at.as_ref()) {
+            Some(set) => format!(
+                "`approvals_required = {required}` is set at {}",
+                report.position(set)
+            ),
+            None => format!("`approvals_required` is {required}"),
+        };
+        report
+            .push_at(
+                at,
+                codes::TOO_FEW_APPROVERS,
+                format!(
+                    "request `{}` has {independent} approver{}, {required} required",
+                    r.name.value,
+                    if independent == 1 { "" } else { "s" }
+                ),
+            )
+            .hint = Some(hint);
+    }
+}
+
+fn build_target(t: &TargetDecl) -> Option<Target> {
+    Some(Target {
+        name: t.name.value.clone(),
+        provider: t.provider.as_ref()?.value.clone(),
+        vm_id: t.vm_id.as_ref().map(|v| v.value.clone()),
+        nsg_id: t.nsg_id.as_ref().map(|v| v.value.clone()),
+        destination: t.destination.clone(),
+        ports: t
+            .ports
+            .iter()
+            .map(|p| {
+                Some(Port {
+                    name: p.name.value.clone(),
+                    number: p.number?,
+                    protocol: p.protocol,
+                    allowed_sources: p.allowed_sources.clone(),
+                    max_duration: p.max_duration?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?,
+    })
+}
+
+fn build_grant(r: &RequestDecl, ports: Option<Vec<String>>) -> Option<Grant> {
+    let value = |s: &Option<Spanned<String>>| s.as_ref().map(|s| s.value.clone());
+    Some(Grant {
+        id: r.name.value.clone(),
+        target: value(&r.target)?,
+        ports: ports?,
+        source: r.source.as_ref()?.value,
+        requester: value(&r.requester)?,
+        approvers: r.approvers.iter().map(|a| a.value.clone()).collect(),
+        justification: value(&r.justification)?,
+        start: r.start?,
+        duration: r.duration.as_ref()?.value,
+    })
+}
