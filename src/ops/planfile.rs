@@ -14,8 +14,8 @@ use crate::providers::snapshot::write_atomic;
 
 /// The plan as pretty JSON ending with a newline: the bytes of a saved plan.
 pub fn to_json(plan: &Plan) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(plan).expect("a plan always serialises");
-    out.push(b'\n');
+    let mut out = Vec::new();
+    crate::render::json::render(plan, &mut out).expect("writing to memory cannot fail");
     out
 }
 

@@ -1,4 +1,5 @@
 //! CLI tests through the real `jit` binary, one module per command.
 
+mod lifecycle;
 mod support;
 mod validate;
