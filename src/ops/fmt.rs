@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::lang::fmt::{format, ParseError};
+use crate::ops::config;
 
 /// What `jit fmt` was asked to do.
 #[derive(Debug, Clone)]
@@ -90,8 +91,10 @@ pub fn unified_diff(shown: &str, old: &str, new: &str) -> String {
 }
 
 /// Writes `text` to a temporary file beside `path`, with `path`'s permissions, then renames it
-/// over `path`: a reader sees the old file or the new one, never half of one.
+/// over `path`: a reader sees the old file or the new one, never half of one. A symbolic link
+/// stays a link: the file it points to is replaced.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let path = &fs::canonicalize(path)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -121,13 +124,14 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// The files to format with the path to show for each: the arguments (a directory stands for
-/// the `*.hcl` files under it), or every `*.hcl` file under the config directory.
+/// the `*.hcl` files under it, found as [`config::discover`] finds them), or every config file
+/// under the config directory.
 fn select(options: &FmtOptions) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let dir = &options.dir;
     if options.files.is_empty() {
-        return Ok(hcl_files(dir)?
+        return Ok(config::discover(dir)?
             .into_iter()
-            .map(|rel| (dir.join(&rel), shown(dir, &rel)))
+            .map(|rel| (dir.join(&rel), config::shown_path(dir, &rel)))
             .collect());
     }
     let mut selected = Vec::new();
@@ -136,54 +140,12 @@ fn select(options: &FmtOptions) -> anyhow::Result<Vec<(PathBuf, String)>> {
         let meta =
             fs::metadata(&path).with_context(|| format!("cannot read `{}`", arg.display()))?;
         if meta.is_dir() {
-            for rel in hcl_files(&path)? {
-                selected.push((path.join(&rel), arg.join(&rel).display().to_string()));
+            for rel in config::discover(&path)? {
+                selected.push((path.join(&rel), config::shown_path(arg, &rel)));
             }
         } else {
             selected.push((path, arg.display().to_string()));
         }
     }
     Ok(selected)
-}
-
-fn shown(dir: &Path, rel: &Path) -> String {
-    if dir == Path::new(".") {
-        rel.display().to_string()
-    } else {
-        dir.join(rel).display().to_string()
-    }
-}
-
-/// Every `*.hcl` file under `root`, relative to it, in path order; hidden files and folders
-/// (`.terraform.lock.hcl`, `.jit/`) skipped; symbolic links to folders not followed.
-pub fn hcl_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    walk(root, Path::new(""), &mut out)?;
-    Ok(out)
-}
-
-fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let dir = root.join(rel);
-    let mut entries = fs::read_dir(&dir)
-        .with_context(|| format!("cannot read directory `{}`", dir.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("cannot read directory `{}`", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name_str = name.to_string_lossy();
-        if name_str.starts_with('.') {
-            continue;
-        }
-        let kind = entry.file_type()?;
-        let path = rel.join(&name);
-        if kind.is_dir() {
-            walk(root, &path, out)?;
-        } else if name_str.ends_with(".hcl")
-            && fs::metadata(entry.path()).is_ok_and(|m| m.is_file())
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
 }

@@ -172,3 +172,14 @@ fn the_examples_are_formatted() {
         .run()
         .code(0);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_stays_a_link() {
+    let dir = config_dir(&[("shared/policy.txt", UGLY)]);
+    std::os::unix::fs::symlink("shared/policy.txt", dir.path().join("policy.hcl")).unwrap();
+    TestCommand::new(dir.path(), &["fmt"]).run().code(0);
+    let link = std::fs::symlink_metadata(dir.path().join("policy.hcl")).unwrap();
+    assert!(link.file_type().is_symlink());
+    assert_eq!(read(&dir, "shared/policy.txt"), PRETTY);
+}

@@ -54,7 +54,7 @@ fn every_example_file_validates_against_its_kind() {
     let request = validator("schemas/request.schema.json");
     let config = validator("schemas/config.schema.json");
     let root = repo_path("examples");
-    let files = jit::ops::fmt::hcl_files(&root).unwrap();
+    let files = jit::ops::config::discover(&root).unwrap();
     assert!(files.len() >= 4, "{files:?}");
     let mut kinds = Vec::new();
     for rel in files {
