@@ -124,6 +124,7 @@ pub fn fast_retry() -> RetryPolicy {
         max_delay: Duration::from_millis(50),
         max_retries: 4,
         max_wait: Duration::from_secs(30),
+        max_throttled: 40,
     }
 }
 

@@ -10,5 +10,6 @@ mod support;
 
 mod common;
 
+mod cli;
 mod credentials;
 mod provider;

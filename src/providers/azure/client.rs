@@ -292,7 +292,7 @@ impl Pacer {
         } else if r > HIGH {
             s.pacing = false;
         } else if r > TARGET {
-            s.interval = (s.interval * 95 / 100).max(FASTEST);
+            s.interval = (s.interval * 99 / 100).max(FASTEST);
         } else if r < TARGET / 2 {
             s.interval = (s.interval * 11 / 10).min(slowest);
         }

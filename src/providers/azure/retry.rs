@@ -6,7 +6,8 @@
 //! can be sent again; a 412 that follows is sorted out by the caller. The backoff is
 //! exponential with jitter; a server's `retry-after-ms`, `x-ms-retry-after-ms` or `Retry-After`
 //! overrides it (backon's `adjust`). 429s are retried until [`RetryPolicy::max_wait`] of
-//! waiting has passed, other failures [`RetryPolicy::max_retries`] times.
+//! waiting has passed or [`RetryPolicy::max_throttled`] times, other failures
+//! [`RetryPolicy::max_retries`] times.
 
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ pub struct RetryPolicy {
     pub max_retries: usize,
     /// Total time one request may spend waiting on 429s.
     pub max_wait: Duration,
+    /// Retries of 429s, whatever their waits add up to.
+    pub max_throttled: usize,
 }
 
 impl Default for RetryPolicy {
@@ -31,7 +34,8 @@ impl Default for RetryPolicy {
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(30),
             max_retries: 6,
-            max_wait: Duration::from_secs(600),
+            max_wait: Duration::from_secs(300),
+            max_throttled: 40,
         }
     }
 }
@@ -50,7 +54,9 @@ impl RetryPolicy {
     pub fn adjuster(&self) -> impl FnMut(&ArmError, Option<Duration>) -> Option<Duration> {
         let max_wait = self.max_wait;
         let min_delay = self.min_delay;
+        let max_throttled = self.max_throttled;
         let mut waited = Duration::ZERO;
+        let mut throttled_retries = 0;
         move |err, backoff| {
             let server = match err {
                 ArmError::Remote(r) => r.retry_after,
@@ -66,7 +72,13 @@ impl RetryPolicy {
                 (false, None, Some(b)) => b,
             };
             waited += wait;
-            (!throttled || waited <= max_wait).then_some(wait)
+            if throttled {
+                throttled_retries += 1;
+                if waited > max_wait || throttled_retries > max_throttled {
+                    return None;
+                }
+            }
+            Some(wait)
         }
     }
 }

@@ -1,0 +1,389 @@
+//! End to end through the real `jit` binary against the emulator: the provider's `endpoint` is
+//! the emulator, tokens come from a stand-in `az` on PATH (`AZURE_TOKEN_CREDENTIALS=
+//! AzureCliCredential`) or from the emulator's token endpoint (client secret).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::common::*;
+use crate::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger};
+use crate::support::{config_dir, Run, TestCommand};
+
+const BEFORE: &str = "2026-11-25T13:00:00Z";
+const DURING: &str = "2026-11-25T14:30:00Z";
+const AFTER: &str = "2026-11-25T16:30:00Z";
+
+fn policy(endpoint: &str) -> String {
+    format!(
+        r#"
+provider "azure" "prod" {{
+  subscription_id = "{SUB}"
+  endpoint        = "{endpoint}"
+}}
+
+target "web-1" {{
+  provider    = "azure.prod"
+  nsg_id      = "{a}"
+  destination = "10.0.1.4"
+  port "ssh" {{
+    number          = 22
+    protocol        = "tcp"
+    allowed_sources = ["198.51.100.0/24"]
+    max_duration    = "3h"
+  }}
+}}
+
+target "web-2" {{
+  provider    = "azure.prod"
+  nsg_id      = "{b}"
+  destination = "10.0.1.5"
+  port "ssh" {{
+    number          = 22
+    protocol        = "tcp"
+    allowed_sources = ["198.51.100.0/24"]
+    max_duration    = "3h"
+  }}
+  port "rdp" {{
+    number          = 3389
+    protocol        = "tcp"
+    allowed_sources = ["198.51.100.0/24"]
+    max_duration    = "3h"
+  }}
+}}
+
+request "INC-1-alice" {{
+  target        = "web-1"
+  ports         = ["ssh"]
+  source        = "198.51.100.7/32"
+  requester     = "alice@example.com"
+  approvers     = ["bob@example.com"]
+  justification = "INC-1 investigate"
+  start         = "2026-11-25T14:00:00Z"
+  duration      = "2h"
+}}
+"#,
+        a = nsg_id("a"),
+        b = nsg_id("b"),
+    )
+}
+
+/// A config dir for the emulator, and a bin dir with a stand-in `az` printing a token it accepts.
+struct Setup {
+    dir: TempDir,
+    bin: TempDir,
+}
+
+fn setup(emu: &Emulator) -> Setup {
+    let dir = config_dir(&[("policy.hcl", &policy(&emu.base_url()))]);
+    let bin = tempfile::tempdir().unwrap();
+    let az = bin.path().join("az");
+    let expires = jiff::Timestamp::now().as_second() + 3600;
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\n[ \"$1 $2\" = \"account get-access-token\" ] || exit 2\n\
+             echo '{{\"accessToken\": \"test-token\", \"expires_on\": {expires}, \"tokenType\": \"Bearer\"}}'\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    Setup { dir, bin }
+}
+
+impl Setup {
+    fn jit(&self, args: &[&str]) -> TestCommand {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths: Vec<PathBuf> = vec![self.bin.path().to_path_buf()];
+        paths.extend(std::env::split_paths(&path));
+        TestCommand::new(self.dir.path(), args)
+            .env("PATH", std::env::join_paths(paths).unwrap())
+            .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+    }
+
+    fn apply(&self, at: &str) -> Run {
+        self.jit(&["apply", "--auto-approve", "--at", at]).run()
+    }
+
+    fn plan_exit(&self, at: &str) -> Run {
+        self.jit(&["plan", "--detailed-exitcode", "--at", at]).run()
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn managed_names(emu: &Emulator, nsg: &str) -> Vec<String> {
+    let mut names: Vec<String> = stored_rules(emu, nsg)
+        .iter()
+        .filter(|r| {
+            r["properties"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("managed-by=jit"))
+        })
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn seeded(emu: &Emulator) -> (Vec<Value>, Vec<Value>) {
+    (stored_rules(emu, "a"), stored_rules(emu, "b"))
+}
+
+fn foreign_untouched(emu: &Emulator, seeded: &(Vec<Value>, Vec<Value>)) {
+    assert_foreign_untouched(emu, "a", &seeded.0);
+    assert_foreign_untouched(emu, "b", &seeded.1);
+}
+
+#[test]
+fn lock_down_grant_and_expiry_leave_foreign_rules_alone() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let seeded = seeded(&emu);
+    let s = setup(&emu);
+
+    s.plan_exit(BEFORE)
+        .code(2)
+        .stdout_has("Plan: 3 to add, 0 to change, 0 to destroy.");
+    emu.reset_stats();
+    s.jit(&["plan", "--at", BEFORE]).run().code(0);
+    assert_eq!(emu.stats().requests_by("GET"), 2, "plan: one GET per NSG");
+    assert_eq!(emu.stats().requests_by("PUT"), 0, "plan writes nothing");
+
+    s.apply(BEFORE)
+        .code(0)
+        .stdout_has("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.");
+    assert_eq!(managed_names(&emu, "a").len(), 1);
+    assert_eq!(managed_names(&emu, "b").len(), 2);
+    s.plan_exit(BEFORE).code(0);
+    foreign_untouched(&emu, &seeded);
+
+    s.apply(DURING).code(0).stdout_has("1 added");
+    let allow: Vec<String> = managed_names(&emu, "a")
+        .into_iter()
+        .filter(|n| n.contains("allow"))
+        .collect();
+    assert_eq!(allow.len(), 1, "{:?}", managed_names(&emu, "a"));
+    let rule = stored_rule(&emu, "a", &allow[0]).unwrap();
+    assert_eq!(rule["properties"]["sourceAddressPrefix"], "198.51.100.7/32");
+    assert_eq!(rule["properties"]["access"], "Allow");
+    s.plan_exit(DURING).code(0);
+
+    s.apply(AFTER).code(0).stdout_has("1 destroyed");
+    assert!(managed_names(&emu, "a")
+        .iter()
+        .all(|n| !n.contains("allow")));
+    s.plan_exit(AFTER).code(0);
+    foreign_untouched(&emu, &seeded);
+}
+
+#[test]
+fn a_saved_plan_is_refused_when_an_nsg_changed() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let s = setup(&emu);
+    let plan = s.path().join("plan.json");
+    s.jit(&["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(0);
+    emu.edit_nsg(&nsg_id("a"), |nsg| {
+        nsg["properties"]["securityRules"][0]["properties"]["priority"] = serde_json::json!(131);
+    });
+    emu.reset_stats();
+    s.jit(&["apply", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has("stale plan");
+    assert_eq!(emu.stats().requests_by("PUT"), 0);
+    // A fresh plan goes through.
+    s.jit(&["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(0);
+    s.jit(&["apply", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(0);
+}
+
+#[test]
+fn client_secret_against_the_emulator_token_endpoint() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let s = setup(&emu);
+    let run = |secret: &str| {
+        TestCommand::new(s.path(), &["plan", "--at", BEFORE])
+            .env("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
+            .env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "client-1")
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("AZURE_AUTHORITY_HOST", emu.base_url())
+            .run()
+    };
+    run("emulator-secret").code(0).stdout_has("3 to add");
+    let bad = run("not-the-secret")
+        .code(1)
+        .stderr_has("EnvironmentCredential")
+        .stderr_has("AADSTS");
+    assert!(
+        !bad.stderr.contains("not-the-secret"),
+        "secret printed: {}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn no_credential_names_each_one_tried() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let s = setup(&emu);
+    TestCommand::new(s.path(), &["plan", "--at", BEFORE])
+        .env("AZURE_TOKEN_CREDENTIALS", "prod")
+        .env("JIT_IMDS_ENDPOINT", "http://127.0.0.1:9")
+        .run()
+        .code(1)
+        .stderr_has(
+            "EnvironmentCredential: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set",
+        )
+        .stderr_has("WorkloadIdentityCredential")
+        .stderr_has("ManagedIdentityCredential");
+}
+
+#[test]
+fn plain_http_endpoint_off_loopback_is_refused() {
+    let s = config_dir(&[("policy.hcl", &policy("http://arm.example.com"))]);
+    TestCommand::new(s.path(), &["plan", "--at", BEFORE])
+        .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+        .run()
+        .code(1)
+        .stderr_has("loopback");
+}
+
+/// One cell of the fault matrix: the fault fires during `jit apply` (at BEFORE then DURING,
+/// 4 writes in all); the apply may fail (exit 1 with a summary); a re-run converges.
+fn fault_cell(
+    name: &str,
+    fault: Option<Fault>,
+    config: EmulatorConfig,
+    concurrent_edit: bool,
+) -> Run {
+    let emu = emulator_with(config, &["a", "b"]);
+    let seeded = seeded(&emu);
+    let s = setup(&emu);
+    emu.set_faults(fault.into_iter().collect());
+    let first = std::thread::scope(|scope| {
+        if concurrent_edit {
+            let emu = &emu;
+            scope.spawn(move || {
+                std::thread::sleep(Duration::from_millis(150));
+                emu.edit_nsg(&nsg_id("b"), |nsg| {
+                    nsg["properties"]["securityRules"][0]["properties"]["priority"] =
+                        serde_json::json!(131);
+                });
+            });
+        }
+        s.apply(DURING)
+    });
+    match first.code {
+        0 => assert!(
+            first.stdout.contains("Apply complete!"),
+            "{name}: {}",
+            first.stdout
+        ),
+        1 => assert!(
+            first.stdout.contains("Apply failed!") || first.stderr.contains("stale plan"),
+            "{name}: exit 1 without a summary\n{}\n{}",
+            first.stdout,
+            first.stderr
+        ),
+        other => panic!("{name}: exit {other}\n{}\n{}", first.stdout, first.stderr),
+    }
+    emu.set_faults(vec![]);
+    s.apply(DURING).code(0);
+    s.plan_exit(DURING).code(0);
+    assert_eq!(managed_names(&emu, "a").len(), 2, "{name}");
+    assert_eq!(managed_names(&emu, "b").len(), 2, "{name}");
+    if concurrent_edit {
+        assert_foreign_untouched(&emu, "a", &seeded.0);
+    } else {
+        foreign_untouched(&emu, &seeded);
+    }
+    first
+}
+
+#[test]
+fn fault_matrix_converges_on_re_run() {
+    let kinds = [
+        ("500", FaultKind::Status(500)),
+        ("503", FaultKind::Status(503)),
+        ("reset", FaultKind::ConnectionReset),
+        ("latency", FaultKind::Latency(Duration::from_millis(300))),
+        ("lro-failed", FaultKind::LroFailed),
+        ("another-operation", FaultKind::AnotherOperation),
+    ];
+    let steps = [
+        ("write", "PUT", "/securityRules/"),
+        ("poll", "GET", "/operations/"),
+        ("read", "GET", "/networkSecurityGroups/[^/]+$"),
+        ("confirm", "GET", "/securityRules/"),
+    ];
+    for (kind_name, kind) in &kinds {
+        for (step, method, path) in steps {
+            if matches!(kind, FaultKind::LroFailed) && method != "PUT" {
+                continue;
+            }
+            for nth in [1, 2, 4] {
+                let name = format!("{kind_name} at {step} #{nth}");
+                let fault = Fault::new(method, path, Trigger::Nth(nth), kind.clone());
+                fault_cell(&name, Some(fault), EmulatorConfig::fast(), false);
+            }
+        }
+        // The fault every time: the apply fails with a summary, the re-run converges.
+        let fault = Fault::new(
+            "PUT",
+            "/networkSecurityGroups/b/",
+            Trigger::Always,
+            kind.clone(),
+        );
+        let first = fault_cell(
+            &format!("{kind_name} always on b"),
+            Some(fault),
+            EmulatorConfig::fast(),
+            false,
+        );
+        if !matches!(kind, FaultKind::Latency(_)) {
+            assert_eq!(first.code, 1, "{kind_name} always on b\n{}", first.stdout);
+            assert!(
+                first.stdout.contains("Apply failed! Resources: 2 added")
+                    && first.stdout.contains("1 failed, 1 not attempted"),
+                "{kind_name} always on b: NSG a applied, b failed then skipped\n{}\n{}",
+                first.stdout,
+                first.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn throttling_and_a_concurrent_change_converge() {
+    let mut config = EmulatorConfig::fast();
+    config.time_scale = 50.0;
+    config.throttle.writes.capacity = 1.0;
+    config.throttle.reads.capacity = 3.0;
+    fault_cell("throttled", None, config, false);
+    // Another writer edits NSG b while jit's first PUT is held: a 412 or a stale NSG.
+    let hold = Fault::new(
+        "PUT",
+        "/securityRules/",
+        Trigger::Nth(1),
+        FaultKind::Latency(Duration::from_millis(400)),
+    );
+    fault_cell(
+        "concurrent change",
+        Some(hold),
+        EmulatorConfig::fast(),
+        true,
+    );
+}
