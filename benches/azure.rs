@@ -7,7 +7,6 @@
 //! Knobs (environment): `JIT_BENCH_NSGS` (1000), `JIT_BENCH_SCALE` (10: buckets refill and
 //! every Retry-After runs 10× faster; latency stays real), `JIT_BENCH_PARALLELISM` (50).
 
-#[allow(dead_code)]
 #[path = "../tests/emulator/mod.rs"]
 mod emulator;
 
