@@ -115,8 +115,14 @@ impl AzureProvider {
                 context: "cannot start the async runtime".into(),
                 source: e,
             })?;
-        let client =
-            client::ArmClient::new(http, base.clone(), tokens, arm_scope(&base), options.retry);
+        let client = client::ArmClient::new(
+            http,
+            base.clone(),
+            tokens,
+            arm_scope(&base),
+            options.retry,
+            options.parallelism.max(1),
+        );
         Ok(AzureProvider {
             subscription_id: subscription_id.to_string(),
             client,
