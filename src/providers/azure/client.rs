@@ -89,21 +89,14 @@ impl ArmClient {
         tokens: Arc<dyn TokenProvider>,
         scope: String,
         policy: RetryPolicy,
-        parallelism: usize,
     ) -> ArmClient {
-        // Requests in flight when pacing starts still draw tokens: keep room for them.
-        let low = (2 * parallelism as u64).max(LOW);
         ArmClient {
             http,
             base,
             tokens,
             scope,
             policy,
-            pacers: [
-                Pacer::new(25.0, low),
-                Pacer::new(10.0, low),
-                Pacer::new(10.0, low),
-            ],
+            pacers: [Pacer::new(25.0), Pacer::new(10.0), Pacer::new(10.0)],
         }
     }
 
@@ -222,8 +215,6 @@ fn bucket(method: &Method) -> usize {
 /// rate (reads 25/s, writes and deletes 10/s).
 struct Pacer {
     documented: Duration,
-    /// Remaining requests at which pacing starts: [`LOW`] or more.
-    low: u64,
     state: Mutex<PaceState>,
 }
 
@@ -242,11 +233,10 @@ const HIGH: u64 = 128;
 const FASTEST: Duration = Duration::from_micros(100);
 
 impl Pacer {
-    fn new(documented_rate: f64, low: u64) -> Pacer {
+    fn new(documented_rate: f64) -> Pacer {
         let documented = Duration::from_secs_f64(1.0 / documented_rate);
         Pacer {
             documented,
-            low,
             state: Mutex::new(PaceState {
                 pacing: false,
                 interval: documented,
@@ -295,11 +285,11 @@ impl Pacer {
         }
         let Some(r) = remaining else { return };
         if !s.pacing {
-            if r <= self.low {
+            if r <= LOW {
                 s.pacing = true;
                 s.next_slot = now;
             }
-        } else if r > HIGH.max(2 * self.low) {
+        } else if r > HIGH {
             s.pacing = false;
         } else if r > TARGET {
             s.interval = (s.interval * 99 / 100).max(FASTEST);

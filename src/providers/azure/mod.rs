@@ -115,14 +115,8 @@ impl AzureProvider {
                 context: "cannot start the async runtime".into(),
                 source: e,
             })?;
-        let client = client::ArmClient::new(
-            http,
-            base.clone(),
-            tokens,
-            arm_scope(&base),
-            options.retry,
-            options.parallelism.max(1),
-        );
+        let client =
+            client::ArmClient::new(http, base.clone(), tokens, arm_scope(&base), options.retry);
         Ok(AzureProvider {
             subscription_id: subscription_id.to_string(),
             client,
