@@ -78,6 +78,14 @@ impl<'a> Report<'a> {
         &mut self.problems.last_mut().expect("just pushed").1
     }
 
+    pub fn extend(&mut self, problems: Vec<(usize, Bad)>) {
+        self.problems.extend(problems);
+    }
+
+    pub fn into_problems(self) -> Vec<(usize, Bad)> {
+        self.problems
+    }
+
     pub fn len(&self) -> usize {
         self.problems.len()
     }
