@@ -50,9 +50,11 @@ impl Rule {
     /// the description carries the marker. Both, so a hand-made rule that happens to share the
     /// prefix is still foreign.
     pub fn is_managed(&self, prefix: &str) -> bool {
-        let name_ok = self.name.len() > prefix.len()
-            && self.name[..prefix.len()].eq_ignore_ascii_case(prefix)
-            && self.name.as_bytes()[prefix.len()] == b'-';
+        let name_ok = self
+            .name
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+            && self.name.as_bytes().get(prefix.len()) == Some(&b'-');
         let marker_ok = self
             .description
             .as_deref()
@@ -280,6 +282,17 @@ mod tests {
         assert!(rule.is_managed("jit"));
         assert!(!rule.is_managed("ji"));
         assert_eq!(rule.description_field("request"), Some("x"));
+    }
+
+    #[test]
+    fn non_ascii_names_are_foreign_not_a_panic() {
+        let rule = Rule::from_arm(&json!({"name": "aé-x", "properties": {"protocol": "*",
+            "access": "Deny", "priority": 4000, "direction": "Inbound",
+            "description": "managed-by=jit"}}))
+        .unwrap();
+        assert!(!rule.is_managed("ab"));
+        assert!(!rule.is_managed("a\u{e9}-"));
+        assert!(rule.is_managed("A\u{e9}"));
     }
 
     #[test]

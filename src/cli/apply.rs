@@ -1,11 +1,193 @@
-//! `jit apply`.
+//! `jit apply [PLANFILE]`: apply a saved plan, or plan now, show it, ask, and apply. Progress
+//! on stderr (a bar on a terminal), the summary on stdout, every outcome in the audit log.
 
-use super::{Global, Status};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
+
+use super::{clock, Global, Status};
+use crate::ops::apply::{ApplyOptions, ApplySummary};
+use crate::ops::audit::{self, AuditContext};
+use crate::ops::plan::PlanOptions;
+use crate::ops::planfile;
+use crate::plan::{Action, ResourceChange};
+use crate::providers::Outcome;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A plan saved by `jit plan --out FILE`; without it, plan now and ask before applying
+    #[arg(value_name = "PLANFILE")]
+    pub planfile: Option<PathBuf>,
+    /// Apply without asking (required when stdin is not a terminal)
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Apply as of this time instead of now (RFC 3339)
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<Timestamp>,
+    /// Only apply changes for this target (repeat for several); not with a saved plan
+    #[arg(long = "target", value_name = "NAME", conflicts_with = "planfile")]
+    pub targets: Vec<String>,
+    /// Append the audit log here [default: .jit/audit.jsonl in the config directory]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Changes in flight at once, across NSGs
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub parallelism: usize,
+}
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let _ = (global, args);
-    anyhow::bail!("`jit apply` is not built yet")
+    let policy = super::plan::load_policy(global)?;
+    let at = clock(args.at);
+    let open = super::plan::open_options(global, args.parallelism);
+    let (plan, plan_json) = match &args.planfile {
+        Some(path) => planfile::read(path)?,
+        None => {
+            let opts = PlanOptions {
+                at,
+                targets: args.targets.clone(),
+            };
+            let plan = crate::ops::plan::plan(&policy, &opts, &open)?;
+            super::plan::print_plan(global, &plan, false)?;
+            if !plan.errors.is_empty() {
+                return Ok(Status::Failure);
+            }
+            if !plan.has_changes() {
+                print_summary(&ApplySummary::default())?;
+                return Ok(Status::Success);
+            }
+            if !args.auto_approve && !confirm()? {
+                eprintln!("Apply cancelled.");
+                return Ok(Status::Failure);
+            }
+            let json = planfile::to_json(&plan);
+            (plan, json)
+        }
+    };
+    let opts = ApplyOptions {
+        at,
+        audit_log: args
+            .audit_log
+            .unwrap_or_else(|| global.dir.join(".jit").join("audit.jsonl")),
+        audit: AuditContext {
+            time: at,
+            actor: audit::actor(|name| std::env::var(name).ok()),
+            plan_hash: planfile::hash(&plan_json),
+            git_commit: audit::git_commit(&global.dir),
+        },
+    };
+    let progress = Progress::new(global, plan.resource_changes.len());
+    let summary = crate::ops::apply::apply(&policy, &plan, &opts, &open, &|change, outcome| {
+        progress.report(change, outcome)
+    })?;
+    progress.finish();
+    print_summary(&summary)?;
+    Ok(if summary.ok() {
+        Status::Success
+    } else {
+        Status::Failure
+    })
+}
+
+/// Asks on a terminal; refuses off one.
+fn confirm() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "refusing to apply without confirmation: stdin is not a terminal\n\
+             hint: review the plan above and re-run with `--auto-approve`, or save it with \
+             `jit plan --out FILE` and run `jit apply FILE`"
+        );
+    }
+    eprint!(
+        "\nDo you want to perform these actions? Only 'yes' will be accepted:\n  Enter a value: "
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Per-change progress on stderr: a bar on a terminal, one line per change otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(global: &Global, total: usize) -> Progress {
+        let bar = (std::io::stderr().is_terminal() && !global.quiet && total > 0).then(|| {
+            let bar = ProgressBar::new(total as u64);
+            if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress {
+            bar,
+            quiet: global.quiet,
+        }
+    }
+
+    fn report(&self, change: &ResourceChange, outcome: &Outcome) {
+        let line = match outcome {
+            Outcome::Applied => {
+                let done = match change.action() {
+                    Action::Create => "created",
+                    Action::Update => "updated",
+                    Action::Delete => "destroyed",
+                };
+                format!("{}: {done}", change.address)
+            }
+            Outcome::Failed(e) => format!("{}: failed: {e}", change.address),
+            Outcome::Skipped(e) => format!("{}: skipped: {e}", change.address),
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.println(&line);
+                bar.inc(1);
+            }
+            None if !self.quiet || !matches!(outcome, Outcome::Applied) => eprintln!("{line}"),
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let counts = format!(
+        "Resources: {} added, {} changed, {} destroyed",
+        s.added, s.changed, s.destroyed
+    );
+    if s.failures.is_empty() {
+        writeln!(out, "\nApply complete! {counts}.")?;
+    } else {
+        let failed = s
+            .failures
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+            .count();
+        let skipped = s.failures.len() - failed;
+        writeln!(
+            out,
+            "\nApply failed! {counts}; {failed} failed, {skipped} not attempted."
+        )?;
+        for (address, outcome) in &s.failures {
+            if let Outcome::Failed(e) = outcome {
+                eprintln!("error: {address}: {e}");
+            }
+        }
+    }
+    out.flush()?;
+    if let Some(e) = &s.audit_error {
+        eprintln!("error: {e}");
+    }
+    Ok(())
 }

@@ -1,11 +1,107 @@
-//! `jit plan`.
+//! `jit plan`: flags → [`PlanOptions`] → `ops::plan` → the plan as text or JSON on stdout,
+//! optionally saved for `jit apply FILE`. Also the small helpers the other live-state commands
+//! share (loading the policy, provider options).
 
-use super::{Global, Status};
+use std::io::Write;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use super::{clock, Global, Status};
+use crate::diag;
+use crate::model::Policy;
+use crate::ops::config::{self, LoadError};
+use crate::ops::plan::PlanOptions;
+use crate::ops::planfile;
+use crate::plan::Plan;
+use crate::providers::OpenOptions;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Save the plan to FILE; `jit apply FILE` applies exactly these actions
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (the saved-plan document) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when changes are pending, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan as of this time instead of now (RFC 3339, e.g. 2026-11-25T15:00:00Z)
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<Timestamp>,
+    /// Only plan changes for this target (repeat for several)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+}
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let _ = (global, args);
-    anyhow::bail!("`jit plan` is not built yet")
+    let policy = load_policy(global)?;
+    let opts = PlanOptions {
+        at: clock(args.at),
+        targets: args.targets,
+    };
+    let plan = crate::ops::plan::plan(&policy, &opts, &open_options(global, 10))?;
+    print_plan(global, &plan, args.json)?;
+    if !plan.errors.is_empty() {
+        if args.out.is_some() {
+            eprintln!("error: the plan has errors, so it was not saved");
+        }
+        return Ok(Status::Failure);
+    }
+    if let Some(path) = &args.out {
+        planfile::write(path, &plan)?;
+        if !global.quiet {
+            eprintln!(
+                "\nSaved the plan to: {0}\n\nTo perform exactly these actions, run:\n    jit apply {0}",
+                path.display()
+            );
+        }
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Status::Changes
+    } else {
+        Status::Success
+    })
+}
+
+/// The plan on stdout, as text (coloured on a terminal) or JSON.
+pub(super) fn print_plan(global: &Global, plan: &Plan, json: bool) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        out.write_all(&planfile::to_json(plan))?;
+    } else {
+        crate::render::text::render(plan, global.color_stdout(), &mut out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads and validates the config directory; diagnostics go to stderr.
+pub(super) fn load_policy(global: &Global) -> anyhow::Result<Policy> {
+    match config::load_policy(&global.dir) {
+        Ok(policy) => Ok(policy),
+        Err(LoadError::Invalid {
+            diagnostics,
+            sources,
+        }) => {
+            let mut err = std::io::stderr().lock();
+            diag::render_text(&mut err, &diagnostics, &sources, global.color_stderr())?;
+            err.flush()?;
+            anyhow::bail!(
+                "invalid config: {} error{}",
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub(super) fn open_options(global: &Global, parallelism: usize) -> OpenOptions {
+    OpenOptions {
+        config_dir: global.dir.clone(),
+        parallelism: parallelism.max(1),
+    }
 }

@@ -1,3 +1,114 @@
 //! Operations: the only code that calls both the pure core and a provider (or the file system).
+//! Each takes a loaded policy and an options struct and returns data; the CLI renders it.
+//!
+//! `plan` reads live state and diffs it; `apply` re-checks a plan against live state, applies
+//! it and writes the audit log; `status` lists the grants open in live state; `planfile`
+//! saves and loads plans.
 
+pub mod apply;
+pub mod audit;
 pub mod config;
+pub mod fmt;
+pub mod plan;
+pub mod planfile;
+pub mod status;
+
+use std::collections::BTreeMap;
+
+use crate::live::{nsg_key, Live};
+use crate::model::{AzureMode, Policy, ProviderConfig};
+use crate::providers::{self, OpenOptions, Provider, ProviderError};
+
+/// Why an operation could not run. Provider failures keep their own wording.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The plan no longer describes live state or the policy's clock.
+    #[error("stale plan: re-run jit plan ({0})")]
+    Stale(String),
+    #[error("{file}: {message}")]
+    PlanFile { file: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+/// Whether a provider holds NSG-shaped state (snapshot, azure in NSG mode).
+fn is_nsg_provider(config: &ProviderConfig) -> bool {
+    matches!(
+        config,
+        ProviderConfig::Snapshot { .. }
+            | ProviderConfig::Azure {
+                mode: AzureMode::Nsg,
+                ..
+            }
+    )
+}
+
+/// Every NSG the policy names, keyed by [`nsg_key`]: (provider address, id as written).
+pub(crate) fn policy_nsgs(policy: &Policy) -> BTreeMap<String, (String, String)> {
+    let mut out = BTreeMap::new();
+    for target in &policy.targets {
+        let Some(id) = &target.nsg_id else { continue };
+        let nsg_shaped = policy
+            .provider(&target.provider)
+            .is_some_and(|p| is_nsg_provider(&p.config));
+        if nsg_shaped {
+            out.entry(nsg_key(id))
+                .or_insert_with(|| (target.provider.clone(), id.clone()));
+        }
+    }
+    out
+}
+
+/// Opened providers, each opened once, by address.
+pub(crate) struct Providers<'a> {
+    policy: &'a Policy,
+    opts: &'a OpenOptions,
+    open: BTreeMap<String, Box<dyn Provider>>,
+}
+
+impl<'a> Providers<'a> {
+    pub(crate) fn new(policy: &'a Policy, opts: &'a OpenOptions) -> Providers<'a> {
+        Providers {
+            policy,
+            opts,
+            open: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn get(&mut self, address: &str) -> Result<&dyn Provider, OpsError> {
+        if !self.open.contains_key(address) {
+            let decl = self.policy.provider(address).ok_or_else(|| {
+                OpsError::Invalid(format!(
+                    "provider `{address}` is not declared in the policy"
+                ))
+            })?;
+            let provider = providers::open(decl, self.opts)?;
+            self.open.insert(address.to_string(), provider);
+        }
+        Ok(self.open[address].as_ref())
+    }
+
+    /// Reads the given NSGs, `(provider address, id)` pairs, one `read` per provider.
+    pub(crate) fn read(
+        &mut self,
+        nsgs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Live, OpsError> {
+        let mut by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (provider, id) in nsgs {
+            by_provider.entry(provider).or_default().push(id);
+        }
+        let mut live = Live::default();
+        for (address, ids) in by_provider {
+            let part = self.get(&address)?.read(&ids)?;
+            live.nsgs.extend(part.nsgs);
+        }
+        Ok(live)
+    }
+}

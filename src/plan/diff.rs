@@ -1,14 +1,435 @@
 //! Pure: `diff(policy, desired, live, now) → Plan`. Matches managed live rules to desired ones
-//! by name, allocates priorities, and records findings. Foreign rules are read, never changed.
+//! by name (case-insensitively, as ARM does), allocates priorities (`priority`), words the
+//! reasons (`reason`), and records findings (`findings`). Foreign rules are read, never changed.
+//!
+//! Only the NSGs of `desired` are planned: a managed rule in an NSG no NSG-shaped target names
+//! any more is left alone, so several config directories can share an estate. Keys of
+//! `fingerprints` and `ResourceChange::nsg_id` are NSG ids as the policy writes them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
-use crate::compile::Desired;
-use crate::live::Live;
-use crate::model::Policy;
-use crate::plan::Plan;
+use crate::compile::{
+    self, refers_to, request_ref, request_room, Desired, DesiredNsg, DesiredRule, Origin,
+};
+use crate::live::{name_from_id, nsg_key, Live, LiveNsg};
+use crate::model::{Grant, Policy, Target};
+use crate::nsg::Rule;
+use crate::plan::findings::{self, Guard};
+use crate::plan::priority::{self, BandFull};
+use crate::plan::{
+    reason, Action, ActionReason, Change, Plan, PlanError, RequestInfo, ResourceChange,
+    FORMAT_VERSION,
+};
 
 pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> Plan {
-    let _ = (policy, desired, live, now);
-    todo!("diff")
+    let mut resource_changes = Vec::new();
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    let mut fingerprints = BTreeMap::new();
+    let index = Index::new(policy);
+    for nsg in &desired.nsgs {
+        let Some(live_nsg) = live.nsg(&nsg.nsg_id) else {
+            errors.push(PlanError {
+                nsg_id: nsg.nsg_id.clone(),
+                message: format!("NSG `{}` not found", nsg.nsg_id),
+            });
+            continue;
+        };
+        fingerprints.insert(nsg.nsg_id.clone(), live_nsg.fingerprint.clone());
+        let planned = NsgDiff::new(policy, &index, nsg, live_nsg, now);
+        findings.extend(findings::for_nsg(
+            &policy.settings.rule_prefix,
+            &nsg.nsg_id,
+            live_nsg,
+            &planned.guards(),
+            now,
+        ));
+        match planned.changes() {
+            Ok(changes) => resource_changes.extend(changes),
+            Err(error) => errors.push(error),
+        }
+    }
+    resource_changes.sort_by(|a: &ResourceChange, b: &ResourceChange| {
+        nsg_key(&a.nsg_id)
+            .cmp(&nsg_key(&b.nsg_id))
+            .then_with(|| compile::name_order(&a.name, &b.name))
+    });
+    findings::sort(&mut findings);
+    errors.sort_by(|a, b| (nsg_key(&a.nsg_id), &a.message).cmp(&(nsg_key(&b.nsg_id), &b.message)));
+    Plan {
+        format_version: FORMAT_VERSION.to_string(),
+        created_at: now,
+        valid_until: valid_until(policy, now),
+        resource_changes,
+        findings,
+        errors,
+        fingerprints,
+    }
+}
+
+/// The earliest grant start or end strictly after `now`, among grants of NSG-shaped targets:
+/// the instant the desired state next changes.
+pub fn valid_until(policy: &Policy, now: Timestamp) -> Option<Timestamp> {
+    let planned: BTreeSet<&str> = policy
+        .targets
+        .iter()
+        .filter(|t| compile::is_nsg_shaped(policy, t))
+        .map(|t| t.name.as_str())
+        .collect();
+    policy
+        .grants
+        .iter()
+        .filter(|g| planned.contains(g.target.as_str()))
+        .flat_map(|g| [g.start, g.end()])
+        .filter(|t| *t > now)
+        .min()
+}
+
+/// Look-ups over the policy, built once per plan so large estates plan in linear time.
+struct Index<'a> {
+    targets: HashMap<&'a str, &'a Target>,
+    grants: HashMap<&'a str, &'a Grant>,
+    /// Grants by the shortened reference a description carries when the id is too long.
+    grant_refs: HashMap<String, &'a Grant>,
+    /// NSG-shaped targets by NSG key.
+    nsg_targets: HashMap<String, Vec<&'a Target>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(policy: &'a Policy) -> Self {
+        let mut nsg_targets: HashMap<String, Vec<&Target>> = HashMap::new();
+        for t in policy
+            .targets
+            .iter()
+            .filter(|t| compile::is_nsg_shaped(policy, t))
+        {
+            if let Some(id) = &t.nsg_id {
+                nsg_targets.entry(nsg_key(id)).or_default().push(t);
+            }
+        }
+        Index {
+            targets: policy
+                .targets
+                .iter()
+                .map(|t| (t.name.as_str(), t))
+                .collect(),
+            grants: policy.grants.iter().map(|g| (g.id.as_str(), g)).collect(),
+            grant_refs: policy
+                .grants
+                .iter()
+                .map(|g| (request_ref(&g.id, request_room(g.end())), g))
+                .collect(),
+            nsg_targets,
+        }
+    }
+
+    /// The grant a managed rule's `request=` field names.
+    fn grant_of(&self, field: &str) -> Option<&'a Grant> {
+        self.grants
+            .get(field)
+            .or_else(|| self.grant_refs.get(field))
+            .copied()
+            .filter(|g| refers_to(field, g))
+    }
+}
+
+/// One NSG being planned: its desired rules, their live matches and their priorities.
+struct NsgDiff<'a> {
+    policy: &'a Policy,
+    index: &'a Index<'a>,
+    nsg: &'a DesiredNsg,
+    live: &'a LiveNsg,
+    now: Timestamp,
+    /// Per desired rule, the index of the managed live rule of the same name.
+    matches: Vec<Option<usize>>,
+    priorities: Result<Vec<u16>, BandFull>,
+}
+
+impl<'a> NsgDiff<'a> {
+    fn new(
+        policy: &'a Policy,
+        index: &'a Index<'a>,
+        nsg: &'a DesiredNsg,
+        live: &'a LiveNsg,
+        now: Timestamp,
+    ) -> Self {
+        let prefix = &policy.settings.rule_prefix;
+        let matches: Vec<Option<usize>> = nsg
+            .rules
+            .iter()
+            .map(|d| {
+                live.rules.iter().position(|l| {
+                    l.rule.name.eq_ignore_ascii_case(&d.rule.name) && l.rule.is_managed(prefix)
+                })
+            })
+            .collect();
+        let priorities = priority::allocate(&policy.settings, &nsg.rules, &matches, live);
+        NsgDiff {
+            policy,
+            index,
+            nsg,
+            live,
+            now,
+            matches,
+            priorities,
+        }
+    }
+
+    fn nsg_name(&self) -> &str {
+        if self.live.name.is_empty() {
+            name_from_id(&self.live.id)
+        } else {
+            &self.live.name
+        }
+    }
+
+    /// The lock-downs of this NSG with the priority each has or will have. When the band is
+    /// full, a lock-down still to be created is placed at the band's start: any allow rule
+    /// ahead of that is ahead of it wherever it lands.
+    fn guards(&self) -> Vec<Guard<'a>> {
+        let mut out = Vec::new();
+        for (i, desired) in self.nsg.rules.iter().enumerate() {
+            let Origin::LockDown { port } = &desired.origin else {
+                continue;
+            };
+            let Some(target) = self.index.targets.get(desired.target.as_str()).copied() else {
+                continue;
+            };
+            let Some(port) = target.port(port) else {
+                continue;
+            };
+            let priority = match (&self.priorities, self.matches[i]) {
+                (Ok(p), _) => p[i],
+                (Err(_), Some(index)) => self.live.rules[index].rule.priority,
+                (Err(_), None) => self.policy.settings.deny_priority.low,
+            };
+            out.push(Guard {
+                target,
+                port,
+                priority,
+            });
+        }
+        out
+    }
+
+    fn error(&self, message: String) -> PlanError {
+        PlanError {
+            nsg_id: self.nsg.nsg_id.clone(),
+            message,
+        }
+    }
+
+    fn changes(&self) -> Result<Vec<ResourceChange>, PlanError> {
+        let prefix = &self.policy.settings.rule_prefix;
+        for pair in self.nsg.rules.windows(2) {
+            if pair[0].rule.name.eq_ignore_ascii_case(&pair[1].rule.name) {
+                return Err(self.error(format!(
+                    "two managed rules of NSG `{}` would both be named `{}`: rename a target, port or request",
+                    self.nsg_name(),
+                    pair[1].rule.name
+                )));
+            }
+        }
+        for (i, desired) in self.nsg.rules.iter().enumerate() {
+            let foreign = self.live.rules.iter().find(|l| {
+                l.rule.name.eq_ignore_ascii_case(&desired.rule.name) && !l.rule.is_managed(prefix)
+            });
+            if let (None, Some(foreign)) = (self.matches[i], foreign) {
+                return Err(self.error(format!(
+                    "rule `{}` in NSG `{}` is not managed by jit (its description lacks `managed-by=jit`) but has the name of a managed rule: rename or remove it",
+                    foreign.rule.name,
+                    self.nsg_name()
+                )));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for l in self.live.rules.iter().filter(|l| l.rule.is_managed(prefix)) {
+            if !seen.insert(l.rule.name.to_ascii_lowercase()) {
+                return Err(self.error(format!(
+                    "NSG `{}` holds several rules named `{}`",
+                    self.nsg_name(),
+                    l.rule.name
+                )));
+            }
+        }
+        let priorities = self.priorities.as_ref().map_err(|full| {
+            self.error(format!(
+                "the {} priority band {}-{} of NSG `{}` is full: no free priority for `{}`",
+                full.band_name,
+                full.band.low,
+                full.band.high,
+                self.nsg_name(),
+                full.rule
+            ))
+        })?;
+        let mut out = Vec::new();
+        for (i, desired) in self.nsg.rules.iter().enumerate() {
+            let mut after = desired.rule.clone();
+            after.priority = priorities[i];
+            match self.matches[i] {
+                None => out.push(self.create(desired, after)),
+                Some(index) => {
+                    let before = &self.live.rules[index].rule;
+                    after.name = before.name.clone();
+                    if differs(before, &after) {
+                        out.push(self.update(desired, before, after));
+                    }
+                }
+            }
+        }
+        let desired_names: BTreeSet<String> = self
+            .nsg
+            .rules
+            .iter()
+            .map(|d| d.rule.name.to_ascii_lowercase())
+            .collect();
+        for l in &self.live.rules {
+            if l.rule.is_managed(prefix)
+                && !desired_names.contains(&l.rule.name.to_ascii_lowercase())
+            {
+                out.push(self.delete(&l.rule));
+            }
+        }
+        Ok(out)
+    }
+
+    fn change(
+        &self,
+        name: &str,
+        action: Action,
+        before: Option<Rule>,
+        after: Option<Rule>,
+    ) -> ResourceChange {
+        ResourceChange {
+            address: format!("{}/{name}", self.nsg_name()),
+            provider: self.nsg.provider.clone(),
+            nsg_id: self.nsg.nsg_id.clone(),
+            name: name.to_string(),
+            target: None,
+            change: Change {
+                actions: vec![action],
+                before,
+                after,
+            },
+            action_reason: ActionReason::NotInPolicy,
+            reason: String::new(),
+            request: None,
+        }
+    }
+
+    fn grant(&self, id: &str) -> Option<&'a Grant> {
+        self.index.grants.get(id).copied()
+    }
+
+    fn create(&self, desired: &DesiredRule, after: Rule) -> ResourceChange {
+        let mut change = self.change(&after.name.clone(), Action::Create, None, Some(after));
+        change.target = Some(desired.target.clone());
+        match &desired.origin {
+            Origin::LockDown { port } => {
+                change.action_reason = ActionReason::LockDown;
+                change.reason = reason::lock_down(port, &desired.target);
+            }
+            Origin::Grant {
+                request, expires, ..
+            } => {
+                change.action_reason = ActionReason::RequestActive;
+                change.reason = reason::request_active(request, *expires, self.now);
+                change.request = self.grant(request).map(request_info);
+            }
+        }
+        change
+    }
+
+    fn update(&self, desired: &DesiredRule, before: &Rule, after: Rule) -> ResourceChange {
+        let only_description = Rule {
+            description: before.description.clone(),
+            ..after.clone()
+        };
+        let mut change = self.change(
+            &before.name,
+            Action::Update,
+            Some(before.clone()),
+            Some(after),
+        );
+        change.target = Some(desired.target.clone());
+        change.action_reason = ActionReason::Drifted;
+        change.reason = reason::DRIFTED.to_string();
+        if let Origin::Grant {
+            request, expires, ..
+        } = &desired.origin
+        {
+            let grant = self.grant(request);
+            change.request = grant.map(request_info);
+            // Only the grant's window changed, in policy (not outside jit): say so.
+            let same_request = before
+                .description_field("request")
+                .zip(grant)
+                .is_some_and(|(field, grant)| refers_to(field, grant));
+            if !differs(before, &only_description) && same_request {
+                change.action_reason = ActionReason::RequestActive;
+                change.reason = reason::request_active(request, *expires, self.now);
+            }
+        }
+        change
+    }
+
+    fn delete(&self, rule: &Rule) -> ResourceChange {
+        let mut change = self.change(&rule.name, Action::Delete, Some(rule.clone()), None);
+        let grant = rule
+            .description_field("request")
+            .and_then(|field| self.index.grant_of(field));
+        let expires = rule
+            .description_field("expires")
+            .and_then(|e| e.parse::<Timestamp>().ok());
+        (change.action_reason, change.reason) = match (expires, grant) {
+            (Some(e), _) if e <= self.now => (
+                ActionReason::RequestExpired,
+                reason::request_expired(e, self.now),
+            ),
+            (_, Some(g)) if g.end() <= self.now => (
+                ActionReason::RequestExpired,
+                reason::request_ended(&g.id, g.end(), self.now),
+            ),
+            _ => (ActionReason::NotInPolicy, reason::NOT_IN_POLICY.to_string()),
+        };
+        change.request = grant.map(request_info);
+        change.target = grant
+            .map(|g| g.target.clone())
+            .or_else(|| self.sole_target());
+        change
+    }
+
+    /// The one NSG-shaped target of this NSG, when only one names it.
+    fn sole_target(&self) -> Option<String> {
+        match self.index.nsg_targets.get(&nsg_key(&self.nsg.nsg_id)) {
+            Some(targets) if targets.len() == 1 => Some(targets[0].name.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn request_info(grant: &Grant) -> RequestInfo {
+    RequestInfo {
+        id: grant.id.clone(),
+        requester: grant.requester.clone(),
+        approvers: grant.approvers.clone(),
+        justification: grant.justification.clone(),
+    }
+}
+
+/// Whether two rules differ in any property ARM stores. Names compare case-insensitively (ARM
+/// does) and so do protocols; the address lists are already normalised and sorted.
+pub fn differs(a: &Rule, b: &Rule) -> bool {
+    !(a.name.eq_ignore_ascii_case(&b.name)
+        && a.priority == b.priority
+        && a.direction == b.direction
+        && a.access == b.access
+        && a.protocol.eq_ignore_ascii_case(&b.protocol)
+        && a.sources == b.sources
+        && a.source_ports == b.source_ports
+        && a.destinations == b.destinations
+        && a.destination_ports == b.destination_ports
+        && a.description == b.description)
 }

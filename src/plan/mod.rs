@@ -5,7 +5,14 @@
 //! `ActionReason` and the human `reason` are for display and audit only; apply acts on
 //! `change.actions` and `change.after`.
 
+pub mod apply;
 pub mod diff;
+pub mod findings;
+pub mod priority;
+pub mod reason;
+
+pub use apply::apply_to_live;
+pub use diff::diff;
 
 use std::collections::BTreeMap;
 
@@ -161,3 +168,6 @@ pub struct PlanError {
     pub nsg_id: String,
     pub message: String,
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,7 +1,12 @@
 //! Providers: the only home of I/O against a firewall. Each reads live state (with a
 //! fingerprint per NSG) and applies a list of changes. The core never sees HTTP, `nft` or files.
 
+pub mod snapshot;
+
+use std::path::PathBuf;
+
 use crate::live::Live;
+use crate::model::{ProviderConfig, ProviderDecl};
 use crate::plan::ResourceChange;
 
 /// A failure talking to the live firewall, with the remote error code where there is one.
@@ -83,4 +88,39 @@ pub trait Provider {
         changes: &[ResourceChange],
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError>;
+}
+
+/// What every provider may need to start: where the config lives, how much to do at once.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The config directory; relative paths in provider blocks are resolved against it.
+    pub config_dir: PathBuf,
+    /// Writes in flight at once, across NSGs (`--parallelism`).
+    pub parallelism: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            config_dir: PathBuf::from("."),
+            parallelism: 10,
+        }
+    }
+}
+
+/// The provider a `provider` block declares.
+pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>, ProviderError> {
+    match &decl.config {
+        ProviderConfig::Snapshot { path } => Ok(Box::new(snapshot::SnapshotProvider::new(
+            decl.address(),
+            opts.config_dir.join(path),
+        ))),
+        ProviderConfig::Azure { .. } | ProviderConfig::Nftables { .. } => {
+            Err(ProviderError::Other(format!(
+                "provider `{}`: the {} provider is not available yet in this build",
+                decl.address(),
+                decl.config.kind()
+            )))
+        }
+    }
 }

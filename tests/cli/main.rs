@@ -1,4 +1,8 @@
 //! CLI tests through the real `jit` binary, one module per command.
 
+mod lifecycle;
 mod support;
+
+mod fmt;
+mod schema;
 mod validate;

@@ -1,0 +1,309 @@
+//! The audit log: one JSON line per applied action (DESIGN §5a), appended and flushed to disk
+//! before the next action is written, so the log is never behind the firewall.
+//!
+//! Fields: `time`, `actor`, `action`, `address`, `provider`, `nsg_id`, `rule`, `request`,
+//! `requester`, `approvers`, `justification`, `reason`, `outcome` (`applied`, `failed`,
+//! `skipped`), `error` (when not applied), `plan_hash`, and `git_commit` when the config
+//! directory is in a git repository.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::ops::OpsError;
+use crate::plan::{Action, ResourceChange};
+use crate::providers::Outcome;
+
+/// Who applied, from what, and when; the same for every line of one apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditContext {
+    pub time: Timestamp,
+    pub actor: String,
+    /// `sha256:<hex>` of the plan JSON.
+    pub plan_hash: String,
+    pub git_commit: Option<String>,
+}
+
+/// One line of the log.
+#[derive(Debug, Serialize)]
+struct Record<'a> {
+    time: String,
+    actor: &'a str,
+    action: Action,
+    address: &'a str,
+    provider: &'a str,
+    nsg_id: &'a str,
+    rule: &'a str,
+    request: Option<&'a str>,
+    requester: Option<&'a str>,
+    approvers: Vec<&'a str>,
+    justification: Option<&'a str>,
+    reason: &'a str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    plan_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git_commit: Option<&'a str>,
+}
+
+/// An open audit log. Safe to share between threads: lines never interleave.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: Mutex<File>,
+    context: AuditContext,
+}
+
+impl AuditLog {
+    /// Opens (creating it and its folder if needed) the log for appending.
+    pub fn open(path: &Path, context: AuditContext) -> Result<AuditLog, OpsError> {
+        let io = |source| OpsError::Io {
+            context: format!("cannot open audit log `{}`", path.display()),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            context,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one line and flushes it to disk.
+    pub fn record(&self, change: &ResourceChange, outcome: &Outcome) -> Result<(), OpsError> {
+        let rule = change
+            .change
+            .before
+            .as_ref()
+            .or(change.change.after.as_ref());
+        let info = change.request.as_ref();
+        let request = info
+            .map(|r| r.id.as_str())
+            .or_else(|| rule.and_then(|r| r.description_field("request")));
+        let (outcome_word, error) = match outcome {
+            Outcome::Applied => ("applied", None),
+            Outcome::Failed(e) => ("failed", Some(e.as_str())),
+            Outcome::Skipped(e) => ("skipped", Some(e.as_str())),
+        };
+        let record = Record {
+            time: self.context.time.to_string(),
+            actor: &self.context.actor,
+            action: change.action(),
+            address: &change.address,
+            provider: &change.provider,
+            nsg_id: &change.nsg_id,
+            rule: &change.name,
+            request,
+            requester: info.map(|r| r.requester.as_str()),
+            approvers: info
+                .map(|r| r.approvers.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+            justification: info.map(|r| r.justification.as_str()),
+            reason: &change.reason,
+            outcome: outcome_word,
+            error,
+            plan_hash: &self.context.plan_hash,
+            git_commit: self.context.git_commit.as_deref(),
+        };
+        let mut line = serde_json::to_vec(&record).expect("an audit record always serialises");
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(|source| OpsError::Io {
+                context: format!("cannot write audit log `{}`", self.path.display()),
+                source,
+            })
+    }
+}
+
+/// The person or pipeline applying: the CI's user where there is one, else the login name.
+/// `vars` looks a variable up (the environment, in the CLI).
+pub fn actor(vars: impl Fn(&str) -> Option<String>) -> String {
+    [
+        "JIT_ACTOR",
+        "GITHUB_ACTOR",
+        "GITLAB_USER_LOGIN",
+        "BUILD_REQUESTEDFOREMAIL",
+        "USER",
+        "USERNAME",
+    ]
+    .iter()
+    .find_map(|name| vars(name).filter(|v| !v.trim().is_empty()))
+    .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `git rev-parse HEAD` in `dir`; `None` when it is not in a repository (or git is missing).
+pub fn git_commit(dir: &Path) -> Option<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    (output.status.success() && !commit.is_empty()).then_some(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nsg::Rule;
+    use crate::plan::{ActionReason, Change, RequestInfo};
+
+    fn change(action: Action, request: Option<RequestInfo>) -> ResourceChange {
+        let rule = Rule::from_arm(&serde_json::json!({"name": "jit-allow-INC-1-ssh",
+            "properties": {"protocol": "Tcp", "access": "Allow", "priority": 100,
+            "direction": "Inbound", "description":
+            "managed-by=jit; request=INC-1; expires=2026-11-25T16:00:00Z"}}))
+        .unwrap();
+        let (before, after) = match action {
+            Action::Delete => (Some(rule), None),
+            _ => (None, Some(rule)),
+        };
+        ResourceChange {
+            address: "nsg/jit-allow-INC-1-ssh".into(),
+            provider: "snapshot.demo".into(),
+            nsg_id: "/x/nsg".into(),
+            name: "jit-allow-INC-1-ssh".into(),
+            target: Some("web-1".into()),
+            change: Change {
+                actions: vec![action],
+                before,
+                after,
+            },
+            action_reason: ActionReason::RequestActive,
+            reason: "request INC-1 active until 16:00Z".into(),
+            request,
+        }
+    }
+
+    #[test]
+    fn appends_one_json_line_per_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".jit/audit.jsonl");
+        let context = AuditContext {
+            time: "2026-11-25T15:00:00Z".parse().unwrap(),
+            actor: "alice".into(),
+            plan_hash: "sha256:ab".into(),
+            git_commit: None,
+        };
+        let log = AuditLog::open(&path, context.clone()).unwrap();
+        let info = RequestInfo {
+            id: "INC-1".into(),
+            requester: "alice@example.com".into(),
+            approvers: vec!["bob@example.com".into()],
+            justification: "INC-1 why".into(),
+        };
+        log.record(&change(Action::Create, Some(info)), &Outcome::Applied)
+            .unwrap();
+        log.record(
+            &change(Action::Delete, None),
+            &Outcome::Failed("boom".into()),
+        )
+        .unwrap();
+        drop(log);
+        // A second apply appends.
+        let log = AuditLog::open(&path, context).unwrap();
+        log.record(&change(Action::Delete, None), &Outcome::Applied)
+            .unwrap();
+
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["time"], "2026-11-25T15:00:00Z");
+        assert_eq!(lines[0]["actor"], "alice");
+        assert_eq!(lines[0]["action"], "create");
+        assert_eq!(lines[0]["request"], "INC-1");
+        assert_eq!(lines[0]["requester"], "alice@example.com");
+        assert_eq!(
+            lines[0]["approvers"],
+            serde_json::json!(["bob@example.com"])
+        );
+        assert_eq!(lines[0]["outcome"], "applied");
+        assert_eq!(lines[0]["plan_hash"], "sha256:ab");
+        assert!(lines[0].get("git_commit").is_none());
+        assert!(lines[0].get("error").is_none());
+        // A delete without request info still names the request from the rule's description.
+        assert_eq!(lines[1]["request"], "INC-1");
+        assert_eq!(lines[1]["requester"], serde_json::Value::Null);
+        assert_eq!(lines[1]["outcome"], "failed");
+        assert_eq!(lines[1]["error"], "boom");
+        assert_eq!(lines[2]["outcome"], "applied");
+    }
+
+    #[test]
+    fn actor_prefers_the_pipeline_user() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            actor(env(&[("USER", "root"), ("GITHUB_ACTOR", "octo")])),
+            "octo"
+        );
+        assert_eq!(
+            actor(env(&[("USER", "root"), ("GITHUB_ACTOR", " ")])),
+            "root"
+        );
+        assert_eq!(actor(env(&[])), "unknown");
+    }
+
+    #[test]
+    fn git_commit_only_inside_a_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(git_commit(dir.path()), None);
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(args)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        };
+        if !git(&["init", "-q"]) {
+            return; // no git on this machine: nothing more to check
+        }
+        fs::write(dir.path().join("policy.hcl"), "").unwrap();
+        assert!(git(&["add", "."]));
+        assert!(git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "policy"
+        ]));
+        let commit = git_commit(dir.path()).unwrap();
+        assert_eq!(commit.len(), 40, "{commit}");
+    }
+}

@@ -1,0 +1,147 @@
+//! Saved plans: `jit plan --out FILE` writes the JSON plan (the same document `jit show --json`
+//! prints) atomically; `jit apply FILE` and `jit show FILE` read it back. A file that is not
+//! JSON, was cut short, or has another `format_version` is a clear error naming the file.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::ops::OpsError;
+use crate::plan::{Plan, FORMAT_VERSION};
+use crate::providers::snapshot::write_atomic;
+
+/// The plan as pretty JSON ending with a newline: the bytes of a saved plan.
+pub fn to_json(plan: &Plan) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::render::json::render(plan, &mut out).expect("writing to memory cannot fail");
+    out
+}
+
+/// `sha256:<hex>` of a plan's JSON bytes; recorded in the audit log.
+pub fn hash(json: &[u8]) -> String {
+    let digest = Sha256::digest(json);
+    let mut s = String::from("sha256:");
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Writes the plan to `path` atomically; returns the bytes written.
+pub fn write(path: &Path, plan: &Plan) -> Result<Vec<u8>, OpsError> {
+    let json = to_json(plan);
+    write_atomic(path, |file| std::io::Write::write_all(file, &json)).map_err(|source| {
+        OpsError::Io {
+            context: format!("cannot write plan file `{}`", path.display()),
+            source,
+        }
+    })?;
+    Ok(json)
+}
+
+/// Reads a saved plan; returns it with the file's bytes (for the plan hash).
+pub fn read(path: &Path) -> Result<(Plan, Vec<u8>), OpsError> {
+    let file = path.display().to_string();
+    let bytes = fs::read(path).map_err(|source| OpsError::Io {
+        context: format!("cannot read plan file `{file}`"),
+        source,
+    })?;
+    let plan = parse(&bytes).map_err(|message| OpsError::PlanFile { file, message })?;
+    Ok((plan, bytes))
+}
+
+fn parse(bytes: &[u8]) -> Result<Plan, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_eof() {
+            format!(
+                "plan file is truncated (ends at line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        } else {
+            format!(
+                "plan file is not valid JSON at line {}, column {}",
+                e.line(),
+                e.column()
+            )
+        }
+    })?;
+    match value.get("format_version") {
+        Some(Value::String(v)) if v == FORMAT_VERSION => {}
+        Some(Value::String(v)) => {
+            return Err(format!(
+                "plan format version `{v}` is not supported (this jit reads `{FORMAT_VERSION}`); \
+                 re-run jit plan with this version"
+            ))
+        }
+        _ => return Err("not a jit plan: no `format_version`".into()),
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a valid jit plan: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            created_at: "2026-11-25T15:00:00Z".parse().unwrap(),
+            valid_until: Some("2026-11-25T16:00:00Z".parse().unwrap()),
+            resource_changes: vec![],
+            findings: vec![],
+            errors: vec![],
+            fingerprints: BTreeMap::from([("/x/nsg".to_string(), "sha256:00".to_string())]),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_hashes_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let written = write(&path, &plan()).unwrap();
+        let (read_back, bytes) = read(&path).unwrap();
+        assert_eq!(read_back, plan());
+        assert_eq!(bytes, written);
+        assert!(written.ends_with(b"\n"));
+        assert_eq!(hash(&bytes), hash(&to_json(&plan())));
+        assert_eq!(hash(b"").len(), "sha256:".len() + 64);
+    }
+
+    #[test]
+    fn bad_files_are_clear_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let full = String::from_utf8(to_json(&plan())).unwrap();
+        let cases = [
+            (full[..full.len() / 2].to_string(), "plan file is truncated"),
+            (
+                "{\"format_version\": 1.0,}".to_string(),
+                "not valid JSON at line 1",
+            ),
+            ("[]".to_string(), "not a jit plan"),
+            (
+                full.replace("\"1.0\"", "\"9.9\""),
+                "format version `9.9` is not supported",
+            ),
+            (
+                full.replace("\"created_at\"", "\"made_at\""),
+                "not a valid jit plan: missing field `created_at`",
+            ),
+        ];
+        for (text, expected) in cases {
+            fs::write(&path, &text).unwrap();
+            let err = read(&path).unwrap_err().to_string();
+            assert!(err.starts_with(&path.display().to_string()), "{err}");
+            assert!(err.contains(expected), "{text}\n→ {err}");
+        }
+        let err = read(&dir.path().join("absent.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read plan file"), "{err}");
+    }
+}

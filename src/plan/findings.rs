@@ -1,0 +1,229 @@
+//! Pure: findings about live state that no action fixes, reported with the plan (DESIGN §5):
+//! exposure (a foreign Inbound Allow ahead of a lock-down that opens a protected port wider than
+//! policy allows), overdue (a managed allow whose `expires` has passed) and priority clash (two
+//! live rules with the same direction and priority).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use jiff::Timestamp;
+
+use crate::live::{nsg_key, LiveNsg};
+use crate::model::{Port, Protocol, Target};
+use crate::nsg::{Access, Direction, Rule};
+use crate::plan::reason;
+use crate::plan::{Finding, FindingKind};
+
+/// A protected port of a target and the priority its lock-down deny has (or will have).
+#[derive(Debug, Clone, Copy)]
+pub struct Guard<'a> {
+    pub target: &'a Target,
+    pub port: &'a Port,
+    pub priority: u16,
+}
+
+/// Every finding for one NSG; `nsg_id` as the policy spells it.
+pub fn for_nsg(
+    prefix: &str,
+    nsg_id: &str,
+    live: &LiveNsg,
+    guards: &[Guard<'_>],
+    now: Timestamp,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let finding = |kind, rule: &str, message: String| Finding {
+        kind,
+        nsg_id: nsg_id.to_string(),
+        rule: rule.to_string(),
+        message,
+    };
+    for live_rule in &live.rules {
+        let rule = &live_rule.rule;
+        if rule.is_managed(prefix) {
+            if let Some(expired) = overdue_since(rule, now) {
+                let request = rule.description_field("request").unwrap_or("?");
+                out.push(finding(
+                    FindingKind::Overdue,
+                    &rule.name,
+                    format!(
+                        "rule `{}` of request `{request}` expired {} ago and is still open",
+                        rule.name,
+                        reason::span(now.duration_since(expired))
+                    ),
+                ));
+            }
+            continue;
+        }
+        for guard in guards {
+            if let Some(wider) = exposes(rule, guard) {
+                out.push(finding(
+                    FindingKind::Exposure,
+                    &rule.name,
+                    exposure_message(rule, guard, &wider),
+                ));
+            }
+        }
+    }
+    let mut by_slot: BTreeMap<(Direction, u16), Vec<&str>> = BTreeMap::new();
+    for r in &live.rules {
+        by_slot
+            .entry((r.rule.direction, r.rule.priority))
+            .or_default()
+            .push(&r.rule.name);
+    }
+    for ((direction, priority), mut names) in by_slot {
+        if names.len() < 2 {
+            continue;
+        }
+        names.sort_by(|a, b| crate::compile::name_order(a, b));
+        let list = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push(finding(
+            FindingKind::PriorityClash,
+            names[0],
+            format!("rules {list} share priority {priority} ({direction})"),
+        ));
+    }
+    out
+}
+
+/// Deterministic order: kind, NSG, rule, message.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (
+            a.kind,
+            nsg_key(&a.nsg_id),
+            a.rule.to_ascii_lowercase(),
+            &a.message,
+        )
+            .cmp(&(
+                b.kind,
+                nsg_key(&b.nsg_id),
+                b.rule.to_ascii_lowercase(),
+                &b.message,
+            ))
+    });
+}
+
+/// When a managed allow rule's `expires` lies at or before `now` (the grant is no longer
+/// active at its end instant), that instant.
+pub fn overdue_since(rule: &Rule, now: Timestamp) -> Option<Timestamp> {
+    if rule.access != Access::Allow {
+        return None;
+    }
+    let expires: Timestamp = rule.description_field("expires")?.parse().ok()?;
+    (expires <= now).then_some(expires)
+}
+
+/// The sources of `rule` wider than policy allows, when `rule` is an Inbound Allow ahead of
+/// `guard`'s lock-down that reaches its port.
+///
+/// Deliberately conservative: destinations that are `*` or service tags are taken to reach the
+/// target, and a foreign deny that might shadow the allow is not looked at, so a finding errs
+/// on the side of a warning.
+pub fn exposes(rule: &Rule, guard: &Guard<'_>) -> Option<Vec<String>> {
+    if rule.direction != Direction::Inbound
+        || rule.access != Access::Allow
+        || rule.priority >= guard.priority
+        || !protocol_overlaps(&rule.protocol, guard.port.protocol)
+        || !rule
+            .destination_ports
+            .iter()
+            .any(|r| port_range_covers(r, guard.port.number))
+        || !rule
+            .destinations
+            .iter()
+            .any(|d| prefix_overlaps(d, &guard.target.destination))
+    {
+        return None;
+    }
+    let wider: Vec<String> = rule
+        .sources
+        .iter()
+        .filter(|s| !within(s, &guard.port.allowed_sources))
+        .cloned()
+        .collect();
+    (!wider.is_empty()).then_some(wider)
+}
+
+fn exposure_message(rule: &Rule, guard: &Guard<'_>, wider: &[String]) -> String {
+    let quoted = |items: &mut dyn Iterator<Item = String>| {
+        items
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let allowed = if guard.port.allowed_sources.is_empty() {
+        "policy allows no source".to_string()
+    } else {
+        format!(
+            "policy allows only {}",
+            quoted(&mut guard.port.allowed_sources.iter().map(|n| n.to_string()))
+        )
+    };
+    format!(
+        "rule `{}` (priority {}) opens port {} ({} of {}) to {} ahead of its lock-down at priority {}; {allowed}",
+        rule.name,
+        rule.priority,
+        guard.port.number,
+        guard.port.name,
+        guard.target.name,
+        quoted(&mut wider.iter().cloned()),
+        guard.priority,
+    )
+}
+
+/// Whether an ARM protocol (`Tcp`, `Udp`, `*`, …) carries traffic of a port's protocol.
+pub fn protocol_overlaps(arm: &str, protocol: Protocol) -> bool {
+    let arm = arm.trim();
+    if arm == "*" {
+        return true;
+    }
+    match protocol {
+        Protocol::Any => arm.eq_ignore_ascii_case("tcp") || arm.eq_ignore_ascii_case("udp"),
+        p => arm.eq_ignore_ascii_case(p.arm()),
+    }
+}
+
+/// Whether a port range entry (`*`, `22`, `20-30`) covers `port`. A malformed entry covers
+/// nothing (ARM rejects it).
+pub fn port_range_covers(range: &str, port: u16) -> bool {
+    let range = range.trim();
+    if range == "*" {
+        return true;
+    }
+    match range.split_once('-') {
+        Some((lo, hi)) => match (lo.trim().parse::<u16>(), hi.trim().parse::<u16>()) {
+            (Ok(lo), Ok(hi)) => lo <= port && port <= hi,
+            _ => false,
+        },
+        None => range.parse::<u16>() == Ok(port),
+    }
+}
+
+/// An address prefix as a network: a CIDR or a bare address; `None` for `*` and service tags.
+pub fn parse_prefix(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// Whether two destination prefixes can match the same address. `*` and service tags
+/// (`VirtualNetwork`, …) are assumed to overlap everything.
+pub fn prefix_overlaps(a: &str, b: &str) -> bool {
+    match (parse_prefix(a), parse_prefix(b)) {
+        (Some(a), Some(b)) => a.contains(&b.network()) || b.contains(&a.network()),
+        _ => true,
+    }
+}
+
+/// Whether a source prefix lies inside one of `allowed`. `*`, `Internet`, other service tags
+/// and anything unparsable are never within policy.
+pub fn within(source: &str, allowed: &[IpNet]) -> bool {
+    parse_prefix(source).is_some_and(|net| allowed.iter().any(|a| a.contains(&net)))
+}

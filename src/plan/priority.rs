@@ -1,0 +1,81 @@
+//! Pure: priority allocation for one NSG (DESIGN §4). A managed rule that already exists keeps
+//! its priority when it lies in its band and no other live rule of its direction shares it; new
+//! (or displaced) rules take, in name order, the lowest priority of their band that no live rule
+//! and no rule allocated before them uses in the same direction. Priorities of rules the plan
+//! deletes are not reused, so a plan's creates never depend on the order of its deletes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::compile::{DesiredRule, Origin};
+use crate::live::LiveNsg;
+use crate::model::{PriorityBand, Settings};
+use crate::nsg::Direction;
+
+/// The band a desired rule's priority comes from.
+pub fn band(settings: &Settings, origin: &Origin) -> (PriorityBand, &'static str) {
+    match origin {
+        Origin::LockDown { .. } => (settings.deny_priority, "deny"),
+        Origin::Grant { .. } => (settings.allow_priority, "allow"),
+    }
+}
+
+/// No free priority left in a band.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BandFull {
+    pub rule: String,
+    pub band: PriorityBand,
+    pub band_name: &'static str,
+}
+
+/// Priorities for `rules` (sorted by name), in the same order. `live_match[i]` is the index in
+/// `live.rules` of the managed rule with the same name as `rules[i]`, if any.
+pub fn allocate(
+    settings: &Settings,
+    rules: &[DesiredRule],
+    live_match: &[Option<usize>],
+    live: &LiveNsg,
+) -> Result<Vec<u16>, BandFull> {
+    let mut taken: BTreeMap<(Direction, u16), usize> = BTreeMap::new();
+    for r in &live.rules {
+        *taken
+            .entry((r.rule.direction, r.rule.priority))
+            .or_default() += 1;
+    }
+    let mut used: BTreeMap<Direction, BTreeSet<u16>> = BTreeMap::new();
+    for &(direction, priority) in taken.keys() {
+        used.entry(direction).or_default().insert(priority);
+    }
+    let mut out: Vec<Option<u16>> = vec![None; rules.len()];
+    for (i, desired) in rules.iter().enumerate() {
+        let Some(index) = live_match[i] else { continue };
+        let existing = &live.rules[index].rule;
+        let (band, _) = band(settings, &desired.origin);
+        let alone = taken.get(&(existing.direction, existing.priority)) == Some(&1);
+        if existing.direction == desired.rule.direction && band.contains(existing.priority) && alone
+        {
+            out[i] = Some(existing.priority);
+        }
+    }
+    for (i, desired) in rules.iter().enumerate() {
+        if out[i].is_some() {
+            continue;
+        }
+        let (band, band_name) = band(settings, &desired.origin);
+        let used = used.entry(desired.rule.direction).or_default();
+        let free = (band.low..=band.high).find(|p| !used.contains(p));
+        match free {
+            Some(p) => {
+                used.insert(p);
+                out[i] = Some(p);
+            }
+            None => {
+                return Err(BandFull {
+                    rule: desired.rule.name.clone(),
+                    band,
+                    band_name,
+                })
+            }
+        }
+    }
+    Ok(out.into_iter().map(|p| p.unwrap_or_default()).collect())
+}

@@ -1,0 +1,693 @@
+//! The `snapshot` provider: live state is a JSON file of NSGs, read and written in place.
+//!
+//! The file holds one NSG object, an array of them, or `{"value": [...]}` (what the REST list
+//! call returns). Each NSG and each rule is in ARM's raw shape (fields under `properties`) or in
+//! the Azure CLI's flattened shape (`securityRules` and rule fields at the top level). The file is
+//! kept as a JSON tree, so `apply` changes only the rules it must and writes everything else back
+//! with the same value: foreign rules, unknown fields, the top-level form, each NSG's shape and
+//! the rule order (new rules are appended). Writes are atomic: a temporary file in the same
+//! directory, fsync, rename.
+//!
+//! Fingerprint of an NSG: its `etag` when it has one (apply then gives it a new one, as Azure
+//! does), else `sha256:` over the canonical JSON of its security rules. A hand edit of a file
+//! whose NSGs carry etags is therefore only noticed if the etag is changed too.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::live::{name_from_id, nsg_key, Live, LiveNsg, LiveRule};
+use crate::nsg::{Rule, MANAGED_MARKER};
+use crate::plan::{Action, ResourceChange};
+use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
+
+const RULE_TYPE: &str = "Microsoft.Network/networkSecurityGroups/securityRules";
+
+/// Live state in a local JSON file.
+#[derive(Debug, Clone)]
+pub struct SnapshotProvider {
+    address: String,
+    /// Where the file is, resolved against the config directory.
+    path: PathBuf,
+}
+
+impl SnapshotProvider {
+    /// `address` is `snapshot.<name>`; `path` the file, already resolved against the config dir.
+    pub fn new(address: impl Into<String>, path: impl Into<PathBuf>) -> SnapshotProvider {
+        SnapshotProvider {
+            address: address.into(),
+            path: path.into(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn load(&self) -> Result<Document, ProviderError> {
+        let bytes = fs::read(&self.path).map_err(|source| ProviderError::Io {
+            context: format!("cannot read snapshot `{}`", self.path.display()),
+            source,
+        })?;
+        Document::parse(&bytes, &self.path.display().to_string())
+    }
+}
+
+impl Provider for SnapshotProvider {
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+
+    fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
+        let doc = self.load()?;
+        let mut live = Live::default();
+        let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
+        for nsg in doc.nsgs() {
+            // Every NSG is read, wanted or not: a corrupt file is refused as a whole.
+            let read = doc.live_nsg(nsg)?;
+            let key = nsg_key(&read.id);
+            if wanted.contains(&key) {
+                live.nsgs.insert(key, read);
+            }
+        }
+        for id in nsg_ids {
+            if !live.nsgs.contains_key(&nsg_key(id)) {
+                return Err(ProviderError::NotFound {
+                    what: "NSG",
+                    id: format!("{id} (in snapshot `{}`)", self.path.display()),
+                });
+            }
+        }
+        Ok(live)
+    }
+
+    fn apply(
+        &self,
+        changes: &[ResourceChange],
+        on_outcome: &OnOutcome<'_>,
+    ) -> Result<ApplyReport, ProviderError> {
+        let mut doc = self.load()?;
+        for nsg in doc.nsgs() {
+            doc.live_nsg(nsg)?;
+        }
+        let (outcomes, changed) = doc.apply_changes(changes);
+        let mut report = ApplyReport::default();
+        let write_error = if changed {
+            write_atomic(&self.path, |file| file.write_all(&doc.to_bytes()))
+                .err()
+                .map(|e| format!("cannot write snapshot `{}`: {e}", self.path.display()))
+        } else {
+            None
+        };
+        for (change, outcome) in changes.iter().zip(outcomes) {
+            let outcome = match (&write_error, outcome) {
+                (Some(e), Outcome::Applied) => Outcome::Failed(e.clone()),
+                (_, outcome) => outcome,
+            };
+            report.record(&outcome);
+            on_outcome(change, &outcome);
+        }
+        Ok(report)
+    }
+}
+
+/// How the file's NSGs are held at the top level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TopForm {
+    Single,
+    Array,
+    /// `{"value": [...]}`, as the REST list call returns.
+    Wrapped,
+}
+
+/// Where an NSG keeps its rules, and the shape new rules take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `properties.securityRules`, rule fields under `properties`.
+    Raw,
+    /// `securityRules` at the top, rule fields at the top (`az … -o json`).
+    Flat,
+}
+
+/// A parsed snapshot, kept as JSON so every field survives a rewrite.
+#[derive(Debug, Clone)]
+struct Document {
+    root: Value,
+    form: TopForm,
+    /// One indentation level of the file; `None` when it was compact.
+    indent: Option<Vec<u8>>,
+    trailing_newline: bool,
+    source: String,
+}
+
+impl Document {
+    fn parse(bytes: &[u8], source: &str) -> Result<Document, ProviderError> {
+        let corrupt = |message: String| ProviderError::Corrupt {
+            source_name: source.to_string(),
+            message,
+        };
+        let root: Value = serde_json::from_slice(bytes).map_err(|e| {
+            corrupt(format!(
+                "invalid JSON at line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                strip_position(&e.to_string())
+            ))
+        })?;
+        let form = match &root {
+            Value::Array(_) => TopForm::Array,
+            Value::Object(o)
+                if !o.contains_key("id") && o.get("value").is_some_and(Value::is_array) =>
+            {
+                TopForm::Wrapped
+            }
+            Value::Object(_) => TopForm::Single,
+            _ => {
+                return Err(corrupt(
+                    "expected an NSG object, an array of NSGs or `{\"value\": [...]}`".into(),
+                ))
+            }
+        };
+        let doc = Document {
+            root,
+            form,
+            indent: detect_indent(bytes),
+            trailing_newline: bytes.ends_with(b"\n"),
+            source: source.to_string(),
+        };
+        doc.check()?;
+        Ok(doc)
+    }
+
+    /// Every NSG must have an id, unique in the file. (Rules are checked as they are read.)
+    fn check(&self) -> Result<(), ProviderError> {
+        let mut seen = HashSet::new();
+        for (i, nsg) in self.nsgs().iter().enumerate() {
+            let id = nsg_id(nsg)
+                .ok_or_else(|| self.corrupt(format!("NSG #{} has no string `id`", i + 1)))?;
+            if !seen.insert(nsg_key(id)) {
+                return Err(self.corrupt(format!("NSG `{id}` appears twice")));
+            }
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, message: String) -> ProviderError {
+        ProviderError::Corrupt {
+            source_name: self.source.clone(),
+            message,
+        }
+    }
+
+    fn nsgs(&self) -> &[Value] {
+        match self.form {
+            TopForm::Single => std::slice::from_ref(&self.root),
+            TopForm::Array => self.root.as_array().map(Vec::as_slice).unwrap_or(&[]),
+            TopForm::Wrapped => self.root["value"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+        }
+    }
+
+    fn nsgs_mut(&mut self) -> &mut [Value] {
+        match self.form {
+            TopForm::Single => std::slice::from_mut(&mut self.root),
+            TopForm::Array => self
+                .root
+                .as_array_mut()
+                .map(Vec::as_mut_slice)
+                .unwrap_or(&mut []),
+            TopForm::Wrapped => self.root["value"]
+                .as_array_mut()
+                .map(Vec::as_mut_slice)
+                .unwrap_or(&mut []),
+        }
+    }
+
+    fn live_nsg(&self, nsg: &Value) -> Result<LiveNsg, ProviderError> {
+        let id = nsg_id(nsg).unwrap_or_default().to_string();
+        let name = nsg
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| name_from_id(&id))
+            .to_string();
+        let rules_value = rules_of(nsg).map_err(|m| self.corrupt(format!("NSG `{name}`: {m}")))?;
+        let mut rules = Vec::with_capacity(rules_value.len());
+        for value in rules_value {
+            let rule =
+                Rule::from_arm(value).map_err(|e| self.corrupt(format!("NSG `{name}`: {e}")))?;
+            let etag = value
+                .get("etag")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            rules.push(LiveRule { rule, etag });
+        }
+        let fingerprint = match nsg.get("etag").and_then(Value::as_str) {
+            Some(etag) => etag.to_string(),
+            None => rules_hash(rules_value),
+        };
+        Ok(LiveNsg {
+            id,
+            name,
+            fingerprint,
+            rules,
+        })
+    }
+
+    /// Applies `changes` to the tree; one outcome per change, in order. Changes to one NSG stop
+    /// at its first failure. The flag says whether the tree changed.
+    fn apply_changes(&mut self, changes: &[ResourceChange]) -> (Vec<Outcome>, bool) {
+        let index: HashMap<String, usize> = self
+            .nsgs()
+            .iter()
+            .enumerate()
+            .map(|(i, nsg)| (nsg_key(nsg_id(nsg).unwrap_or_default()), i))
+            .collect();
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        let mut touched: Vec<usize> = Vec::new();
+        let mut outcomes = Vec::with_capacity(changes.len());
+        for change in changes {
+            let key = nsg_key(&change.nsg_id);
+            if let Some(first) = failed.get(&key) {
+                outcomes.push(Outcome::Skipped(format!(
+                    "not attempted: an earlier change to this NSG failed (`{first}`)"
+                )));
+                continue;
+            }
+            let result = match index.get(&key) {
+                None => Err(format!("NSG `{}` not found in the snapshot", change.nsg_id)),
+                Some(&i) => {
+                    apply_change(&mut self.nsgs_mut()[i], change).map(|changed| (i, changed))
+                }
+            };
+            match result {
+                Ok((i, changed)) => {
+                    if changed && !touched.contains(&i) {
+                        touched.push(i);
+                    }
+                    outcomes.push(Outcome::Applied);
+                }
+                Err(message) => {
+                    failed.insert(key, change.address.clone());
+                    outcomes.push(Outcome::Failed(message));
+                }
+            }
+        }
+        let changed = !touched.is_empty();
+        for i in touched {
+            renew_etags(&mut self.nsgs_mut()[i], changes);
+        }
+        (outcomes, changed)
+    }
+
+    /// The file's bytes: same indentation and final newline as it was read with.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match &self.indent {
+            Some(indent) => {
+                let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
+                let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+                serde::Serialize::serialize(&self.root, &mut ser)
+                    .expect("a JSON value always serialises");
+            }
+            None => {
+                serde_json::to_writer(&mut out, &self.root).expect("a JSON value always serialises")
+            }
+        }
+        if self.trailing_newline {
+            out.push(b'\n');
+        }
+        out
+    }
+}
+
+fn nsg_id(nsg: &Value) -> Option<&str> {
+    nsg.get("id").and_then(Value::as_str)
+}
+
+fn shape_of(nsg: &Value) -> Shape {
+    match nsg {
+        Value::Object(o) if !o.get("properties").is_some_and(Value::is_object) => {
+            if o.contains_key("securityRules") {
+                Shape::Flat
+            } else {
+                Shape::Raw
+            }
+        }
+        _ => Shape::Raw,
+    }
+}
+
+/// The NSG's security rules (not its default rules).
+fn rules_of(nsg: &Value) -> Result<&[Value], String> {
+    let field = match shape_of(nsg) {
+        Shape::Raw => nsg.get("properties").and_then(|p| p.get("securityRules")),
+        Shape::Flat => nsg.get("securityRules"),
+    };
+    match field {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(rules)) => Ok(rules),
+        Some(other) => Err(format!(
+            "`securityRules` should be an array, found {}",
+            kind_of(other)
+        )),
+    }
+}
+
+fn rules_of_mut(nsg: &mut Value) -> Result<&mut Vec<Value>, String> {
+    let shape = shape_of(nsg);
+    let obj = nsg
+        .as_object_mut()
+        .ok_or_else(|| "NSG is not a JSON object".to_string())?;
+    let holder = match shape {
+        Shape::Raw => obj
+            .entry("properties")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .ok_or_else(|| "`properties` is not an object".to_string())?,
+        Shape::Flat => obj,
+    };
+    let rules = holder.entry("securityRules").or_insert_with(|| json!([]));
+    if rules.is_null() {
+        *rules = json!([]);
+    }
+    rules
+        .as_array_mut()
+        .ok_or_else(|| "`securityRules` is not an array".to_string())
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn rule_name(rule: &Value) -> Option<&str> {
+    rule.get("name").and_then(Value::as_str)
+}
+
+/// Whether a live rule carries jit's marker (the provider does not know the name prefix; the
+/// plan already decided which rules are managed, this only guards against a rule that changed
+/// hands since).
+fn carries_marker(rule: &Value) -> bool {
+    let props = rule
+        .get("properties")
+        .filter(|p| p.is_object())
+        .unwrap_or(rule);
+    props
+        .get("description")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.split(';').any(|part| part.trim() == MANAGED_MARKER))
+}
+
+/// Applies one change to one NSG; `Ok(false)` when it was already in effect.
+fn apply_change(nsg: &mut Value, change: &ResourceChange) -> Result<bool, String> {
+    let shape = shape_of(nsg);
+    let nsg_id = nsg_id(nsg).unwrap_or_default().to_string();
+    let nsg_etag = nsg.get("etag").and_then(Value::as_str).map(str::to_string);
+    let resource_group = nsg.get("resourceGroup").cloned();
+    let rules = rules_of_mut(nsg)?;
+    let name = &change.name;
+    let position = rules
+        .iter()
+        .position(|r| rule_name(r).is_some_and(|n| n.eq_ignore_ascii_case(name)));
+    let action = change.action();
+    match action {
+        Action::Create | Action::Update => {
+            let after = change.change.after.as_ref().ok_or_else(|| {
+                format!("this is a bug in jit: {action:?} of `{name}` has no `after`")
+            })?;
+            match position {
+                Some(i) => {
+                    if !carries_marker(&rules[i]) {
+                        return Err(format!(
+                            "rule `{name}` exists and is not managed by jit; re-run jit plan"
+                        ));
+                    }
+                    write_rule_fields(&mut rules[i], after);
+                }
+                None if action == Action::Update => {
+                    return Err(format!("rule `{name}` no longer exists; re-run jit plan"));
+                }
+                None => rules.push(new_rule(shape, &nsg_id, nsg_etag, resource_group, after)),
+            }
+        }
+        Action::Delete => {
+            if let Some(i) = position {
+                if !carries_marker(&rules[i]) {
+                    return Err(format!(
+                        "rule `{name}` is no longer managed by jit; re-run jit plan"
+                    ));
+                }
+                rules.remove(i);
+            } else {
+                // Already gone: deleting is idempotent, so a re-run after a crash converges.
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A rule as Azure would return it after a create, in the NSG's shape.
+fn new_rule(
+    shape: Shape,
+    nsg_id: &str,
+    nsg_etag: Option<String>,
+    resource_group: Option<Value>,
+    rule: &Rule,
+) -> Value {
+    let mut obj = Map::new();
+    obj.insert("name".into(), json!(rule.name));
+    obj.insert(
+        "id".into(),
+        json!(format!(
+            "{}/securityRules/{}",
+            nsg_id.trim_end_matches('/'),
+            rule.name
+        )),
+    );
+    if nsg_etag.is_some() {
+        // Replaced by the NSG's new etag once all changes are in.
+        obj.insert("etag".into(), json!(""));
+    }
+    obj.insert("type".into(), json!(RULE_TYPE));
+    match shape {
+        Shape::Raw => {
+            let mut props = Map::new();
+            props.insert("provisioningState".into(), json!("Succeeded"));
+            props.extend(rule.arm_properties());
+            obj.insert("properties".into(), Value::Object(props));
+        }
+        Shape::Flat => {
+            obj.extend(rule.arm_properties());
+            obj.insert("provisioningState".into(), json!("Succeeded"));
+            if let Some(rg) = resource_group {
+                obj.insert("resourceGroup".into(), rg);
+            }
+        }
+    }
+    Value::Object(obj)
+}
+
+/// Overwrites the fields jit understands, in place (key order kept), and clears the other half
+/// of each singular/plural pair the way ARM does (`null` singular, `[]` plural).
+fn write_rule_fields(rule: &mut Value, after: &Rule) {
+    let Some(obj) = rule.as_object_mut() else {
+        return;
+    };
+    let nested = matches!(obj.get("properties"), Some(Value::Object(_)));
+    let props = if nested {
+        obj.get_mut("properties")
+            .and_then(Value::as_object_mut)
+            .expect("checked above")
+    } else {
+        obj
+    };
+    let fields = after.arm_properties();
+    for (singular, plural) in [
+        ("sourceAddressPrefix", "sourceAddressPrefixes"),
+        ("sourcePortRange", "sourcePortRanges"),
+        ("destinationAddressPrefix", "destinationAddressPrefixes"),
+        ("destinationPortRange", "destinationPortRanges"),
+    ] {
+        if fields.contains_key(singular) && props.contains_key(plural) {
+            props.insert(plural.into(), json!([]));
+        }
+        if fields.contains_key(plural) && props.contains_key(singular) {
+            props.insert(singular.into(), Value::Null);
+        }
+    }
+    if after.description.is_none() {
+        props.remove("description");
+    }
+    for (key, value) in fields {
+        props.insert(key, value);
+    }
+}
+
+/// After a write Azure gives the NSG and every rule written a new etag; so does the snapshot,
+/// when the NSG has etags at all.
+fn renew_etags(nsg: &mut Value, changes: &[ResourceChange]) {
+    let Some(old) = nsg.get("etag").and_then(Value::as_str).map(str::to_string) else {
+        return;
+    };
+    let id_key = nsg_key(nsg_id(nsg).unwrap_or_default());
+    let hash = {
+        let rules = rules_of(nsg).unwrap_or(&[]);
+        let mut h = Sha256::new();
+        h.update(old.as_bytes());
+        h.update(rules_hash(rules).as_bytes());
+        hex(&h.finalize())
+    };
+    let etag = format!(
+        "W/\"{}-{}-{}-{}-{}\"",
+        &hash[0..8],
+        &hash[8..12],
+        &hash[12..16],
+        &hash[16..20],
+        &hash[20..32]
+    );
+    nsg["etag"] = json!(etag);
+    let written: HashSet<String> = changes
+        .iter()
+        .filter(|c| nsg_key(&c.nsg_id) == id_key && c.action() != Action::Delete)
+        .map(|c| c.name.to_ascii_lowercase())
+        .collect();
+    if let Ok(rules) = rules_of_mut(nsg) {
+        for rule in rules.iter_mut() {
+            let hit = rule_name(rule).is_some_and(|n| written.contains(&n.to_ascii_lowercase()));
+            if hit {
+                if let Some(obj) = rule.as_object_mut() {
+                    obj.insert("etag".into(), json!(etag));
+                }
+            }
+        }
+    }
+}
+
+/// `sha256:<hex>` over the canonical JSON (keys sorted, no spaces) of a rule list.
+pub(crate) fn rules_hash(rules: &[Value]) -> String {
+    let mut text = String::new();
+    out_canonical_list(rules, &mut text);
+    format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
+}
+
+fn out_canonical_list(items: &[Value], out: &mut String) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        canonical(item, out);
+    }
+    out.push(']');
+}
+
+fn canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Array(items) => out_canonical_list(items, out),
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// One indentation level: the leading whitespace of the first indented line. `None` for a
+/// compact file (no line break inside the JSON).
+fn detect_indent(bytes: &[u8]) -> Option<Vec<u8>> {
+    let body = bytes.trim_ascii_end();
+    let nl = body.iter().position(|&b| b == b'\n')?;
+    let rest = &body[nl + 1..];
+    let width = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    Some(if width == 0 {
+        b"  ".to_vec()
+    } else {
+        rest[..width].to_vec()
+    })
+}
+
+/// serde_json appends " at line L column C"; the message already says where.
+fn strip_position(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .map_or(message, |i| &message[..i])
+}
+
+/// Writes a file atomically: `fill` writes a temporary file in the same directory, which is
+/// flushed to disk and renamed over `path`. On any error the temporary file is removed and
+/// `path` is untouched.
+pub(crate) fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        fill(&mut file)?;
+        file.flush()?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        // Make the rename itself durable; not every platform can open a directory.
+        if let Ok(d) = fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;

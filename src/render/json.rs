@@ -1,0 +1,41 @@
+//! Pure: the plan as pretty JSON, modelled on `terraform show -json`. The same bytes are the
+//! saved plan file and the output of `jit plan --json` / `jit show --json`; they depend only on
+//! the plan, so the same plan always renders byte-identically.
+
+use std::io;
+
+use crate::plan::Plan;
+
+/// Writes `plan` as pretty JSON followed by a newline.
+pub fn render(plan: &Plan, out: &mut dyn io::Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, plan).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn ends_with_a_newline_and_reads_back() {
+        let plan = Plan {
+            format_version: crate::plan::FORMAT_VERSION.into(),
+            created_at: "2026-11-25T14:37:00Z".parse().unwrap(),
+            valid_until: None,
+            resource_changes: vec![],
+            findings: vec![],
+            errors: vec![],
+            fingerprints: BTreeMap::from([("/x/nsg".to_string(), "etag".to_string())]),
+        };
+        let mut out = Vec::new();
+        render(&plan, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("}\n"));
+        assert!(text.starts_with(
+            "{\n  \"format_version\": \"1.0\",\n  \"created_at\": \"2026-11-25T14:37:00Z\""
+        ));
+        let back: Plan = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, plan);
+    }
+}

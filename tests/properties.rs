@@ -1,0 +1,676 @@
+//! Property tests of the pure core: compile → diff → apply_to_live over generated policies,
+//! grants, clocks and live NSGs (foreign rules, look-alikes with the jit prefix but no marker,
+//! managed rules left by an earlier plan, drifted and stale ones).
+//!
+//! Invariants: no allow rule wider than its grant and the policy; foreign rules never in an
+//! action and untouched by apply; a plan applied then re-planned at the same instant has no
+//! changes; plans and their renderings are deterministic; existing managed rules keep their
+//! priority; no two rules of a direction share a priority after apply unless foreign rules
+//! already did.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipnet::IpNet;
+use jiff::{SignedDuration, Timestamp};
+use proptest::prelude::*;
+
+use jit::compile::compile;
+use jit::live::{nsg_key, Live, LiveNsg, LiveRule};
+use jit::model::{
+    Grant, Policy, Port, PriorityBand, Protocol, ProviderConfig, ProviderDecl, Settings, Target,
+};
+use jit::nsg::{Access, Direction, Rule};
+use jit::plan::{apply_to_live, diff, Action, Plan};
+use jit::render::{json, text};
+
+const NSGS: [&str; 2] = [
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a",
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-b",
+];
+const PORTS: [(&str, u16); 4] = [("ssh", 22), ("rdp", 3389), ("winrm", 5985), ("dns", 53)];
+const ALLOWED: [&str; 4] = [
+    "198.51.100.0/24",
+    "203.0.113.0/25",
+    "2001:db8::/48",
+    "10.0.0.0/8",
+];
+const FOREIGN_SOURCES: [&str; 7] = [
+    "*",
+    "Internet",
+    "0.0.0.0/0",
+    "198.51.100.9/32",
+    "10.1.2.3",
+    "2001:db8::/64",
+    "VirtualNetwork",
+];
+const FOREIGN_PORTS: [&str; 5] = ["*", "22", "20-30", "3389", "80"];
+const FOREIGN_NAMES: [&str; 7] = [
+    "AllowSSH",
+    "SecurityCenter-JITRule_1",
+    "jit-allow-by-hand",
+    "JIT-deny-x-ssh",
+    "rule1",
+    "allow-rdp",
+    "jit-allow-G0-ssh",
+];
+
+fn base() -> Timestamp {
+    "2026-11-25T14:00:00Z".parse().unwrap()
+}
+
+fn minutes(m: i64) -> SignedDuration {
+    SignedDuration::from_mins(m)
+}
+
+/// A port: (kind in `PORTS`, protocol, bitmask over `ALLOWED`).
+type PortSpec = (usize, usize, u8);
+/// A target: (NSG index, destination index, ports).
+type TargetSpec = (usize, usize, Vec<PortSpec>);
+/// A foreign rule: (NSG, name, inbound?, allow?, (priority region, raw priority), source,
+/// destination ports, protocol).
+type ForeignSpec = (usize, usize, bool, bool, (u8, u16), usize, usize, usize);
+
+/// Raw generated data; `build` turns it into a valid policy and a live state.
+#[derive(Debug, Clone)]
+struct Spec {
+    allow_width: u16,
+    deny_width: u16,
+    targets: Vec<TargetSpec>,
+    grants: Vec<(usize, usize, usize, bool, i64, i64)>,
+    clock: i64,
+    history: i64,
+    foreign: Vec<ForeignSpec>,
+    drifts: Vec<(usize, usize, u8, u16)>,
+    stale: Vec<(usize, i64, u16)>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    let port = (0..4usize, 0..3usize, 0..16u8);
+    let target = (0..2usize, 0..3usize, prop::collection::vec(port, 1..4));
+    let grant = (
+        0..8usize,
+        0..8usize,
+        0..8usize,
+        any::<bool>(),
+        -240..240i64,
+        5..180i64,
+    );
+    let foreign = (
+        0..2usize,
+        0..7usize,
+        any::<bool>(),
+        any::<bool>(),
+        (0..3u8, 0..4000u16),
+        0..7usize,
+        0..6usize,
+        0..3usize,
+    );
+    (
+        1..12u16,
+        1..12u16,
+        prop::collection::vec(target, 1..4),
+        prop::collection::vec(grant, 0..6),
+        0..600i64,
+        0..600i64,
+        prop::collection::vec(foreign, 0..8),
+        prop::collection::vec((0..2usize, 0..8usize, 0..5u8, 0..4096u16), 0..4),
+        prop::collection::vec((0..2usize, -300..300i64, 0..4096u16), 0..3),
+    )
+        .prop_map(
+            |(allow_width, deny_width, targets, grants, clock, history, foreign, drifts, stale)| {
+                Spec {
+                    allow_width,
+                    deny_width,
+                    targets,
+                    grants,
+                    clock,
+                    history,
+                    foreign,
+                    drifts,
+                    stale,
+                }
+            },
+        )
+}
+
+struct Scenario {
+    policy: Policy,
+    live: Live,
+    now: Timestamp,
+}
+
+fn protocol(i: usize) -> Protocol {
+    [Protocol::Tcp, Protocol::Udp, Protocol::Any][i % 3]
+}
+
+fn build_policy(spec: &Spec) -> Policy {
+    let targets: Vec<Target> = spec
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, (nsg, dest, ports))| {
+            let mut seen = BTreeSet::new();
+            let ports = ports
+                .iter()
+                .filter(|(kind, _, _)| seen.insert(*kind))
+                .map(|&(kind, proto, mask)| Port {
+                    name: PORTS[kind].0.into(),
+                    number: PORTS[kind].1,
+                    protocol: protocol(proto),
+                    allowed_sources: (0..4)
+                        .filter(|b| mask & (1 << b) != 0)
+                        .map(|b| ALLOWED[b].parse().unwrap())
+                        .collect(),
+                    max_duration: SignedDuration::from_hours(3),
+                })
+                .collect();
+            Target {
+                name: format!("t{i}"),
+                provider: "snapshot.demo".into(),
+                vm_id: None,
+                nsg_id: Some(NSGS[*nsg].into()),
+                destination: ["*", "10.0.1.4", "10.0.2.0/24"][*dest].into(),
+                ports,
+            }
+        })
+        .collect();
+    let mut grants = Vec::new();
+    for (i, &(t, p, s, host, start, duration)) in spec.grants.iter().enumerate() {
+        let target = &targets[t % targets.len()];
+        let open: Vec<&Port> = target
+            .ports
+            .iter()
+            .filter(|p| !p.allowed_sources.is_empty())
+            .collect();
+        if open.is_empty() {
+            continue;
+        }
+        let first = open[p % open.len()];
+        let allowed = first.allowed_sources[s % first.allowed_sources.len()];
+        let source = if host {
+            IpNet::from(allowed.network())
+        } else {
+            allowed
+        };
+        let ports = target
+            .ports
+            .iter()
+            .filter(|p| p.allowed_sources.iter().any(|a| a.contains(&source)))
+            .map(|p| p.name.clone())
+            .collect();
+        let id = match i % 3 {
+            0 => format!("G{i}"),
+            1 => format!("chg {i}/weird;id"),
+            _ => format!("INC-{i}-{}", "long".repeat(20)),
+        };
+        grants.push(Grant {
+            id,
+            target: target.name.clone(),
+            ports,
+            source,
+            requester: "alice@example.com".into(),
+            approvers: vec!["bob@example.com".into()],
+            justification: format!("INC-{i}"),
+            start: base() + minutes(start),
+            duration: minutes(duration),
+        });
+    }
+    Policy {
+        settings: Settings {
+            allow_priority: PriorityBand {
+                low: 100,
+                high: 100 + spec.allow_width,
+            },
+            deny_priority: PriorityBand {
+                low: 4000,
+                high: 4000 + spec.deny_width,
+            },
+            ..Settings::default()
+        },
+        providers: vec![ProviderDecl {
+            name: "demo".into(),
+            config: ProviderConfig::Snapshot {
+                path: "live.json".into(),
+            },
+        }],
+        targets,
+        grants,
+    }
+}
+
+/// A priority likely to collide: mostly in or near the default bands.
+fn near_bands(value: u16) -> u16 {
+    match value % 3 {
+        0 => 100 + value / 3 % 14,
+        1 => 4000 + value / 3 % 14,
+        _ => 100 + value % 3997,
+    }
+}
+
+fn has_name(nsg: &LiveNsg, name: &str) -> bool {
+    nsg.rules
+        .iter()
+        .any(|r| r.rule.name.eq_ignore_ascii_case(name))
+}
+
+fn build(spec: &Spec) -> Scenario {
+    let policy = build_policy(spec);
+    let now = base() + SignedDuration::from_secs(spec.clock * 60 + 7);
+    let mut live = Live::default();
+    for id in NSGS {
+        live.nsgs.insert(
+            nsg_key(id),
+            LiveNsg {
+                id: id.into(),
+                name: jit::live::name_from_id(id).into(),
+                fingerprint: format!("etag-{id}"),
+                rules: Vec::new(),
+            },
+        );
+    }
+    for &(nsg, name, inbound, allow, (region, x), src, port, proto) in &spec.foreign {
+        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        if has_name(nsg, FOREIGN_NAMES[name]) {
+            continue;
+        }
+        let priority = match region {
+            0 => 100 + x % 14,
+            1 => 4000 + x % 14,
+            _ => 100 + x % 3997,
+        };
+        let ports = if port == 5 {
+            vec!["22".to_string(), "3389".to_string()]
+        } else {
+            vec![FOREIGN_PORTS[port].to_string()]
+        };
+        let rule = Rule {
+            name: FOREIGN_NAMES[name].into(),
+            priority,
+            direction: if inbound {
+                Direction::Inbound
+            } else {
+                Direction::Outbound
+            },
+            access: if allow { Access::Allow } else { Access::Deny },
+            protocol: ["Tcp", "Udp", "*"][proto].into(),
+            sources: vec![FOREIGN_SOURCES[src].into()],
+            source_ports: vec!["*".into()],
+            destinations: vec!["*".into()],
+            destination_ports: ports,
+            description: (name % 2 == 0).then(|| "made by hand".to_string()),
+        };
+        nsg.rules.push(LiveRule { rule, etag: None });
+    }
+    // Managed rules an earlier run left behind.
+    let earlier = now - minutes(spec.history);
+    let first = diff(&policy, &compile(&policy, earlier), &live, earlier);
+    live = apply_to_live(&live, &first);
+    for &(nsg, index, kind, value) in &spec.drifts {
+        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        let managed: Vec<usize> = (0..nsg.rules.len())
+            .filter(|&i| nsg.rules[i].rule.is_managed("jit"))
+            .collect();
+        if managed.is_empty() {
+            continue;
+        }
+        let rule = &mut nsg.rules[managed[index % managed.len()]].rule;
+        match kind {
+            0 => rule.sources = vec!["*".into()],
+            1 => rule.priority = near_bands(value),
+            2 => rule.direction = Direction::Outbound,
+            3 => rule.protocol = rule.protocol.to_uppercase(),
+            _ => rule.name = rule.name.to_uppercase(),
+        }
+    }
+    for (i, &(nsg, expires, priority)) in spec.stale.iter().enumerate() {
+        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        let name = format!("jit-allow-OLD-{i}-ssh");
+        let expires = now + minutes(expires);
+        let rule = Rule {
+            name: name.clone(),
+            priority: near_bands(priority),
+            direction: Direction::Inbound,
+            access: Access::Allow,
+            protocol: "Tcp".into(),
+            sources: vec!["198.51.100.1/32".into()],
+            source_ports: vec!["*".into()],
+            destinations: vec!["*".into()],
+            destination_ports: vec!["22".into()],
+            description: Some(format!(
+                "managed-by=jit; request=OLD-{i}; expires={expires}"
+            )),
+        };
+        nsg.rules.push(LiveRule { rule, etag: None });
+    }
+    Scenario { policy, live, now }
+}
+
+fn plan_of(s: &Scenario, live: &Live) -> Plan {
+    diff(&s.policy, &compile(&s.policy, s.now), live, s.now)
+}
+
+fn foreign_rules(live: &Live) -> BTreeMap<String, Vec<Rule>> {
+    live.nsgs
+        .iter()
+        .map(|(key, nsg)| {
+            let rules = nsg
+                .rules
+                .iter()
+                .filter(|r| !r.rule.is_managed("jit"))
+                .map(|r| r.rule.clone())
+                .collect();
+            (key.clone(), rules)
+        })
+        .collect()
+}
+
+fn errored(plan: &Plan) -> BTreeSet<String> {
+    plan.errors.iter().map(|e| nsg_key(&e.nsg_id)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn allow_rules_stay_within_grant_and_policy(spec in spec()) {
+        let s = build(&spec);
+        let plan = plan_of(&s, &s.live);
+        let settings = &s.policy.settings;
+        for change in &plan.resource_changes {
+            let Some(after) = &change.change.after else { continue };
+            let target = s.policy.target(change.target.as_deref().unwrap()).unwrap();
+            prop_assert_eq!(&after.destinations, &vec![target.destination.clone()]);
+            prop_assert_eq!(after.direction, Direction::Inbound);
+            prop_assert_eq!(&after.source_ports, &vec!["*".to_string()]);
+            let port = target
+                .ports
+                .iter()
+                .find(|p| after.destination_ports == vec![p.number.to_string()])
+                .expect("a port of the target");
+            prop_assert_eq!(&after.protocol, port.protocol.arm());
+            prop_assert!(after.description.as_ref().unwrap().len() <= 140);
+            prop_assert!(jit::compile::is_legal_rule_name(&after.name));
+            if after.access == Access::Deny {
+                prop_assert_eq!(&after.sources, &vec!["*".to_string()]);
+                prop_assert!(settings.deny_priority.contains(after.priority));
+                continue;
+            }
+            prop_assert!(settings.allow_priority.contains(after.priority));
+            let info = change.request.as_ref().expect("allow rules carry their request");
+            let grant = s.policy.grants.iter().find(|g| g.id == info.id).unwrap();
+            prop_assert!(grant.is_active(s.now));
+            prop_assert_eq!(&grant.target, &target.name);
+            prop_assert!(grant.ports.contains(&port.name));
+            prop_assert_eq!(&after.sources, &vec![grant.source.to_string()]);
+            let source: IpNet = after.sources[0].parse().unwrap();
+            prop_assert!(port.allowed_sources.iter().any(|a| a.contains(&source)));
+            let expires = grant.end().to_string();
+            prop_assert_eq!(after.description_field("expires"), Some(expires.as_str()));
+        }
+    }
+
+    #[test]
+    fn foreign_rules_are_never_touched(spec in spec()) {
+        let s = build(&spec);
+        let plan = plan_of(&s, &s.live);
+        for change in &plan.resource_changes {
+            let nsg = &s.live.nsgs[&nsg_key(&change.nsg_id)];
+            let foreign = nsg.rules.iter().any(|r| {
+                !r.rule.is_managed("jit") && r.rule.name.eq_ignore_ascii_case(&change.name)
+            });
+            prop_assert!(!foreign, "{} is foreign", change.address);
+            if let Some(before) = &change.change.before {
+                prop_assert!(before.is_managed("jit"));
+            }
+        }
+        let after = apply_to_live(&s.live, &plan);
+        prop_assert_eq!(foreign_rules(&after), foreign_rules(&s.live));
+    }
+
+    #[test]
+    fn applying_then_planning_again_gives_no_changes(spec in spec()) {
+        let s = build(&spec);
+        let plan = plan_of(&s, &s.live);
+        let after = apply_to_live(&s.live, &plan);
+        let again = plan_of(&s, &after);
+        prop_assert!(
+            !again.has_changes(),
+            "second plan: {:#?}",
+            again.resource_changes.iter().map(|c| (&c.address, &c.reason)).collect::<Vec<_>>()
+        );
+        prop_assert_eq!(errored(&again), errored(&plan));
+        // Every managed rule left is one the policy wants (in NSGs that could be planned).
+        let desired = compile(&s.policy, s.now);
+        for nsg in &desired.nsgs {
+            if errored(&plan).contains(&nsg_key(&nsg.nsg_id)) {
+                continue;
+            }
+            let wanted: BTreeSet<String> =
+                nsg.rules.iter().map(|r| r.rule.name.to_ascii_lowercase()).collect();
+            let managed: BTreeSet<String> = after.nsgs[&nsg_key(&nsg.nsg_id)]
+                .rules
+                .iter()
+                .filter(|r| r.rule.is_managed("jit"))
+                .map(|r| r.rule.name.to_ascii_lowercase())
+                .collect();
+            prop_assert_eq!(managed, wanted);
+        }
+    }
+
+    #[test]
+    fn plans_and_renderings_are_deterministic(spec in spec(), seed in any::<u64>()) {
+        let s = build(&spec);
+        let render = |plan: &Plan| {
+            let (mut j, mut t) = (Vec::new(), Vec::new());
+            json::render(plan, &mut j).unwrap();
+            text::render(plan, false, &mut t).unwrap();
+            (j, t)
+        };
+        let one = render(&plan_of(&s, &s.live));
+        let two = render(&plan_of(&s, &s.live));
+        prop_assert_eq!(&one, &two);
+        // The order rules are listed in live state does not matter either.
+        let mut shuffled = s.live.clone();
+        for nsg in shuffled.nsgs.values_mut() {
+            let n = nsg.rules.len();
+            if n > 1 {
+                nsg.rules.rotate_left((seed as usize) % n);
+                nsg.rules.swap(0, (seed as usize / 7) % n);
+            }
+        }
+        prop_assert_eq!(&render(&plan_of(&s, &shuffled)), &one);
+        let read_back: Plan = serde_json::from_slice(&one.0).unwrap();
+        prop_assert_eq!(read_back, plan_of(&s, &s.live));
+    }
+
+    #[test]
+    fn priorities_are_stable_and_unique(spec in spec()) {
+        let s = build(&spec);
+        let plan = plan_of(&s, &s.live);
+        let settings = &s.policy.settings;
+        for change in &plan.resource_changes {
+            let (Some(before), Some(after)) = (&change.change.before, &change.change.after) else {
+                continue;
+            };
+            let band = if after.access == Access::Allow {
+                settings.allow_priority
+            } else {
+                settings.deny_priority
+            };
+            let nsg = &s.live.nsgs[&nsg_key(&change.nsg_id)];
+            let alone = nsg
+                .rules
+                .iter()
+                .filter(|r| r.rule.direction == before.direction && r.rule.priority == before.priority)
+                .count()
+                == 1;
+            if band.contains(before.priority) && alone && before.direction == after.direction {
+                prop_assert_eq!(after.priority, before.priority, "{}", change.address);
+            }
+        }
+        let after = apply_to_live(&s.live, &plan);
+        // Only NSGs the policy names are planned; the others are left as they are.
+        let planned: BTreeSet<String> =
+            compile(&s.policy, s.now).nsgs.iter().map(|n| nsg_key(&n.nsg_id)).collect();
+        for (key, nsg) in &after.nsgs {
+            if errored(&plan).contains(key) || !planned.contains(key) {
+                continue;
+            }
+            let mut slots: BTreeMap<(Direction, u16), Vec<&Rule>> = BTreeMap::new();
+            for r in &nsg.rules {
+                slots.entry((r.rule.direction, r.rule.priority)).or_default().push(&r.rule);
+            }
+            for rules in slots.values().filter(|r| r.len() > 1) {
+                prop_assert!(
+                    rules.iter().all(|r| !r.is_managed("jit")),
+                    "managed rule in a clash: {:?}",
+                    rules.iter().map(|r| &r.name).collect::<Vec<_>>()
+                );
+            }
+        }
+        // Unchanged managed rules keep their priority: apply only touches rules in the plan.
+        let touched: BTreeSet<String> =
+            plan.resource_changes.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+        for (key, nsg) in &s.live.nsgs {
+            for r in nsg.rules.iter().filter(|r| !touched.contains(&r.rule.name.to_ascii_lowercase())) {
+                let kept = after.nsgs[key].rules.iter().find(|a| a.rule.name == r.rule.name);
+                prop_assert_eq!(kept.map(|a| a.rule.priority), Some(r.rule.priority));
+            }
+        }
+        prop_assert!(plan.resource_changes.iter().all(|c| c.action() != Action::Update
+            || c.change.before.is_some()));
+    }
+}
+
+/// The core stays pure: no I/O crates, no files, no processes, no clock.
+#[test]
+fn core_modules_do_no_io_and_read_no_clock() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![root.join("compile.rs")];
+    for dir in ["plan", "render"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for forbidden in [
+            "reqwest",
+            "tokio",
+            "std::fs",
+            "std::process",
+            "std::net::Tcp",
+            "Timestamp::now",
+            "SystemTime",
+            "Zoned::now",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses `{forbidden}`",
+                file.display()
+            );
+        }
+    }
+}
+
+/// Time to plan a large estate: 10,000 NSGs, each with one target (2 ports, 2 active grants),
+/// 20 foreign rules and the managed rules of an earlier run, one of them drifted.
+/// `cargo test --test properties -- --ignored --nocapture scale`
+#[test]
+#[ignore = "timing, run by hand"]
+fn scale_10k_nsgs() {
+    use std::time::Instant;
+    let mut policy = build_policy(&Spec {
+        allow_width: 99,
+        deny_width: 95,
+        targets: vec![],
+        grants: vec![],
+        clock: 0,
+        history: 0,
+        foreign: vec![],
+        drifts: vec![],
+        stale: vec![],
+    });
+    let now = base() + minutes(30);
+    let mut live = Live::default();
+    for i in 0..10_000 {
+        let id = format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-{i}");
+        let ports: Vec<Port> = PORTS[..2]
+            .iter()
+            .map(|&(name, number)| Port {
+                name: name.into(),
+                number,
+                protocol: Protocol::Tcp,
+                allowed_sources: vec!["198.51.100.0/24".parse().unwrap()],
+                max_duration: SignedDuration::from_hours(3),
+            })
+            .collect();
+        policy.targets.push(Target {
+            name: format!("vm-{i}"),
+            provider: "snapshot.demo".into(),
+            vm_id: None,
+            nsg_id: Some(id.clone()),
+            destination: "10.0.1.4".into(),
+            ports,
+        });
+        for g in 0..2 {
+            policy.grants.push(Grant {
+                id: format!("INC-{i}-{g}"),
+                target: format!("vm-{i}"),
+                ports: vec!["ssh".into(), "rdp".into()],
+                source: format!("198.51.100.{g}/32").parse().unwrap(),
+                requester: "a@example.com".into(),
+                approvers: vec!["b@example.com".into()],
+                justification: "INC-1".into(),
+                start: base() + minutes(g * 20),
+                duration: SignedDuration::from_hours(2),
+            });
+        }
+        let rules = (0..20)
+            .map(|r| LiveRule {
+                rule: Rule {
+                    name: format!("foreign-{r}"),
+                    priority: 200 + r,
+                    direction: Direction::Inbound,
+                    access: Access::Allow,
+                    protocol: "Tcp".into(),
+                    sources: vec!["10.0.0.0/8".into()],
+                    source_ports: vec!["*".into()],
+                    destinations: vec!["*".into()],
+                    destination_ports: vec![(8000 + r).to_string()],
+                    description: None,
+                },
+                etag: None,
+            })
+            .collect();
+        live.nsgs.insert(
+            nsg_key(&id),
+            LiveNsg {
+                id: id.clone(),
+                name: format!("nsg-{i}"),
+                fingerprint: "e".into(),
+                rules,
+            },
+        );
+    }
+    let earlier = base() + minutes(10);
+    let first = diff(&policy, &compile(&policy, earlier), &live, earlier);
+    let mut live = apply_to_live(&live, &first);
+    for nsg in live.nsgs.values_mut() {
+        nsg.rules.last_mut().unwrap().rule.sources = vec!["10.9.9.9/32".into()];
+    }
+    let started = Instant::now();
+    let desired = compile(&policy, now);
+    let compiled = started.elapsed();
+    let plan = diff(&policy, &desired, &live, now);
+    let diffed = started.elapsed();
+    let mut json_out = Vec::new();
+    json::render(&plan, &mut json_out).unwrap();
+    let rendered = started.elapsed();
+    let (add, change, destroy) = plan.counts();
+    println!(
+        "10000 NSGs: compile {compiled:?}, +diff {diffed:?}, +json {rendered:?} ({} bytes); {add} add, {change} change, {destroy} destroy",
+        json_out.len()
+    );
+    assert!(plan.errors.is_empty());
+}
