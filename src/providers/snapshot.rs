@@ -63,17 +63,12 @@ impl Provider for SnapshotProvider {
     }
 
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
-        let doc = self.load()?;
-        let mut live = Live::default();
+        let bytes = fs::read(&self.path).map_err(|source| ProviderError::Io {
+            context: format!("cannot read snapshot `{}`", self.path.display()),
+            source,
+        })?;
         let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
-        for nsg in doc.nsgs() {
-            // Every NSG is read, wanted or not: a corrupt file is refused as a whole.
-            let read = doc.live_nsg(nsg)?;
-            let key = nsg_key(&read.id);
-            if wanted.contains(&key) {
-                live.nsgs.insert(key, read);
-            }
-        }
+        let live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
         for id in nsg_ids {
             if !live.nsgs.contains_key(&nsg_key(id)) {
                 return Err(ProviderError::NotFound {
@@ -91,8 +86,12 @@ impl Provider for SnapshotProvider {
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
         let mut doc = self.load()?;
+        // The NSGs to change must be understood; the others are written back as they are.
+        let touched: HashSet<String> = changes.iter().map(|c| nsg_key(&c.nsg_id)).collect();
         for nsg in doc.nsgs() {
-            doc.live_nsg(nsg)?;
+            if touched.contains(&nsg_key(nsg_id(nsg).unwrap_or_default())) {
+                doc.live_nsg(nsg)?;
+            }
         }
         let (outcomes, changed) = doc.apply_changes(changes);
         let mut report = ApplyReport::default();
@@ -183,7 +182,7 @@ impl Document {
         Ok(doc)
     }
 
-    /// Every NSG must have an id, unique in the file. (Rules are checked as they are read.)
+    /// Every NSG must have an id, unique in the file. (Rules are checked when an NSG is read.)
     fn check(&self) -> Result<(), ProviderError> {
         let mut seen = HashSet::new();
         for (i, nsg) in self.nsgs().iter().enumerate() {
@@ -689,5 +688,6 @@ pub(crate) fn write_atomic(
     result
 }
 
+mod read;
 #[cfg(test)]
 mod tests;
