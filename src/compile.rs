@@ -61,6 +61,10 @@ pub const MAX_DESCRIPTION_LEN: usize = 140;
 /// The managed rules of every NSG-shaped target at `now`.
 pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
     let prefix = &policy.settings.rule_prefix;
+    let mut active: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
+    for grant in policy.grants.iter().filter(|g| g.is_active(now)) {
+        active.entry(grant.target.as_str()).or_default().push(grant);
+    }
     let mut nsgs: BTreeMap<String, DesiredNsg> = BTreeMap::new();
     for target in policy.targets.iter().filter(|t| is_nsg_shaped(policy, t)) {
         let Some(nsg_id) = &target.nsg_id else {
@@ -74,11 +78,7 @@ pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
         for port in &target.ports {
             entry.rules.push(lock_down_rule(prefix, target, port));
         }
-        let active = policy
-            .grants
-            .iter()
-            .filter(|g| g.target == target.name && g.is_active(now));
-        for grant in active {
+        for grant in active.get(target.name.as_str()).into_iter().flatten() {
             for port in grant.ports.iter().filter_map(|p| target.port(p)) {
                 entry.rules.push(grant_rule(prefix, target, port, grant));
             }

@@ -32,34 +32,6 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
-/// How diagnostics are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
-    /// For people: rustc-like, with the source line, a caret and the hint.
-    #[default]
-    Text,
-    /// A JSON list of `{file, line, column, severity, code, message, hint}`.
-    Json,
-    /// GitHub Actions workflow commands (`::error file=…,line=…,col=…::…`).
-    Github,
-}
-
-/// Writes `diagnostics` in `format`. `sources` gives the text of each file (by path) for the
-/// source line in `text`; `color` adds ANSI styles to `text`.
-pub fn render(
-    w: &mut dyn std::io::Write,
-    format: Format,
-    diagnostics: &[Diagnostic],
-    sources: &[crate::lang::SourceFile],
-    color: bool,
-) -> std::io::Result<()> {
-    match format {
-        Format::Text => render_text(w, diagnostics, sources, color),
-        Format::Json => render_json(w, diagnostics),
-        Format::Github => render_github(w, diagnostics),
-    }
-}
-
 /// rustc-like text:
 ///
 /// ```text
@@ -230,9 +202,9 @@ mod tests {
         }
     }
 
-    fn render_to_string(format: Format, sources: &[SourceFile]) -> String {
+    fn text(sources: &[SourceFile]) -> String {
         let mut out = Vec::new();
-        render(&mut out, format, &[diag()], sources, false).unwrap();
+        render_text(&mut out, &[diag()], sources, false).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -255,14 +227,16 @@ mod tests {
 
     #[test]
     fn text_without_source_still_names_the_place() {
-        let out = render_to_string(Format::Text, &[]);
+        let out = text(&[]);
         assert!(out.contains("--> policy.hcl:2:3"), "{out}");
         assert!(out.contains("= hint: did you mean `protocol`?"), "{out}");
     }
 
     #[test]
     fn json_has_every_key() {
-        let out = render_to_string(Format::Json, &[]);
+        let mut out = Vec::new();
+        render_json(&mut out, &[diag()]).unwrap();
+        let out = String::from_utf8(out).unwrap();
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v[0]["file"], "policy.hcl");
         assert_eq!(v[0]["line"], 2);

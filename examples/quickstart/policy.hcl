@@ -2,10 +2,10 @@
 # (an export of `az network nsg list -o json` works the same way).
 
 settings {
-  rule_prefix        = "jit"
-  allow_priority     = [100, 199]   # temporary allow rules
-  deny_priority      = [4000, 4095] # lock-down deny rules
-  approvals_required = 1
+  rule_prefix           = "jit"
+  allow_priority        = [100, 199]   # temporary allow rules
+  deny_priority         = [4000, 4095] # lock-down deny rules
+  approvals_required    = 1
   justification_pattern = "^(INC|CHG)-[0-9]+"
 }
 

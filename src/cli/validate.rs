@@ -3,8 +3,19 @@
 use std::io::Write;
 
 use super::{Global, Status};
-use crate::diag::{self, Format};
+use crate::diag;
 use crate::ops::config::{self, LoadError};
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people: rustc-like, with the source line, a caret and the hint (stderr)
+    Text,
+    /// A JSON list of `{file, line, column, severity, code, message, hint}` (stdout)
+    Json,
+    /// GitHub Actions workflow commands, `::error file=…,line=…,col=…::…` (stdout)
+    Github,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,9 +60,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                     diag::render_text(&mut err, &diagnostics, &sources, global.color_stderr())?;
                     err.flush()?;
                 }
-                format => {
+                Format::Json => {
                     let mut out = std::io::stdout().lock();
-                    diag::render(&mut out, format, &diagnostics, &sources, false)?;
+                    diag::render_json(&mut out, &diagnostics)?;
+                    out.flush()?;
+                }
+                Format::Github => {
+                    let mut out = std::io::stdout().lock();
+                    diag::render_github(&mut out, &diagnostics)?;
                     out.flush()?;
                 }
             }

@@ -20,6 +20,9 @@ mod suggest;
 mod validate;
 pub mod values;
 
+pub mod fmt;
+pub mod schema;
+
 use crate::diag::Diagnostic;
 use crate::model::Policy;
 

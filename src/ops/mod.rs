@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod audit;
 pub mod config;
+pub mod fmt;
 pub mod plan;
 pub mod planfile;
 pub mod status;

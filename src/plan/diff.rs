@@ -6,13 +6,15 @@
 //! any more is left alone, so several config directories can share an estate. Keys of
 //! `fingerprints` and `ResourceChange::nsg_id` are NSG ids as the policy writes them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
-use crate::compile::{self, refers_to, Desired, DesiredNsg, DesiredRule, Origin};
+use crate::compile::{
+    self, refers_to, request_ref, request_room, Desired, DesiredNsg, DesiredRule, Origin,
+};
 use crate::live::{name_from_id, nsg_key, Live, LiveNsg};
-use crate::model::{Grant, Policy};
+use crate::model::{Grant, Policy, Target};
 use crate::nsg::Rule;
 use crate::plan::findings::{self, Guard};
 use crate::plan::priority::{self, BandFull};
@@ -26,6 +28,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
     let mut findings = Vec::new();
     let mut errors = Vec::new();
     let mut fingerprints = BTreeMap::new();
+    let index = Index::new(policy);
     for nsg in &desired.nsgs {
         let Some(live_nsg) = live.nsg(&nsg.nsg_id) else {
             errors.push(PlanError {
@@ -35,7 +38,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
             continue;
         };
         fingerprints.insert(nsg.nsg_id.clone(), live_nsg.fingerprint.clone());
-        let planned = NsgDiff::new(policy, nsg, live_nsg, now);
+        let planned = NsgDiff::new(policy, &index, nsg, live_nsg, now);
         findings.extend(findings::for_nsg(
             &policy.settings.rule_prefix,
             &nsg.nsg_id,
@@ -84,9 +87,58 @@ pub fn valid_until(policy: &Policy, now: Timestamp) -> Option<Timestamp> {
         .min()
 }
 
+/// Look-ups over the policy, built once per plan so large estates plan in linear time.
+struct Index<'a> {
+    targets: HashMap<&'a str, &'a Target>,
+    grants: HashMap<&'a str, &'a Grant>,
+    /// Grants by the shortened reference a description carries when the id is too long.
+    grant_refs: HashMap<String, &'a Grant>,
+    /// NSG-shaped targets by NSG key.
+    nsg_targets: HashMap<String, Vec<&'a Target>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(policy: &'a Policy) -> Self {
+        let mut nsg_targets: HashMap<String, Vec<&Target>> = HashMap::new();
+        for t in policy
+            .targets
+            .iter()
+            .filter(|t| compile::is_nsg_shaped(policy, t))
+        {
+            if let Some(id) = &t.nsg_id {
+                nsg_targets.entry(nsg_key(id)).or_default().push(t);
+            }
+        }
+        Index {
+            targets: policy
+                .targets
+                .iter()
+                .map(|t| (t.name.as_str(), t))
+                .collect(),
+            grants: policy.grants.iter().map(|g| (g.id.as_str(), g)).collect(),
+            grant_refs: policy
+                .grants
+                .iter()
+                .map(|g| (request_ref(&g.id, request_room(g.end())), g))
+                .collect(),
+            nsg_targets,
+        }
+    }
+
+    /// The grant a managed rule's `request=` field names.
+    fn grant_of(&self, field: &str) -> Option<&'a Grant> {
+        self.grants
+            .get(field)
+            .or_else(|| self.grant_refs.get(field))
+            .copied()
+            .filter(|g| refers_to(field, g))
+    }
+}
+
 /// One NSG being planned: its desired rules, their live matches and their priorities.
 struct NsgDiff<'a> {
     policy: &'a Policy,
+    index: &'a Index<'a>,
     nsg: &'a DesiredNsg,
     live: &'a LiveNsg,
     now: Timestamp,
@@ -96,7 +148,13 @@ struct NsgDiff<'a> {
 }
 
 impl<'a> NsgDiff<'a> {
-    fn new(policy: &'a Policy, nsg: &'a DesiredNsg, live: &'a LiveNsg, now: Timestamp) -> Self {
+    fn new(
+        policy: &'a Policy,
+        index: &'a Index<'a>,
+        nsg: &'a DesiredNsg,
+        live: &'a LiveNsg,
+        now: Timestamp,
+    ) -> Self {
         let prefix = &policy.settings.rule_prefix;
         let matches: Vec<Option<usize>> = nsg
             .rules
@@ -110,6 +168,7 @@ impl<'a> NsgDiff<'a> {
         let priorities = priority::allocate(&policy.settings, &nsg.rules, &matches, live);
         NsgDiff {
             policy,
+            index,
             nsg,
             live,
             now,
@@ -135,7 +194,7 @@ impl<'a> NsgDiff<'a> {
             let Origin::LockDown { port } = &desired.origin else {
                 continue;
             };
-            let Some(target) = self.policy.target(&desired.target) else {
+            let Some(target) = self.index.targets.get(desired.target.as_str()).copied() else {
                 continue;
             };
             let Some(port) = target.port(port) else {
@@ -261,7 +320,7 @@ impl<'a> NsgDiff<'a> {
     }
 
     fn grant(&self, id: &str) -> Option<&'a Grant> {
-        self.policy.grants.iter().find(|g| g.id == id)
+        self.index.grants.get(id).copied()
     }
 
     fn create(&self, desired: &DesiredRule, after: Rule) -> ResourceChange {
@@ -320,7 +379,7 @@ impl<'a> NsgDiff<'a> {
         let mut change = self.change(&rule.name, Action::Delete, Some(rule.clone()), None);
         let grant = rule
             .description_field("request")
-            .and_then(|field| self.policy.grants.iter().find(|g| refers_to(field, g)));
+            .and_then(|field| self.index.grant_of(field));
         let expires = rule
             .description_field("expires")
             .and_then(|e| e.parse::<Timestamp>().ok());
@@ -344,13 +403,8 @@ impl<'a> NsgDiff<'a> {
 
     /// The one NSG-shaped target of this NSG, when only one names it.
     fn sole_target(&self) -> Option<String> {
-        let key = nsg_key(&self.nsg.nsg_id);
-        let mut names = self.policy.targets.iter().filter(|t| {
-            compile::is_nsg_shaped(self.policy, t)
-                && t.nsg_id.as_deref().map(nsg_key) == Some(key.clone())
-        });
-        match (names.next(), names.next()) {
-            (Some(t), None) => Some(t.name.clone()),
+        match self.index.nsg_targets.get(&nsg_key(&self.nsg.nsg_id)) {
+            Some(targets) if targets.len() == 1 => Some(targets[0].name.clone()),
             _ => None,
         }
     }

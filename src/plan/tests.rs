@@ -512,3 +512,29 @@ fn extended_grant_updates_its_rule_as_request_active() {
         "INC-1"
     );
 }
+
+#[test]
+fn two_rules_with_one_name_are_an_error() {
+    let mut policy = policy(vec![]);
+    let mut other = policy.targets[0].clone();
+    other.name = "web".into();
+    other.ports[0].name = "1-ssh".into();
+    policy.targets.push(other);
+    let plan = plan(&policy, &live(vec![]));
+    assert!(!plan.has_changes());
+    assert_eq!(
+        plan.errors[0].message,
+        "two managed rules of NSG `nsg-a` would both be named `jit-deny-web-1-ssh`: rename a target, port or request"
+    );
+}
+
+#[test]
+fn valid_until_is_the_next_grant_boundary() {
+    let policy = policy(vec![
+        grant("A", "2026-11-25T14:00:00Z", 2),
+        grant("B", "2026-11-25T15:00:00Z", 2),
+        grant("C", "2026-11-25T10:00:00Z", 1),
+    ]);
+    let plan = plan(&policy, &live(vec![]));
+    assert_eq!(plan.valid_until, Some(ts("2026-11-25T15:00:00Z")));
+}

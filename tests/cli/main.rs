@@ -2,4 +2,7 @@
 
 mod lifecycle;
 mod support;
+
+mod fmt;
+mod schema;
 mod validate;

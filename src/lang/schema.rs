@@ -1,0 +1,358 @@
+//! JSON Schemas of jit's config files, for editors and for checks outside jit. Pure.
+//!
+//! A schema describes a file in HCL's JSON form: the value `hcl::from_str::<serde_json::Value>`
+//! gives for it. Blocks become objects keyed by their labels, so
+//! `target "web-1" { port "ssh" { number = 22 } }` is
+//! `{"target": {"web-1": {"port": {"ssh": {"number": 22}}}}}` and
+//! `provider "azure" "prod" { … }` is `{"provider": {"azure": {"prod": {…}}}}`. A second
+//! `settings` block, or two blocks with the same labels, turn into arrays, which the schemas
+//! reject just as jit does.
+//!
+//! Two kinds of file, told apart by their top-level blocks:
+//!
+//! - a **request file** holds only `request` blocks (and at least one);
+//! - a **policy file** holds `settings`, `provider` and `target` blocks and no `request`.
+//!
+//! jit itself reads every block of every file and does not care how they are split, so a file
+//! mixing policy blocks and requests is valid to `jit validate` but matches neither schema:
+//! keep requests in their own files (the convention is `requests/<id>.hcl`, one per change,
+//! so each pull request adds one file). [`FileKind::of`] applies the rule above;
+//! [`config_schema`] accepts either kind.
+//!
+//! The schemas check shapes, names, enums, ranges and the cheap formats (CIDRs, durations, RFC
+//! 3339 times). They are looser than `jit validate` where a check needs more than one value
+//! (a request's source inside a port's allowed sources, a duration within `max_duration`,
+//! references between blocks). `jit schema <kind>` prints them; `schemas/` keeps a copy that a
+//! test compares with the code.
+
+use std::collections::BTreeMap;
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema};
+use serde::{Deserialize, Serialize};
+
+/// CIDR (`198.51.100.0/24`, `2001:db8::/48`) or a single address.
+const CIDR: &str = r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$";
+/// `3h`, `90m`, `1h30m`, `2 hours` or ISO 8601 `PT3H`.
+const DURATION: &str = r"^[+-]?([Pp][0-9A-Za-z.,]+|[0-9][0-9A-Za-z .,]*)$";
+/// RFC 3339 with an offset: `2026-11-25T14:00:00Z`.
+const TIME: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)";
+/// `<kind>.<name>` of a provider block.
+const PROVIDER_ADDRESS: &str = r"^(azure|nftables|snapshot)\.[^.]+$";
+/// Case-insensitive `tcp`, `udp`, `any`, or `*`.
+const PROTOCOL: &str = r"^([Tt][Cc][Pp]|[Uu][Dd][Pp]|[Aa][Nn][Yy]|\*)$";
+/// Letters, digits, `_`, `.`, `-`; starts with a letter or digit; at most 24 characters.
+const RULE_PREFIX: &str = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$";
+
+/// A policy file: settings, providers and the targets whose ports jit protects.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "jit policy file")]
+pub struct PolicyFile {
+    /// Global settings; at most one `settings` block in the whole config directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "SettingsBlock")]
+    pub settings: Option<SettingsBlock>,
+    /// `provider "<kind>" "<name>" { … }`: where live state is read and written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ProviderBlocks")]
+    pub provider: Option<ProviderBlocks>,
+    /// `target "<name>" { … }`: machines whose management ports are protected, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target: BTreeMap<String, TargetBlock>,
+}
+
+/// A request file: time-bound asks for access, usually one per file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "jit request file")]
+pub struct RequestFile {
+    /// `request "<id>" { … }`, by id (such as `INC-4211-alice`).
+    #[schemars(extend("minProperties" = 1))]
+    pub request: BTreeMap<String, RequestBlock>,
+}
+
+/// Either kind of config file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(title = "jit config file")]
+pub enum ConfigFile {
+    Request(RequestFile),
+    Policy(PolicyFile),
+}
+
+/// The `settings` block.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBlock {
+    /// Managed rule names start with `<rule_prefix>-`. Default `jit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", pattern(RULE_PREFIX))]
+    pub rule_prefix: Option<String>,
+    /// Band of priorities for temporary allow rules, `[low, high]` inclusive. Default
+    /// `[100, 199]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "[Priority; 2]")]
+    pub allow_priority: Option<[Priority; 2]>,
+    /// Band of priorities for lock-down deny rules, `[low, high]` inclusive. Default
+    /// `[4000, 4095]`; must not overlap `allow_priority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "[Priority; 2]")]
+    pub deny_priority: Option<[Priority; 2]>,
+    /// Approvers needed on each request. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "u32", range(max = 100))]
+    pub approvals_required: Option<u32>,
+    /// Regular expression (Rust `regex` syntax) every justification must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", extend("format" = "regex"))]
+    pub justification_pattern: Option<String>,
+}
+
+/// An NSG rule priority.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Priority(#[schemars(range(min = 100, max = 4096))] pub u16);
+
+/// Provider blocks by kind, then by name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderBlocks {
+    /// `provider "azure" "<name>"`: Azure NSGs through ARM, or Defender for Cloud JIT.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub azure: BTreeMap<String, AzureProvider>,
+    /// `provider "nftables" "<name>"`: a table of this host's nftables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nftables: BTreeMap<String, NftablesProvider>,
+    /// `provider "snapshot" "<name>"`: an ARM-shaped JSON file of NSGs, read and written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub snapshot: BTreeMap<String, SnapshotProvider>,
+}
+
+/// How jit opens ports on Azure.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AzureMode {
+    /// Allow and deny rules written into each target's NSG.
+    Nsg,
+    /// Defender for Cloud JIT policies, initiated per grant.
+    Defender,
+}
+
+/// `provider "azure" "<name>"`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AzureProvider {
+    /// The subscription's id, such as `00000000-0000-0000-0000-000000000000`.
+    #[schemars(length(min = 1), pattern(r"^[^/\s]+$"))]
+    pub subscription_id: String,
+    /// `nsg` (default) or `defender`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "AzureMode")]
+    pub mode: Option<AzureMode>,
+    /// ARM base URL; default `https://management.azure.com` (override for sovereign clouds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", pattern(r"^https?://\S+$"))]
+    pub endpoint: Option<String>,
+}
+
+/// `provider "nftables" "<name>"`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NftablesProvider {
+    /// Table in family `inet` that jit owns on this host.
+    #[schemars(length(min = 1))]
+    pub table: String,
+}
+
+/// `provider "snapshot" "<name>"`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotProvider {
+    /// JSON file of NSGs, relative to the config directory.
+    #[schemars(length(min = 1))]
+    pub path: String,
+}
+
+/// `target "<name>"`: one machine whose ports are protected.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetBlock {
+    /// The provider's address, `<kind>.<name>`, such as `azure.prod`.
+    #[schemars(pattern(PROVIDER_ADDRESS))]
+    pub provider: String,
+    /// The VM's resource id; needed in azure `defender` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(min = 1))]
+    pub vm_id: Option<String>,
+    /// The NSG's resource id; needed in azure `nsg` mode and for snapshot targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(min = 1))]
+    pub nsg_id: Option<String>,
+    /// Destination address prefix of the rules (the VM's private IP); default `*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(min = 1))]
+    pub destination: Option<String>,
+    /// `port "<name>" { … }`: the protected ports, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub port: BTreeMap<String, PortBlock>,
+}
+
+/// `port "<name>"` inside a target: closed except while a grant is active.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortBlock {
+    /// Port number, 1–65535.
+    #[schemars(range(min = 1, max = 65535))]
+    pub number: u16,
+    /// `tcp` (default), `udp` or `any`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", pattern(PROTOCOL))]
+    pub protocol: Option<String>,
+    /// Networks a grant's source must lie in (IPv4 or IPv6 CIDRs). Default: none, so no grant
+    /// can open the port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(CIDR)))]
+    pub allowed_sources: Vec<String>,
+    /// Longest grant: `3h`, `90m` or ISO 8601 `PT3H`; between 5 minutes and 24 hours.
+    #[schemars(with = "String", pattern(DURATION))]
+    pub max_duration: String,
+}
+
+/// `request "<id>"`: who needs which ports of a target, from where, when, for how long and
+/// why, approved by whom.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestBlock {
+    /// Name of the target.
+    #[schemars(length(min = 1))]
+    pub target: String,
+    /// The target's ports, by name (`"ssh"`) or number (`22`).
+    #[schemars(length(min = 1))]
+    pub ports: Vec<PortRef>,
+    /// Source network (CIDR or single address); must lie inside one of each port's
+    /// `allowed_sources`.
+    #[schemars(pattern(CIDR))]
+    pub source: String,
+    /// Who asks; never one of the approvers.
+    #[schemars(length(min = 1))]
+    pub requester: String,
+    /// Who approved; at least `approvals_required` of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1)))]
+    pub approvers: Vec<String>,
+    /// Why; must match `justification_pattern` when one is set.
+    #[schemars(length(min = 1))]
+    pub justification: String,
+    /// When the grant opens, RFC 3339 with an offset (`2026-11-25T14:00:00Z`).
+    #[schemars(with = "String", pattern(TIME))]
+    pub start: String,
+    /// How long it stays open: `2h`, `90m` or ISO 8601 `PT2H`; at most every requested port's
+    /// `max_duration`.
+    #[schemars(with = "String", pattern(DURATION))]
+    pub duration: String,
+}
+
+/// A port of the target, by name or number.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PortRef {
+    /// A `port` block's name.
+    Name(#[schemars(length(min = 1))] String),
+    /// A `port` block's number.
+    Number(#[schemars(range(min = 1, max = 65535))] u16),
+}
+
+/// The two kinds of config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `settings`, `provider` and `target` blocks.
+    Policy,
+    /// `request` blocks only.
+    Request,
+}
+
+impl FileKind {
+    /// The kind of a file in HCL's JSON form: a request file when it has `request` blocks and
+    /// nothing else, a policy file otherwise.
+    pub fn of(file: &serde_json::Value) -> FileKind {
+        match file.as_object() {
+            Some(top) if !top.is_empty() && top.keys().all(|k| k == "request") => FileKind::Request,
+            _ => FileKind::Policy,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Policy => "policy",
+            FileKind::Request => "request",
+        }
+    }
+}
+
+fn generate<T: JsonSchema>() -> Schema {
+    SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>()
+}
+
+/// The schema of one kind of file.
+pub fn schema(kind: FileKind) -> Schema {
+    match kind {
+        FileKind::Policy => generate::<PolicyFile>(),
+        FileKind::Request => generate::<RequestFile>(),
+    }
+}
+
+/// A schema any config file matches: a request file or a policy file.
+pub fn config_schema() -> Schema {
+    generate::<ConfigFile>()
+}
+
+/// The document `jit schema` prints and `schemas/` keeps: pretty JSON and a final newline.
+pub fn to_document(schema: &Schema) -> String {
+    let mut text = serde_json::to_string_pretty(schema).expect("a schema is JSON");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(hcl: &str) -> serde_json::Value {
+        hcl::from_str(hcl).expect("valid HCL")
+    }
+
+    #[test]
+    fn kinds_follow_the_top_level_blocks() {
+        let request = json("request \"r\" {\n  target = \"web-1\"\n}\n");
+        assert_eq!(FileKind::of(&request), FileKind::Request);
+        let policy = json("settings {}\ntarget \"a\" {\n  provider = \"snapshot.x\"\n}\n");
+        assert_eq!(FileKind::of(&policy), FileKind::Policy);
+        let mixed = json("target \"a\" {}\nrequest \"r\" {}\n");
+        assert_eq!(FileKind::of(&mixed), FileKind::Policy);
+        assert_eq!(FileKind::of(&json("")), FileKind::Policy);
+    }
+
+    #[test]
+    fn schemas_are_2020_12_with_closed_objects() {
+        for kind in [FileKind::Policy, FileKind::Request] {
+            let schema = schema(kind);
+            let value = schema.as_value();
+            assert_eq!(
+                value["$schema"],
+                "https://json-schema.org/draft/2020-12/schema"
+            );
+            assert_eq!(value["additionalProperties"], false, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn documents_are_deterministic() {
+        let a = to_document(&schema(FileKind::Policy));
+        let b = to_document(&schema(FileKind::Policy));
+        assert_eq!(a, b);
+        assert!(a.ends_with("}\n"));
+    }
+}

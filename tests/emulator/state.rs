@@ -1,0 +1,268 @@
+//! The emulator's mutable world: NSGs by id, long-running operations, issued tokens, buckets,
+//! faults and counters, all behind one mutex that no handler holds across an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::clock::{Clock, Rng};
+use super::config::EmulatorConfig;
+use super::faults::FaultSet;
+use super::throttle::Throttle;
+
+/// Counters a test reads through [`super::Emulator::stats`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Requests received, by HTTP method.
+    pub requests: BTreeMap<String, u64>,
+    /// 429s sent, by kind: `reads`, `writes`, `deletes` (throttle) and `another_operation`.
+    pub throttled: BTreeMap<String, u64>,
+    /// 412s sent.
+    pub precondition_failed: u64,
+    /// 401s sent (token endpoint and ARM).
+    pub unauthorized: u64,
+    /// Status polls of long-running operations (`Azure-AsyncOperation` and `Location`).
+    pub lro_polls: u64,
+    /// Rule PUTs that completed and changed state.
+    pub writes_applied: u64,
+    /// Rule DELETEs that completed and removed a rule.
+    pub deletes_applied: u64,
+    /// Long-running operations that ended `Failed`.
+    pub lro_failed: u64,
+    /// Faults injected, of any kind.
+    pub faults_injected: u64,
+    /// Tokens issued by the token and IMDS endpoints.
+    pub tokens_issued: u64,
+}
+
+impl Stats {
+    pub fn requests_total(&self) -> u64 {
+        self.requests.values().sum()
+    }
+
+    pub fn throttled_total(&self) -> u64 {
+        self.throttled.values().sum()
+    }
+
+    pub fn requests_by(&self, method: &str) -> u64 {
+        self.requests.get(method).copied().unwrap_or(0)
+    }
+
+    pub fn throttled_by(&self, kind: &str) -> u64 {
+        self.throttled.get(kind).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn bump_throttled(&mut self, kind: &str) {
+        *self.throttled.entry(kind.to_string()).or_default() += 1;
+    }
+}
+
+/// What a long-running operation does when it completes.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Insert or replace this rule (already in its final shape).
+    Put(Value),
+    /// Remove the rule of this name (compared case-insensitively).
+    Delete(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpStatus {
+    InProgress,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Debug)]
+pub struct Operation {
+    pub nsg_key: String,
+    pub change: Change,
+    pub polls: u32,
+    pub fail: bool,
+    pub started: Instant,
+    pub status: OpStatus,
+}
+
+/// An issued bearer token.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub principal: String,
+    pub expires: Instant,
+}
+
+pub struct Shared {
+    pub config: EmulatorConfig,
+    pub clock: Clock,
+    pub base_url: String,
+    pub inner: Mutex<Inner>,
+}
+
+impl Shared {
+    /// The state; a handler that panicked while holding it does not poison the emulator.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct Inner {
+    pub nsgs: BTreeMap<String, Value>,
+    pub ops: HashMap<String, Operation>,
+    /// NSG key → id of the operation holding its write lock.
+    pub locks: HashMap<String, String>,
+    pub tokens: HashMap<String, Token>,
+    pub throttle: Throttle,
+    pub faults: FaultSet,
+    pub stats: Stats,
+    pub rng: Rng,
+}
+
+/// The lookup key of an NSG: its id, lowercased.
+pub fn nsg_key(subscription: &str, resource_group: &str, name: &str) -> String {
+    format!(
+        "/subscriptions/{subscription}/resourcegroups/{resource_group}/providers/microsoft.network/networksecuritygroups/{name}"
+    )
+    .to_ascii_lowercase()
+}
+
+/// The rules of an NSG (`properties.securityRules`), empty when absent.
+pub fn rules(nsg: &Value) -> &[Value] {
+    nsg.pointer("/properties/securityRules")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The rule of `name` (case-insensitive) in `nsg`.
+pub fn find_rule<'a>(nsg: &'a Value, name: &str) -> Option<&'a Value> {
+    rules(nsg).iter().find(|r| {
+        r.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
+impl Inner {
+    pub fn new(rng_seed: u64) -> Self {
+        Inner {
+            nsgs: BTreeMap::new(),
+            ops: HashMap::new(),
+            locks: HashMap::new(),
+            tokens: HashMap::new(),
+            throttle: Throttle::default(),
+            faults: FaultSet::default(),
+            stats: Stats::default(),
+            rng: Rng::new(rng_seed),
+        }
+    }
+
+    /// Seeds an NSG in ARM raw shape, adding `W/"<uuid>"` etags where missing.
+    pub fn add_nsg(&mut self, mut nsg: Value) -> Result<String, String> {
+        let id = nsg
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("nsg has no string `id`")?
+            .to_string();
+        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+        let well_formed = parts.len() == 8
+            && parts[0].eq_ignore_ascii_case("subscriptions")
+            && parts[2].eq_ignore_ascii_case("resourceGroups")
+            && parts[4].eq_ignore_ascii_case("providers")
+            && parts[5].eq_ignore_ascii_case("Microsoft.Network")
+            && parts[6].eq_ignore_ascii_case("networkSecurityGroups");
+        if !well_formed {
+            return Err(format!("nsg id `{id}` is not an NSG resource id"));
+        }
+        let object = nsg.as_object_mut().ok_or("nsg is not a JSON object")?;
+        if !object.contains_key("etag") {
+            object.insert("etag".to_string(), json!(self.rng.etag()));
+        }
+        for list in ["securityRules", "defaultSecurityRules"] {
+            if let Some(Value::Array(items)) =
+                object.get_mut("properties").and_then(|p| p.get_mut(list))
+            {
+                for rule in items.iter_mut().filter_map(Value::as_object_mut) {
+                    if !rule.contains_key("etag") {
+                        rule.insert("etag".to_string(), json!(self.rng.etag()));
+                    }
+                }
+            }
+        }
+        let key = nsg_key(parts[1], parts[3], parts[7]);
+        self.nsgs.insert(key.clone(), nsg);
+        Ok(key)
+    }
+
+    /// Completes every operation older than `auto_complete` (real time).
+    pub fn settle(&mut self, auto_complete: Option<std::time::Duration>) {
+        let Some(limit) = auto_complete else { return };
+        let due: Vec<String> = self
+            .ops
+            .iter()
+            .filter(|(_, op)| op.status == OpStatus::InProgress && op.started.elapsed() >= limit)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.complete(&id);
+        }
+    }
+
+    /// Finishes operation `id`: applies its change (unless it fails) and frees the NSG.
+    pub fn complete(&mut self, id: &str) {
+        let Some(op) = self.ops.get_mut(id) else {
+            return;
+        };
+        if op.status != OpStatus::InProgress {
+            return;
+        }
+        let op_snapshot = op.clone();
+        op.status = if op.fail {
+            OpStatus::Failed
+        } else {
+            OpStatus::Succeeded
+        };
+        self.locks.remove(&op_snapshot.nsg_key);
+        if op_snapshot.fail {
+            self.stats.lro_failed += 1;
+            return;
+        }
+        let etag = self.rng.etag();
+        let Some(nsg) = self.nsgs.get_mut(&op_snapshot.nsg_key) else {
+            return;
+        };
+        nsg["etag"] = json!(etag);
+        let Some(props) = nsg.get_mut("properties").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let list = props.entry("securityRules").or_insert_with(|| json!([]));
+        let Some(list) = list.as_array_mut() else {
+            return;
+        };
+        let same = |r: &Value, name: &str| {
+            r.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        };
+        match op_snapshot.change {
+            Change::Put(rule) => {
+                let name = rule
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                match list.iter_mut().find(|r| same(r, &name)) {
+                    Some(existing) => *existing = rule,
+                    None => list.push(rule),
+                }
+                self.stats.writes_applied += 1;
+            }
+            Change::Delete(name) => {
+                let before = list.len();
+                list.retain(|r| !same(r, &name));
+                if list.len() != before {
+                    self.stats.deletes_applied += 1;
+                }
+            }
+        }
+    }
+}
