@@ -692,3 +692,25 @@ fn invalid_config_stops_plan_and_apply() {
     }
     assert_eq!(live_file(d), before);
 }
+
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let dir = lab(false);
+    let d = dir.path();
+    jit(d, &["plan", "--detailed-exitcode", "--bogus"])
+        .run()
+        .code(1)
+        .stderr_has("--bogus");
+    jit(d, &["plan", "--detailed-exitcode", "--at", "yesterday"])
+        .run()
+        .code(1)
+        .stderr_has("yesterday");
+    jit(d, &["apply", "plan.json", "--target", "web-1"])
+        .run()
+        .code(1)
+        .stderr_has("cannot be used with");
+    jit(d, &["plan", "--help"])
+        .run()
+        .code(0)
+        .stdout_has("--detailed-exitcode");
+}
