@@ -48,12 +48,13 @@ impl SnapshotProvider {
         &self.path
     }
 
-    fn load(&self) -> Result<Document, ProviderError> {
+    fn load(&self) -> Result<(Document, Vec<u8>), ProviderError> {
         let bytes = fs::read(&self.path).map_err(|source| ProviderError::Io {
             context: format!("cannot read snapshot `{}`", self.path.display()),
             source,
         })?;
-        Document::parse(&bytes, &self.path.display().to_string())
+        let doc = Document::parse(&bytes, &self.path.display().to_string())?;
+        Ok((doc, bytes))
     }
 }
 
@@ -85,7 +86,7 @@ impl Provider for SnapshotProvider {
         changes: &[ResourceChange],
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
-        let mut doc = self.load()?;
+        let (mut doc, original) = self.load()?;
         // The NSGs to change must be understood; the others are written back as they are.
         let touched: HashSet<String> = changes.iter().map(|c| nsg_key(&c.nsg_id)).collect();
         for nsg in doc.nsgs() {
@@ -96,9 +97,19 @@ impl Provider for SnapshotProvider {
         let (outcomes, changed) = doc.apply_changes(changes);
         let mut report = ApplyReport::default();
         let write_error = if changed {
-            write_atomic(&self.path, |file| file.write_all(&doc.to_bytes()))
-                .err()
-                .map(|e| format!("cannot write snapshot `{}`: {e}", self.path.display()))
+            // Another apply may have rewritten the file meanwhile: do not overwrite its work.
+            // (A last check, not a lock: the window left is the rename itself.)
+            let unchanged = fs::read(&self.path).is_ok_and(|now| now == original);
+            if unchanged {
+                write_atomic(&self.path, |file| file.write_all(&doc.to_bytes()))
+                    .err()
+                    .map(|e| format!("cannot write snapshot `{}`: {e}", self.path.display()))
+            } else {
+                Some(format!(
+                    "snapshot `{}` changed while applying; re-run jit plan",
+                    self.path.display()
+                ))
+            }
         } else {
             None
         };
