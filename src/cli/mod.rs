@@ -105,7 +105,18 @@ pub fn clock(at: Option<Timestamp>) -> Timestamp {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error exits 1, not clap's 2: with `--detailed-exitcode`, 2 means "changes pending".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Status::Failure.into()
+            } else {
+                Status::Success.into()
+            };
+        }
+    };
     init_logging(&cli.global);
     let result = match cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),

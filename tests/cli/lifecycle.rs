@@ -651,3 +651,66 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn saved_plan_from_the_future_is_refused() {
+    let dir = lab(true);
+    let d = dir.path();
+    let plan = d.join("plan.json");
+    jit(
+        d,
+        &["plan", "--out", plan.to_str().unwrap(), "--at", DURING],
+    )
+    .run()
+    .code(0);
+    let before = live_file(d);
+    // Applying it an hour early would open the grant before its start.
+    jit(d, &["apply", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has("stale plan: re-run jit plan")
+        .stderr_has("later than now");
+    assert_eq!(live_file(d), before);
+}
+
+#[test]
+fn invalid_config_stops_plan_and_apply() {
+    let dir = lab(false);
+    let d = dir.path();
+    fs::write(
+        d.join("requests.hcl"),
+        "request \"x\" {\n  target = \"nope\"\n}\n",
+    )
+    .unwrap();
+    let before = live_file(d);
+    for args in [&["plan"][..], &["apply", "--auto-approve"], &["status"]] {
+        jit(d, args)
+            .run()
+            .code(1)
+            .stderr_has("requests.hcl:")
+            .stderr_has("invalid config");
+    }
+    assert_eq!(live_file(d), before);
+}
+
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let dir = lab(false);
+    let d = dir.path();
+    jit(d, &["plan", "--detailed-exitcode", "--bogus"])
+        .run()
+        .code(1)
+        .stderr_has("--bogus");
+    jit(d, &["plan", "--detailed-exitcode", "--at", "yesterday"])
+        .run()
+        .code(1)
+        .stderr_has("yesterday");
+    jit(d, &["apply", "plan.json", "--target", "web-1"])
+        .run()
+        .code(1)
+        .stderr_has("cannot be used with");
+    jit(d, &["plan", "--help"])
+        .run()
+        .code(0)
+        .stdout_has("--detailed-exitcode");
+}
