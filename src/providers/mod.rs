@@ -1,6 +1,7 @@
 //! Providers: the only home of I/O against a firewall. Each reads live state (with a
 //! fingerprint per NSG) and applies a list of changes. The core never sees HTTP, `nft` or files.
 
+pub mod azure;
 pub mod snapshot;
 
 use std::path::PathBuf;
@@ -52,6 +53,9 @@ pub struct ApplyReport {
     pub applied: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// NSGs whose live state moved away from the plan during apply (etag changed, 412): their
+    /// changes failed or were skipped, and re-planning them is the way forward.
+    pub stale: Vec<String>,
 }
 
 impl ApplyReport {
@@ -115,7 +119,8 @@ pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>
             decl.address(),
             opts.config_dir.join(path),
         ))),
-        ProviderConfig::Azure { .. } | ProviderConfig::Nftables { .. } => {
+        ProviderConfig::Azure { .. } => azure::open(decl, opts.parallelism),
+        ProviderConfig::Nftables { .. } => {
             Err(ProviderError::Other(format!(
                 "provider `{}`: the {} provider is not available yet in this build",
                 decl.address(),

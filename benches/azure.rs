@@ -1,0 +1,235 @@
+//! `cargo bench --bench azure`: plan and apply over 1,000 NSGs in one subscription on the ARM
+//! emulator, with 20 ms latency per call and ARM's token buckets on (reads 250 + 25/s, writes
+//! 200 + 10/s), under a scaled clock. Prints requests sent, 429s received, wall time, and the
+//! lower bound the buckets impose at that scale; the goal is to stay within 1.3× of it with no
+//! failed action.
+//!
+//! Knobs (environment): `JIT_BENCH_NSGS` (1000), `JIT_BENCH_SCALE` (10: buckets refill and
+//! every Retry-After runs 10× faster; latency stays real), `JIT_BENCH_PARALLELISM` (50).
+
+#[allow(dead_code)]
+#[path = "../tests/emulator/mod.rs"]
+mod emulator;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use emulator::{Emulator, EmulatorConfig, Stats};
+use jit::lang::{load, SourceFile};
+use jit::providers::azure::{auth, AzureOptions, AzureProvider};
+use jit::providers::{Outcome, Provider};
+
+const SUB: &str = "00000000-0000-0000-0000-00000000beef";
+
+fn knob(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn nsg_id(i: usize) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/rg-bench/providers/Microsoft.Network/networkSecurityGroups/nsg-{i:04}")
+}
+
+fn policy(n: usize, endpoint: &str) -> String {
+    let mut text = format!(
+        "provider \"azure\" \"bench\" {{\n  subscription_id = \"{SUB}\"\n  endpoint = \"{endpoint}\"\n}}\n"
+    );
+    for i in 0..n {
+        let _ = write!(
+            text,
+            r#"
+target "vm-{i:04}" {{
+  provider    = "azure.bench"
+  nsg_id      = "{id}"
+  destination = "10.0.0.4"
+  port "ssh" {{
+    number       = 22
+    protocol     = "tcp"
+    max_duration = "3h"
+  }}
+  port "rdp" {{
+    number       = 3389
+    protocol     = "tcp"
+    max_duration = "3h"
+  }}
+}}
+"#,
+            id = nsg_id(i)
+        );
+    }
+    text
+}
+
+/// Seconds the buckets impose at least: what exceeds each bucket's burst, at its refill rate.
+fn bucket_bound(requests: u64, burst: f64, rate: f64, scale: f64) -> f64 {
+    (requests as f64 - burst).max(0.0) / rate / scale
+}
+
+/// Requests of `method` the buckets let through (a throttled request took no token).
+fn accepted(stats: &Stats, method: &str, bucket: &str) -> u64 {
+    stats.requests_by(method) - stats.throttled_by(bucket)
+}
+
+fn report(phase: &str, wall: Duration, stats: &Stats, bound: f64) -> bool {
+    let ratio = if bound > 0.0 {
+        wall.as_secs_f64() / bound
+    } else {
+        0.0
+    };
+    println!(
+        "{phase}: {:.2} s wall, {} requests (GET {}, PUT {}, DELETE {}, POST {}), 429s {} {:?}, \
+         LRO polls {}, bucket bound {:.2} s, ratio {:.2}",
+        wall.as_secs_f64(),
+        stats.requests_total(),
+        stats.requests_by("GET"),
+        stats.requests_by("PUT"),
+        stats.requests_by("DELETE"),
+        stats.requests_by("POST"),
+        stats.throttled_total(),
+        stats.throttled,
+        stats.lro_polls,
+        bound,
+        ratio,
+    );
+    bound == 0.0 || ratio <= 1.3
+}
+
+fn main() -> ExitCode {
+    let n = knob("JIT_BENCH_NSGS", 1000.0) as usize;
+    let scale = knob("JIT_BENCH_SCALE", 10.0);
+    let parallelism = knob("JIT_BENCH_PARALLELISM", 50.0) as usize;
+    let config = EmulatorConfig {
+        time_scale: scale,
+        latency: Duration::from_millis(20),
+        lro_auto_complete: None,
+        ..EmulatorConfig::default()
+    };
+    let throttle = config.throttle;
+    let emu = Emulator::start(config);
+    for i in 0..n {
+        emu.add_nsg(json!({
+            "name": format!("nsg-{i:04}"), "id": nsg_id(i), "location": "westeurope",
+            "type": "Microsoft.Network/networkSecurityGroups",
+            "properties": {"securityRules": [{"name": "allow-https", "properties": {
+                "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "443",
+                "sourceAddressPrefix": "*", "destinationAddressPrefix": "*", "access": "Allow",
+                "priority": 300, "direction": "Inbound"}}]}
+        }));
+    }
+    println!(
+        "{n} NSGs, 2 lock-down rules each; latency 20 ms; time scale {scale}; parallelism {parallelism}"
+    );
+
+    let files = [SourceFile {
+        path: "bench.hcl".into(),
+        text: policy(n, &emu.base_url()),
+    }];
+    let policy = match load(&files) {
+        Ok(p) => p,
+        Err(diags) => {
+            eprintln!("bench policy does not load: {diags:?}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let env: HashMap<&str, String> = HashMap::from([
+        (
+            "AZURE_TOKEN_CREDENTIALS",
+            "EnvironmentCredential".to_string(),
+        ),
+        ("AZURE_TENANT_ID", "bench-tenant".into()),
+        ("AZURE_CLIENT_ID", "bench-client".into()),
+        ("AZURE_CLIENT_SECRET", emu.config().client_secret.clone()),
+        ("AZURE_AUTHORITY_HOST", emu.base_url()),
+    ]);
+    let tokens = auth::from_env(&reqwest::Client::new(), &|k| env.get(k).cloned()).unwrap();
+    let provider = AzureProvider::new(
+        "azure.bench".into(),
+        SUB,
+        Some(&emu.base_url()),
+        AzureOptions {
+            parallelism,
+            tokens: Some(Arc::new(tokens)),
+            ..AzureOptions::default()
+        },
+    )
+    .unwrap();
+
+    // Plan: one GET per NSG, no writes.
+    let now = Timestamp::now();
+    let ids: Vec<String> = (0..n).map(nsg_id).collect();
+    emu.reset_stats();
+    let start = Instant::now();
+    let desired = jit::compile::compile(&policy, now);
+    let live = provider.read(&ids).expect("plan read");
+    let plan = jit::plan::diff::diff(&policy, &desired, &live, now);
+    let plan_wall = start.elapsed();
+    let stats = emu.stats();
+    let arm_gets = stats.requests_by("GET");
+    let plan_bound = bucket_bound(
+        accepted(&stats, "GET", "reads"),
+        throttle.reads.capacity,
+        throttle.reads.per_second,
+        scale,
+    );
+    let mut ok = report("plan ", plan_wall, &stats, plan_bound);
+    let (add, change, destroy) = plan.counts();
+    println!("plan : {add} to add, {change} to change, {destroy} to destroy");
+    ok &= arm_gets == n as u64 && stats.requests_by("PUT") == 0 && add == 2 * n;
+    if arm_gets != n as u64 {
+        println!("plan : expected exactly {n} GETs");
+    }
+
+    // Let the read bucket refill, as between a plan and an apply in a pipeline.
+    std::thread::sleep(Duration::from_secs_f64(
+        throttle.reads.capacity / throttle.reads.per_second / scale + 0.2,
+    ));
+    emu.reset_stats();
+    let failed = AtomicUsize::new(0);
+    let start = Instant::now();
+    let result = provider
+        .apply(&plan.resource_changes, &|_, outcome| {
+            if !matches!(outcome, Outcome::Applied) {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .expect("apply");
+    let apply_wall = start.elapsed();
+    let stats = emu.stats();
+    let writes = bucket_bound(
+        accepted(&stats, "PUT", "writes"),
+        throttle.writes.capacity,
+        throttle.writes.per_second,
+        scale,
+    );
+    let reads = bucket_bound(
+        accepted(&stats, "GET", "reads"),
+        throttle.reads.capacity,
+        throttle.reads.per_second,
+        scale,
+    );
+    println!(
+        "apply: bounds at this scale: writes {writes:.2} s, reads {reads:.2} s (re-read, LRO polls, confirming reads)"
+    );
+    ok &= report("apply", apply_wall, &stats, writes.max(reads));
+    println!(
+        "apply: {} applied, {} failed, {} skipped",
+        result.applied, result.failed, result.skipped
+    );
+    ok &= failed.load(Ordering::Relaxed) == 0 && result.applied == plan.resource_changes.len();
+    if ok {
+        println!("goal met: within 1.3x of the bucket bound, no failed action");
+        ExitCode::SUCCESS
+    } else {
+        println!("goal NOT met");
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,300 @@
+//! The ARM HTTP client: adds the bearer token and `api-version`, retries what is worth retrying
+//! (see [`super::retry`]), paces requests once the subscription's token bucket runs dry, and
+//! turns answers into [`Response`] or [`ArmError`]. Tokens go only to the configured endpoint's
+//! origin; nothing here logs a header.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::Retryable;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::auth::TokenProvider;
+use super::endpoint::same_origin;
+use super::error::{error_chain, ArmError, RemoteError};
+use super::retry::{is_retryable, retry_after, RetryPolicy};
+
+pub const API_VERSION: &str = "2024-05-01";
+
+/// One request, before retries.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// Absolute URL; `api-version` is added when missing.
+    pub url: String,
+    pub if_match: Option<String>,
+    pub if_none_match_any: bool,
+    pub body: Option<Value>,
+}
+
+impl Request {
+    pub fn get(url: impl Into<String>) -> Request {
+        Request {
+            method: Method::GET,
+            url: url.into(),
+            if_match: None,
+            if_none_match_any: false,
+            body: None,
+        }
+    }
+
+    /// `GET https://host/path`, as errors name it (no query, no token).
+    pub fn what(&self) -> String {
+        format!(
+            "{} {}",
+            self.method,
+            self.url.split('?').next().unwrap_or(&self.url)
+        )
+    }
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self, what: &str) -> Result<Value, ArmError> {
+        serde_json::from_slice(&self.body).map_err(|e| ArmError::Corrupt {
+            url: what.to_string(),
+            message: format!("the answer is not JSON: {e}"),
+        })
+    }
+}
+
+pub struct ArmClient {
+    http: reqwest::Client,
+    base: Url,
+    tokens: Arc<dyn TokenProvider>,
+    scope: String,
+    policy: RetryPolicy,
+    pacers: [Pacer; 3],
+}
+
+impl ArmClient {
+    pub fn new(
+        http: reqwest::Client,
+        base: Url,
+        tokens: Arc<dyn TokenProvider>,
+        scope: String,
+        policy: RetryPolicy,
+    ) -> ArmClient {
+        ArmClient {
+            http,
+            base,
+            tokens,
+            scope,
+            policy,
+            pacers: [Pacer::new(25.0), Pacer::new(10.0), Pacer::new(10.0)],
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// Sends `req`, retrying per the policy. 404 is an error here; see [`ArmClient::get_opt`].
+    pub async fn send(&self, req: &Request) -> Result<Response, ArmError> {
+        let url = with_api_version(&req.url, &req.what())?;
+        if !same_origin(&self.base, &url) {
+            return Err(ArmError::Refused(format!(
+                "{} is not on the ARM endpoint `{}`: refusing to send a token there",
+                req.what(),
+                self.base
+            )));
+        }
+        let attempt = || self.send_once(req, url.clone());
+        attempt
+            .retry(self.policy.backoff())
+            .sleep(tokio::time::sleep)
+            .when(is_retryable)
+            .adjust(self.policy.adjuster())
+            .notify(|err, wait| {
+                tracing::debug!("retrying in {wait:?}: {err}");
+            })
+            .await
+    }
+
+    /// GET that reads 404 as `None`.
+    pub async fn get_opt(&self, url: &str) -> Result<Option<Response>, ArmError> {
+        match self.send(&Request::get(url)).await {
+            Ok(r) => Ok(Some(r)),
+            Err(ArmError::Remote(r)) if r.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send_once(&self, req: &Request, url: Url) -> Result<Response, ArmError> {
+        let pacer = &self.pacers[bucket(&req.method)];
+        pacer.wait().await;
+        let token = self
+            .tokens
+            .token(&self.scope)
+            .await
+            .map_err(|e| ArmError::Auth(e.to_string()))?;
+        let mut builder = self
+            .http
+            .request(req.method.clone(), url)
+            .bearer_auth(token.secret());
+        if let Some(etag) = &req.if_match {
+            builder = builder.header("If-Match", etag);
+        }
+        if req.if_none_match_any {
+            builder = builder.header("If-None-Match", "*");
+        }
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let transport = |e: reqwest::Error| ArmError::Transport {
+            what: req.what(),
+            message: error_chain(&e),
+        };
+        let response = builder.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?.to_vec();
+        tracing::debug!("{} -> {status}", req.what());
+        if (200..300).contains(&status) {
+            pacer.observe(&headers, false).await;
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
+        }
+        let error = RemoteError::from_body(req.what(), status, &body, retry_after(&headers));
+        // 429 because another write to the same NSG runs is not the bucket running dry.
+        pacer
+            .observe(&headers, status == 429 && !error.is_another_operation())
+            .await;
+        Err(ArmError::Remote(error))
+    }
+}
+
+/// Adds `api-version` unless the URL (an operation link, a `nextLink`) has one.
+fn with_api_version(raw: &str, what: &str) -> Result<Url, ArmError> {
+    let mut url =
+        Url::parse(raw).map_err(|e| ArmError::Refused(format!("{what}: not a URL: {e}")))?;
+    if !url
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+    {
+        url.query_pairs_mut()
+            .append_pair("api-version", API_VERSION);
+    }
+    Ok(url)
+}
+
+/// 0 reads, 1 writes, 2 deletes: ARM's three token buckets.
+fn bucket(method: &Method) -> usize {
+    match *method {
+        Method::GET | Method::HEAD => 0,
+        Method::DELETE => 2,
+        _ => 1,
+    }
+}
+
+/// Client-side pacing for one of ARM's token buckets, so a large apply queues instead of
+/// collecting 429s. Idle while the bucket has room. Once the
+/// `x-ms-ratelimit-remaining-subscription-*` header drops to [`LOW`] (or a throttling 429
+/// arrives), requests of that kind leave one at a time, `interval` apart. The interval adapts
+/// to keep the bucket near [`TARGET`]: shorter while more remains, longer when it runs low or
+/// after a 429 (at most once per burst of answers). Pacing stops when the bucket refills past
+/// [`HIGH`]; the learnt interval is kept for next time. It starts at ARM's documented refill
+/// rate (reads 25/s, writes and deletes 10/s).
+struct Pacer {
+    documented: Duration,
+    state: Mutex<PaceState>,
+}
+
+struct PaceState {
+    pacing: bool,
+    interval: Duration,
+    next_slot: Instant,
+    /// When the interval last grew after a 429; 429s of requests already in flight do not
+    /// grow it again.
+    last_growth: Instant,
+}
+
+const LOW: u64 = 64;
+const TARGET: u64 = 32;
+const HIGH: u64 = 128;
+const FASTEST: Duration = Duration::from_micros(100);
+
+impl Pacer {
+    fn new(documented_rate: f64) -> Pacer {
+        let documented = Duration::from_secs_f64(1.0 / documented_rate);
+        Pacer {
+            documented,
+            state: Mutex::new(PaceState {
+                pacing: false,
+                interval: documented,
+                next_slot: Instant::now(),
+                last_growth: Instant::now(),
+            }),
+        }
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut s = self.state.lock().await;
+            if !s.pacing {
+                return;
+            }
+            let slot = s.next_slot.max(Instant::now());
+            s.next_slot = slot + s.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    async fn observe(&self, headers: &HeaderMap, throttled: bool) {
+        let remaining = headers
+            .iter()
+            .filter(|(k, _)| {
+                k.as_str()
+                    .starts_with("x-ms-ratelimit-remaining-subscription-")
+            })
+            .filter_map(|(_, v)| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .min();
+        let now = Instant::now();
+        let slowest = self.documented * 2;
+        let mut s = self.state.lock().await;
+        if throttled {
+            let wait = retry_after(headers).unwrap_or(self.documented);
+            if !s.pacing {
+                s.pacing = true;
+                s.last_growth = now;
+            } else if now >= s.last_growth + s.interval * 20 {
+                s.interval = (s.interval * 3 / 2).min(slowest);
+                s.last_growth = now;
+            }
+            s.next_slot = s.next_slot.max(now + wait);
+            return;
+        }
+        let Some(r) = remaining else { return };
+        if !s.pacing {
+            if r <= LOW {
+                s.pacing = true;
+                s.next_slot = now;
+            }
+        } else if r > HIGH {
+            s.pacing = false;
+        } else if r > TARGET {
+            s.interval = (s.interval * 95 / 100).max(FASTEST);
+        } else if r < TARGET / 2 {
+            s.interval = (s.interval * 11 / 10).min(slowest);
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The azure provider in NSG mode: live state is the security rules of Azure network security
+//! groups, read and written through Azure Resource Manager (api-version 2024-05-01) over
+//! reqwest + rustls.
+//!
+//! - `read`: one GET per NSG, in parallel up to `parallelism`; the NSG's etag is its
+//!   fingerprint, and each rule keeps its own etag.
+//! - `apply`: NSGs in parallel up to `parallelism`, the changes of one NSG in plan order (see
+//!   [`write`]). A failure on one NSG does not stop the others.
+//!
+//! **Stale plans.** The provider remembers the etag of every NSG it last read. Before writing
+//! an NSG it reads it again; if the etag moved, that NSG's changes are skipped as stale and its
+//! id is listed in [`ApplyReport::stale`]. The ops layer reads live state through the same
+//! provider right before applying (to compare a saved plan's fingerprints), so the remembered
+//! etag is the plan's fingerprint: a saved plan fails those NSGs as stale, and for a fresh plan
+//! the ops layer may re-plan just the NSGs in `stale` and apply again. A 412 in the middle of an
+//! NSG's writes (someone changed one of our rules) is reported the same way.
+//!
+//! The `Provider` trait is synchronous; the provider owns a small tokio runtime and blocks on it.
+
+pub mod auth;
+mod client;
+mod endpoint;
+mod error;
+mod lro;
+mod read;
+mod retry;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{stream, StreamExt};
+
+use crate::live::{nsg_key, Live};
+use crate::model::{AzureMode, ProviderConfig, ProviderDecl};
+use crate::plan::ResourceChange;
+use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
+
+pub use auth::{AccessToken, AuthError, TokenProvider};
+pub use client::API_VERSION;
+pub use retry::RetryPolicy;
+
+/// Azure's public cloud.
+pub const DEFAULT_ENDPOINT: &str = "https://management.azure.com";
+
+/// How the provider behaves, beyond what the policy declares.
+pub struct AzureOptions {
+    /// NSGs read or written at once.
+    pub parallelism: usize,
+    pub retry: RetryPolicy,
+    /// Where tokens come from; `None` builds the credential chain from the environment.
+    pub tokens: Option<Arc<dyn TokenProvider>>,
+}
+
+impl Default for AzureOptions {
+    fn default() -> Self {
+        AzureOptions {
+            parallelism: 10,
+            retry: RetryPolicy::default(),
+            tokens: None,
+        }
+    }
+}
+
+pub struct AzureProvider {
+    address: String,
+    subscription_id: String,
+    client: client::ArmClient,
+    parallelism: usize,
+    runtime: tokio::runtime::Runtime,
+    /// Etag of every NSG this provider last read, by [`nsg_key`].
+    read_etags: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for AzureProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureProvider")
+            .field("address", &self.address)
+            .field("endpoint", &self.client.base().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AzureProvider {
+    /// `address` is `azure.<name>`; `endpoint` the ARM base URL (`https://`, or `http://` on a
+    /// loopback host), default the public cloud.
+    pub fn new(
+        address: String,
+        subscription_id: &str,
+        endpoint: Option<&str>,
+        options: AzureOptions,
+    ) -> Result<AzureProvider, ProviderError> {
+        let config = |m: String| ProviderError::Other(format!("provider `{address}`: {m}"));
+        let base = endpoint::parse_base_url(endpoint.unwrap_or(DEFAULT_ENDPOINT), "endpoint")
+            .map_err(config)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(options.parallelism.max(1) * 2)
+            .user_agent(concat!("jit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| config(format!("cannot build an HTTP client: {e}")))?;
+        let tokens: Arc<dyn TokenProvider> = match options.tokens {
+            Some(t) => t,
+            None => {
+                Arc::new(auth::from_env(&http, &|name| std::env::var(name).ok()).map_err(config)?)
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| ProviderError::Io {
+                context: "cannot start the async runtime".into(),
+                source: e,
+            })?;
+        let client =
+            client::ArmClient::new(http, base.clone(), tokens, arm_scope(&base), options.retry);
+        Ok(AzureProvider {
+            subscription_id: subscription_id.to_string(),
+            client,
+            parallelism: options.parallelism.max(1),
+            runtime,
+            read_etags: Mutex::new(HashMap::new()),
+            address,
+        })
+    }
+
+    fn check_id(&self, id: &str) -> Result<(), ProviderError> {
+        let sub = endpoint::nsg_subscription(id)
+            .map_err(|m| ProviderError::Other(format!("provider `{}`: {m}", self.address)))?;
+        if !sub.eq_ignore_ascii_case(&self.subscription_id) {
+            return Err(ProviderError::Other(format!(
+                "`{id}` is in subscription `{sub}`, but provider `{}` is for subscription `{}`",
+                self.address, self.subscription_id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Opens an `azure` provider block: NSG mode, credentials from the environment. Defender mode
+/// is refused with a clear error.
+pub fn open(decl: &ProviderDecl, parallelism: usize) -> Result<Box<dyn Provider>, ProviderError> {
+    let ProviderConfig::Azure {
+        subscription_id,
+        mode,
+        endpoint,
+    } = &decl.config
+    else {
+        return Err(ProviderError::Other(format!(
+            "provider `{}` is not an azure provider: this is a bug in jit",
+            decl.address()
+        )));
+    };
+    if *mode == AzureMode::Defender {
+        return Err(ProviderError::Other(format!(
+            "provider `{}`: mode `defender` is not supported yet; use mode `nsg`",
+            decl.address()
+        )));
+    }
+    let options = AzureOptions {
+        parallelism,
+        ..AzureOptions::default()
+    };
+    let provider = AzureProvider::new(
+        decl.address(),
+        subscription_id,
+        endpoint.as_deref(),
+        options,
+    )?;
+    Ok(Box::new(provider))
+}
+
+/// The token scope for an ARM endpoint: the endpoint's own `/.default`, except for a loopback
+/// emulator, which stands in for the public cloud.
+fn arm_scope(base: &reqwest::Url) -> String {
+    if endpoint::is_loopback(base) {
+        format!("{DEFAULT_ENDPOINT}/.default")
+    } else {
+        format!("{}/.default", base.as_str().trim_end_matches('/'))
+    }
+}
+
+impl Provider for AzureProvider {
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+
+    fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
+        let mut ids: Vec<&String> = Vec::new();
+        for id in nsg_ids {
+            self.check_id(id)?;
+            if !ids.iter().any(|seen| nsg_key(seen) == nsg_key(id)) {
+                ids.push(id);
+            }
+        }
+        let results: Vec<_> = self.runtime.block_on(
+            stream::iter(ids.iter().map(|id| read::read_nsg(&self.client, id)))
+                .buffered(self.parallelism)
+                .collect(),
+        );
+        let mut live = Live::default();
+        let mut etags = self.read_etags.lock().expect("no panics while held");
+        for (id, result) in ids.iter().zip(results) {
+            let nsg = result?;
+            etags.insert(nsg_key(id), nsg.fingerprint.clone());
+            live.nsgs.insert(nsg_key(id), nsg);
+        }
+        Ok(live)
+    }
+
+    fn apply(
+        &self,
+        changes: &[ResourceChange],
+        on_outcome: &OnOutcome<'_>,
+    ) -> Result<ApplyReport, ProviderError> {
+        let mut groups: Vec<(String, Vec<&ResourceChange>)> = Vec::new();
+        for change in changes {
+            self.check_id(&change.nsg_id)?;
+            let key = nsg_key(&change.nsg_id);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, group)) => group.push(change),
+                None => groups.push((key, vec![change])),
+            }
+        }
+        let expected = self
+            .read_etags
+            .lock()
+            .expect("no panics while held")
+            .clone();
+        let report = Mutex::new(ApplyReport::default());
+        let record = |change: &ResourceChange, outcome: Outcome| {
+            match &outcome {
+                Outcome::Applied => tracing::info!("{}: applied", change.address),
+                Outcome::Failed(why) | Outcome::Skipped(why) => {
+                    tracing::warn!("{}: {why}", change.address)
+                }
+            }
+            report
+                .lock()
+                .expect("no panics while held")
+                .record(&outcome);
+            on_outcome(change, &outcome);
+        };
+        let stale: Vec<String> = self.runtime.block_on(
+            stream::iter(groups.iter().map(|(key, group)| {
+                let record = &record;
+                let expected = expected.get(key).map(String::as_str);
+                async move {
+                    let id = &group[0].nsg_id;
+                    let result = write::apply_nsg(&self.client, id, expected, group, record).await;
+                    result.stale.then(|| id.clone())
+                }
+            }))
+            .buffer_unordered(self.parallelism)
+            .filter_map(|stale| async move { stale })
+            .collect(),
+        );
+        let mut report = report.into_inner().expect("no panics while held");
+        report.stale = stale;
+        report.stale.sort();
+        // What was read before this apply no longer describes the NSGs it wrote.
+        let mut etags = self.read_etags.lock().expect("no panics while held");
+        for (key, _) in &groups {
+            etags.remove(key);
+        }
+        Ok(report)
+    }
+}

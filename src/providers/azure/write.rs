@@ -1,0 +1,235 @@
+//! Applying the changes of one NSG, in plan order: the NSG is read again first (its etag must
+//! still be the one the plan was made against), then one PUT or DELETE per rule on
+//! `…/securityRules/{name}` — never a PUT of the whole NSG, which would drop rules other tools
+//! add. Creates carry `If-None-Match: *`, updates and deletes `If-Match: <rule etag>`; each
+//! long-running operation is followed to its end and the rule read back to confirm.
+//!
+//! Every step is idempotent, so a re-run after a crash or a lost answer converges: a rule that
+//! is already as the change wants it counts as applied, and a 412 is checked against the rule's
+//! current state before it is called a conflict. The first failure stops the NSG; its
+//! remaining changes are skipped.
+
+use serde_json::json;
+
+use super::client::{ArmClient, Request};
+use super::endpoint::join;
+use super::error::ArmError;
+use super::lro;
+use super::read::{read_nsg, read_rule};
+use crate::live::{LiveNsg, LiveRule};
+use crate::nsg::Rule;
+use crate::plan::{Action, ResourceChange};
+use crate::providers::{Outcome, ProviderError};
+
+/// What became of one NSG's changes.
+#[derive(Debug, Default)]
+pub struct NsgResult {
+    /// The NSG changed under the plan (etag or a rule's etag): re-plan it.
+    pub stale: bool,
+}
+
+/// Why a change did not apply.
+enum ChangeError {
+    /// Live state is not what the plan was made against.
+    Stale(String),
+    Failed(String),
+}
+
+impl From<ArmError> for ChangeError {
+    fn from(e: ArmError) -> ChangeError {
+        ChangeError::Failed(e.to_string())
+    }
+}
+
+/// Applies `changes` (all for the NSG `nsg_id`, in plan order). `expected` is the etag the plan
+/// was made against, when known. Calls `report` once per change.
+pub async fn apply_nsg(
+    client: &ArmClient,
+    nsg_id: &str,
+    expected: Option<&str>,
+    changes: &[&ResourceChange],
+    report: &(dyn Fn(&ResourceChange, Outcome) + Sync),
+) -> NsgResult {
+    let mut result = NsgResult::default();
+    let live = match read_nsg(client, nsg_id).await {
+        Ok(live) => live,
+        Err(e) => {
+            let message = match e {
+                ProviderError::NotFound { .. } => e.to_string(),
+                other => format!("cannot read `{nsg_id}` before writing: {other}"),
+            };
+            for change in changes {
+                report(change, Outcome::Failed(message.clone()));
+            }
+            return result;
+        }
+    };
+    if let Some(expected) = expected.filter(|e| *e != live.fingerprint) {
+        result.stale = true;
+        let why = format!(
+            "stale: `{}` changed since it was planned (etag {expected} is now {}): re-run jit plan",
+            live.name, live.fingerprint
+        );
+        for change in changes {
+            report(change, Outcome::Skipped(why.clone()));
+        }
+        return result;
+    }
+    let mut stopped: Option<String> = None;
+    for change in changes {
+        if let Some(why) = &stopped {
+            report(change, Outcome::Skipped(why.clone()));
+            continue;
+        }
+        match apply_change(client, &live, change).await {
+            Ok(()) => report(change, Outcome::Applied),
+            Err(ChangeError::Stale(why)) => {
+                result.stale = true;
+                report(change, Outcome::Failed(why));
+                stopped = Some(format!(
+                    "not attempted: `{}` changed during apply: re-run jit plan",
+                    live.name
+                ));
+            }
+            Err(ChangeError::Failed(why)) => {
+                report(change, Outcome::Failed(why));
+                stopped = Some(format!(
+                    "not attempted: an earlier change to `{}` failed",
+                    live.name
+                ));
+            }
+        }
+    }
+    result
+}
+
+async fn apply_change(
+    client: &ArmClient,
+    live: &LiveNsg,
+    change: &ResourceChange,
+) -> Result<(), ChangeError> {
+    let url = join(
+        client.base(),
+        &format!("{}/securityRules/{}", live.id, change.name),
+    );
+    let current = live
+        .rules
+        .iter()
+        .find(|r| r.rule.name.eq_ignore_ascii_case(&change.name));
+    let action = change.action();
+    let after = match (action, &change.change.after) {
+        (Action::Delete, _) => None,
+        (_, Some(after)) => Some(after),
+        (_, None) => {
+            return Err(ChangeError::Failed(format!(
+                "{} of `{}` has no `after` rule: this is a bug in jit",
+                action_word(action),
+                change.address
+            )))
+        }
+    };
+    if already_done(current, after) {
+        return Ok(());
+    }
+    let request = match action {
+        Action::Create => {
+            if current.is_some() {
+                return Err(stale(
+                    change,
+                    "a rule with this name appeared since the plan",
+                ));
+            }
+            Request {
+                if_none_match_any: true,
+                ..put(&url, after.expect("checked above"))
+            }
+        }
+        Action::Update => {
+            let Some(current) = current else {
+                return Err(stale(change, "the rule was deleted since the plan"));
+            };
+            Request {
+                if_match: current.etag.clone(),
+                ..put(&url, after.expect("checked above"))
+            }
+        }
+        Action::Delete => Request {
+            method: reqwest::Method::DELETE,
+            url: url.clone(),
+            if_match: current.and_then(|c| c.etag.clone()),
+            if_none_match_any: false,
+            body: None,
+        },
+    };
+    let what = request.what();
+    match client.send(&request).await {
+        Ok(response) => lro::follow(client, &what, &response).await?,
+        Err(ArmError::Remote(e)) if e.status == 412 => {
+            // A lost answer retried, or someone else's change? The rule's state decides.
+            let now = read_rule(client, &url).await?;
+            if already_done(now.as_ref(), after) {
+                return Ok(());
+            }
+            return Err(stale(change, &format!("ARM refused the write with {e}")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let confirmed = read_rule(client, &url).await?;
+    if already_done(confirmed.as_ref(), after) {
+        Ok(())
+    } else {
+        Err(ChangeError::Failed(format!(
+            "{what} succeeded but reading the rule back shows {}",
+            match confirmed {
+                Some(_) if after.is_none() => "it still exists".to_string(),
+                Some(r) => format!("different properties: {}", r.rule.to_arm()),
+                None => "no rule".to_string(),
+            }
+        )))
+    }
+}
+
+fn put(url: &str, after: &Rule) -> Request {
+    Request {
+        method: reqwest::Method::PUT,
+        url: url.to_string(),
+        if_match: None,
+        if_none_match_any: false,
+        body: Some(json!({ "properties": after.arm_properties() })),
+    }
+}
+
+/// The rule is already what the change wants: present and equal to `after`, or absent.
+fn already_done(current: Option<&LiveRule>, after: Option<&Rule>) -> bool {
+    match (current, after) {
+        (None, None) => true,
+        (Some(c), Some(a)) => same_rule(&c.rule, a),
+        _ => false,
+    }
+}
+
+/// Equal as ARM compares them: names and protocols case-insensitively.
+fn same_rule(a: &Rule, b: &Rule) -> bool {
+    a.name.eq_ignore_ascii_case(&b.name)
+        && a.protocol.eq_ignore_ascii_case(&b.protocol)
+        && Rule {
+            name: b.name.clone(),
+            protocol: b.protocol.clone(),
+            ..a.clone()
+        } == *b
+}
+
+fn stale(change: &ResourceChange, why: &str) -> ChangeError {
+    ChangeError::Stale(format!(
+        "stale: `{}`: {why}: re-run jit plan",
+        change.address
+    ))
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+    }
+}

@@ -1,0 +1,14 @@
+//! The azure provider against the ARM emulator on 127.0.0.1: reads, writes, faults and
+//! credentials through the library, and end to end through the real `jit` binary.
+
+#[path = "../emulator/mod.rs"]
+mod emulator;
+
+#[allow(dead_code)]
+#[path = "../cli/support.rs"]
+mod support;
+
+mod common;
+
+mod credentials;
+mod provider;
