@@ -38,11 +38,6 @@ impl Bad {
         self.span = span;
         self
     }
-
-    pub fn maybe_hint(mut self, hint: Option<String>) -> Bad {
-        self.hint = hint;
-        self
-    }
 }
 
 /// A place in the config: file index and byte span.
