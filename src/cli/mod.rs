@@ -99,9 +99,13 @@ pub enum Command {
     Schema(schema::Args),
 }
 
-/// The clock: `--at` when given, else now. Read once, here.
+/// The clock: `--at` when given, else now, truncated to whole seconds (plans and audit lines
+/// carry readable times). Read once, here.
 pub fn clock(at: Option<Timestamp>) -> Timestamp {
-    at.unwrap_or_else(Timestamp::now)
+    at.unwrap_or_else(|| {
+        let now = Timestamp::now();
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
+    })
 }
 
 pub fn main() -> ExitCode {
