@@ -120,12 +120,10 @@ pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>
             opts.config_dir.join(path),
         ))),
         ProviderConfig::Azure { .. } => azure::open(decl, opts.parallelism),
-        ProviderConfig::Nftables { .. } => {
-            Err(ProviderError::Other(format!(
-                "provider `{}`: the {} provider is not available yet in this build",
-                decl.address(),
-                decl.config.kind()
-            )))
-        }
+        ProviderConfig::Nftables { .. } => Err(ProviderError::Other(format!(
+            "provider `{}`: the {} provider is not available yet in this build",
+            decl.address(),
+            decl.config.kind()
+        ))),
     }
 }
