@@ -714,3 +714,49 @@ fn usage_errors_exit_1_never_2() {
         .code(0)
         .stdout_has("--detailed-exitcode");
 }
+
+/// A target whose provider jit cannot plan yet must fail the run: a "No changes" there would
+/// leave its ports open while the pipeline reports green.
+#[test]
+fn a_target_on_an_unbuilt_provider_is_an_error_not_no_changes() {
+    let nftables = r#"
+provider "nftables" "host" {
+  table = "jit"
+}
+
+target "bastion" {
+  provider = "nftables.host"
+  port "ssh" {
+    number          = 22
+    allowed_sources = ["10.0.0.0/8"]
+    max_duration    = "1h"
+  }
+}
+"#;
+    let defender = r#"
+provider "azure" "sec" {
+  subscription_id = "00000000-0000-0000-0000-000000000000"
+  mode            = "defender"
+}
+
+target "vm" {
+  provider = "azure.sec"
+  vm_id    = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
+  port "rdp" {
+    number          = 3389
+    allowed_sources = ["10.0.0.0/8"]
+    max_duration    = "1h"
+  }
+}
+"#;
+    for (policy, provider) in [(nftables, "nftables.host"), (defender, "azure.sec")] {
+        let dir = config_dir(&[("policy.hcl", policy)]);
+        for args in [&["plan", "--detailed-exitcode"][..], &["status"]] {
+            jit(dir.path(), args)
+                .run()
+                .code(1)
+                .stderr_has(&format!("provider `{provider}`"))
+                .stdout_lacks("No changes");
+        }
+    }
+}
