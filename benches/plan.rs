@@ -148,6 +148,28 @@ fn main() {
     let planned = start.elapsed();
     let json = jit::ops::planfile::to_json(&plan);
     let total = start.elapsed();
+    let peak_after_plan = peak_rss_mib();
+
+    // The same work again, step by step, to show where the time goes.
+    let step = Instant::now();
+    let desired = jit::compile::compile(&policy, at);
+    let compiled = step.elapsed();
+    let ids: Vec<String> = desired.nsgs.iter().map(|n| n.nsg_id.clone()).collect();
+    let provider = jit::providers::open(&policy.providers[0], &open).unwrap();
+    let step = Instant::now();
+    let live = provider.read(&ids).unwrap();
+    let read = step.elapsed();
+    let step = Instant::now();
+    let again = jit::plan::diff::diff(&policy, &desired, &live, at);
+    let diffed = step.elapsed();
+    assert_eq!(again, plan, "plans are deterministic");
+    println!(
+        "steps: read snapshot {:.2} s, compile {:.2} s, diff {:.2} s",
+        read.as_secs_f64(),
+        compiled.as_secs_f64(),
+        diffed.as_secs_f64()
+    );
+    drop((desired, live, again));
 
     let (add, change, destroy) = plan.counts();
     assert_eq!(
@@ -168,7 +190,7 @@ fn main() {
         (total - planned).as_secs_f64(),
         total.as_secs_f64()
     );
-    match peak_rss_mib() {
+    match peak_after_plan {
         Some(peak) => println!(
             "peak RSS (VmHWM): {peak:.0} MiB (after generating the inputs: {rss_before:.0} MiB)"
         ),

@@ -2,7 +2,8 @@
 //! with 2 ports each and 50,000 requests (one file per request, as a request repo has them),
 //! generated as text in memory. Prints seconds and the process's peak RSS (VmHWM).
 //!
-//! Run: `cargo bench --bench validate`. Goal: under 2 s and under 500 MB.
+//! Run: `cargo bench --bench validate`. Goal: under 2 s and under 500 MB. Wall time depends on
+//! what else the machine runs; CPU time (all threads) is printed too.
 
 use std::fmt::Write;
 use std::time::Instant;
@@ -104,6 +105,18 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU time of this process so far (user + system, all threads), from /proc/self/stat, in
+/// clock ticks of 1/100 s (the Linux default of `CLK_TCK`).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields = rest.split_whitespace().collect::<Vec<_>>();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn main() {
     let mut files = policy_files();
     files.extend(request_files());
@@ -114,6 +127,7 @@ fn main() {
         bytes as f64 / 1e6
     );
     let rss_before = peak_rss_mb().unwrap_or(0.0);
+    let cpu_before = cpu_seconds().unwrap_or(f64::NAN);
     let started = Instant::now();
     let policy = match load(&files) {
         Ok(policy) => policy,
@@ -131,9 +145,13 @@ fn main() {
         }
     };
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().unwrap_or(f64::NAN) - cpu_before;
     assert_eq!(policy.targets.len(), TARGETS);
     assert_eq!(policy.grants.len(), REQUESTS);
-    println!("lang::load: {seconds:.3} s");
+    println!(
+        "lang::load: {seconds:.3} s wall, {cpu:.2} s CPU on {} threads available",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     println!(
         "peak RSS: {:.0} MB (text alone: {:.0} MB before loading)",
         peak_rss_mb().unwrap_or(f64::NAN),

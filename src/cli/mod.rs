@@ -99,13 +99,28 @@ pub enum Command {
     Schema(schema::Args),
 }
 
-/// The clock: `--at` when given, else now. Read once, here.
+/// The clock: `--at` when given, else now, truncated to whole seconds (plans and audit lines
+/// carry readable times). Read once, here.
 pub fn clock(at: Option<Timestamp>) -> Timestamp {
-    at.unwrap_or_else(Timestamp::now)
+    at.unwrap_or_else(|| {
+        let now = Timestamp::now();
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
+    })
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error exits 1, not clap's 2: with `--detailed-exitcode`, 2 means "changes pending".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Status::Failure.into()
+            } else {
+                Status::Success.into()
+            };
+        }
+    };
     init_logging(&cli.global);
     let result = match cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),

@@ -91,23 +91,3 @@ fn plural(n: usize) -> &'static str {
         "s"
     }
 }
-
-/// Loads the policy for a command, printing its diagnostics to stderr (as text) when the
-/// config is invalid. Commands other than `validate` use this.
-#[allow(dead_code)]
-pub(crate) fn load_policy(global: &Global) -> anyhow::Result<crate::model::Policy> {
-    match config::load(&global.dir) {
-        Ok(loaded) => Ok(loaded.policy),
-        Err(LoadError::Invalid {
-            diagnostics,
-            sources,
-        }) => {
-            let mut err = std::io::stderr().lock();
-            diag::render_text(&mut err, &diagnostics, &sources, global.color_stderr())?;
-            err.flush()?;
-            let n = diagnostics.len();
-            anyhow::bail!("invalid config: {n} error{}; see above", plural(n))
-        }
-        Err(other) => Err(other.into()),
-    }
-}

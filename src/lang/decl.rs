@@ -27,6 +27,16 @@ pub struct Decls {
     pub requests: Vec<RequestDecl>,
 }
 
+impl Decls {
+    /// Adds `other`'s declarations after these.
+    pub fn append(&mut self, mut other: Decls) {
+        self.settings.append(&mut other.settings);
+        self.providers.append(&mut other.providers);
+        self.targets.append(&mut other.targets);
+        self.requests.append(&mut other.requests);
+    }
+}
+
 #[derive(Debug)]
 pub struct SettingsDecl {
     /// The block header.

@@ -37,21 +37,41 @@ pub struct SourceFile {
 
 /// Parse and validate every file (in the order given, which is path order). All diagnostics
 /// of all files come back together, sorted by file, line and column.
+///
+/// Large configs are parsed and decoded on several threads, in contiguous runs of files, and
+/// merged in file order, so the result does not depend on the number of threads.
 pub fn load(files: &[SourceFile]) -> Result<Policy, Vec<Diagnostic>> {
+    let threads = if files.len() >= PARALLEL_FROM {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    } else {
+        1
+    };
+    let chunk = files.len().div_ceil(threads).max(1);
+    let parts = if threads == 1 {
+        vec![decode_files(files, 0..files.len())]
+    } else {
+        std::thread::scope(|scope| {
+            let handles = (0..files.len())
+                .step_by(chunk)
+                .map(|start| {
+                    let range = start..(start + chunk).min(files.len());
+                    scope.spawn(move || decode_files(files, range))
+                })
+                .collect::<Vec<_>>();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
     let mut report = report::Report::new(files);
     let mut decls = decl::Decls::default();
-    for (index, file) in files.iter().enumerate() {
-        match parse::parse(&file.text) {
-            Ok(body) => {
-                let mut cx = decode::Cx {
-                    file: index,
-                    text: &file.text,
-                    report: &mut report,
-                };
-                decode::decode_file(&mut cx, &body, &mut decls);
-            }
-            Err(bad) => report.push(index, bad),
-        }
+    for (part, problems) in parts {
+        decls.append(part);
+        report.extend(problems);
     }
     let policy = validate::validate(decls, &mut report);
     if report.is_empty() {
@@ -59,6 +79,33 @@ pub fn load(files: &[SourceFile]) -> Result<Policy, Vec<Diagnostic>> {
     } else {
         Err(report.finish())
     }
+}
+
+/// Below this many files, one thread.
+const PARALLEL_FROM: usize = 64;
+
+/// Parse and decode `files[range]`; problems carry indexes into `files`.
+fn decode_files(
+    files: &[SourceFile],
+    range: std::ops::Range<usize>,
+) -> (decl::Decls, Vec<(usize, report::Bad)>) {
+    let mut report = report::Report::new(files);
+    let mut decls = decl::Decls::default();
+    for index in range {
+        let text = &files[index].text;
+        match parse::parse(text) {
+            Ok(body) => {
+                let mut cx = decode::Cx {
+                    file: index,
+                    text,
+                    report: &mut report,
+                };
+                decode::decode_file(&mut cx, &body, &mut decls);
+            }
+            Err(bad) => report.push(index, bad),
+        }
+    }
+    (decls, report.into_problems())
 }
 
 #[cfg(test)]

@@ -38,11 +38,6 @@ impl Bad {
         self.span = span;
         self
     }
-
-    pub fn maybe_hint(mut self, hint: Option<String>) -> Bad {
-        self.hint = hint;
-        self
-    }
 }
 
 /// A place in the config: file index and byte span.
@@ -76,6 +71,14 @@ impl<'a> Report<'a> {
         self.problems
             .push((at.file, Bad::new(at.span.clone(), code, message)));
         &mut self.problems.last_mut().expect("just pushed").1
+    }
+
+    pub fn extend(&mut self, problems: Vec<(usize, Bad)>) {
+        self.problems.extend(problems);
+    }
+
+    pub fn into_problems(self) -> Vec<(usize, Bad)> {
+        self.problems
     }
 
     pub fn len(&self) -> usize {

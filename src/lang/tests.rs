@@ -501,3 +501,45 @@ fn empty_input_is_an_empty_policy() {
     let policy = load(&[]).unwrap();
     assert!(policy.targets.is_empty());
 }
+
+#[test]
+fn many_files_give_the_same_result_as_one_thread() {
+    // Enough files to be decoded on several threads, with errors spread over them.
+    let mut list = vec![("policy.hcl".to_string(), POLICY.to_string())];
+    for i in 0..200 {
+        let text = REQUEST.replace("INC-1-alice", &format!("INC-{i}-alice"));
+        let text = if i % 50 == 7 {
+            text.replace("\"web-1\"", "\"web-2\"")
+        } else {
+            text
+        };
+        list.push((format!("requests/{i:03}.hcl"), text));
+    }
+    let refs = list
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect::<Vec<_>>();
+    let diags = errors(&refs);
+    let places = diags
+        .iter()
+        .map(|d| format!("{}:{}", d.file, d.line))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        places,
+        [
+            "requests/007.hcl:2",
+            "requests/057.hcl:2",
+            "requests/107.hcl:2",
+            "requests/157.hcl:2"
+        ]
+    );
+    let ok = list
+        .iter()
+        .filter(|(_, t)| !t.contains("web-2"))
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect::<Vec<_>>();
+    let policy = load(&files(&ok)).unwrap();
+    assert_eq!(policy.grants.len(), 196);
+    assert_eq!(policy.grants[0].id, "INC-0-alice");
+    assert_eq!(policy.grants[195].id, "INC-199-alice");
+}

@@ -130,7 +130,7 @@ pub fn nonempty_string<'e>(
 pub fn integer(e: &Expression, name: &str, fallback: &Range<usize>) -> Result<i64, Bad> {
     let span = span_of(e, fallback);
     let number = match e {
-        Expression::Number(n) => Some((**n).clone()),
+        Expression::Number(n) => Some(**n),
         Expression::UnaryOp(u) if u.operator.value() == &UnaryOperator::Neg => match &u.expr {
             Expression::Number(n) => n
                 .as_i64()

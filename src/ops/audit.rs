@@ -4,7 +4,8 @@
 //! Fields: `time`, `actor`, `action`, `address`, `provider`, `nsg_id`, `rule`, `request`,
 //! `requester`, `approvers`, `justification`, `reason`, `outcome` (`applied`, `failed`,
 //! `skipped`), `error` (when not applied), `plan_hash`, and `git_commit` when the config
-//! directory is in a git repository.
+//! directory is in a git repository. `time` is the clock the apply ran with (`--at` when
+//! given), the same instant its freshness checks used.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

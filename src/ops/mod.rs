@@ -95,6 +95,15 @@ impl<'a> Providers<'a> {
         Ok(self.open[address].as_ref())
     }
 
+    /// Opens the provider of every target, so that a target whose provider cannot be planned
+    /// (one not built yet) is an error, never a silent "No changes" that leaves its ports open.
+    pub(crate) fn open_all(&mut self) -> Result<(), OpsError> {
+        for target in &self.policy.targets {
+            self.get(&target.provider)?;
+        }
+        Ok(())
+    }
+
     /// Reads the given NSGs, `(provider address, id)` pairs, one `read` per provider.
     pub(crate) fn read(
         &mut self,

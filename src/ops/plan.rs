@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use crate::compile::compile;
+use crate::lang::did_you_mean;
 use crate::live::nsg_key;
 use crate::model::Policy;
 use crate::ops::{OpsError, Providers};
@@ -24,8 +25,10 @@ pub struct PlanOptions {
 
 pub fn plan(policy: &Policy, opts: &PlanOptions, open: &OpenOptions) -> Result<Plan, OpsError> {
     check_targets(policy, &opts.targets)?;
+    let mut providers = Providers::new(policy, open);
+    providers.open_all()?;
     let desired = compile(policy, opts.at);
-    let live = Providers::new(policy, open).read(
+    let live = providers.read(
         desired
             .nsgs
             .iter()
@@ -42,8 +45,8 @@ pub fn plan(policy: &Policy, opts: &PlanOptions, open: &OpenOptions) -> Result<P
 pub fn check_targets(policy: &Policy, names: &[String]) -> Result<(), OpsError> {
     for name in names {
         if policy.target(name).is_none() {
-            let hint = suggest(name, policy.targets.iter().map(|t| t.name.as_str()))
-                .map(|s| format!("; did you mean `{s}`?"))
+            let hint = did_you_mean(name, policy.targets.iter().map(|t| t.name.as_str()))
+                .map(|s| format!("; {s}"))
                 .unwrap_or_default();
             return Err(OpsError::Invalid(format!("unknown target `{name}`{hint}")));
         }
@@ -65,47 +68,4 @@ fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
     plan.errors.retain(|e| nsgs.contains(&nsg_key(&e.nsg_id)));
     plan.fingerprints
         .retain(|id, _| nsgs.contains(&nsg_key(id)));
-}
-
-/// The closest candidate within a small edit distance.
-pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(2);
-    candidates
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_near_names_only() {
-        let names = ["web-1", "jump-1", "db-primary"];
-        assert_eq!(suggest("web1", names.into_iter()), Some("web-1"));
-        assert_eq!(suggest("db-primry", names.into_iter()), Some("db-primary"));
-        assert_eq!(suggest("mail", names.into_iter()), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }

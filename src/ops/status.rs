@@ -41,7 +41,9 @@ pub fn status(
     open: &OpenOptions,
 ) -> Result<Vec<GrantStatus>, OpsError> {
     let nsgs = policy_nsgs(policy);
-    let live = Providers::new(policy, open).read(nsgs.values().cloned())?;
+    let mut providers = Providers::new(policy, open);
+    providers.open_all()?;
+    let live = providers.read(nsgs.values().cloned())?;
     let prefix = &policy.settings.rule_prefix;
     let mut out = Vec::new();
     for nsg in live.nsgs.values() {

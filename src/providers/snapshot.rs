@@ -48,12 +48,13 @@ impl SnapshotProvider {
         &self.path
     }
 
-    fn load(&self) -> Result<Document, ProviderError> {
+    fn load(&self) -> Result<(Document, Vec<u8>), ProviderError> {
         let bytes = fs::read(&self.path).map_err(|source| ProviderError::Io {
             context: format!("cannot read snapshot `{}`", self.path.display()),
             source,
         })?;
-        Document::parse(&bytes, &self.path.display().to_string())
+        let doc = Document::parse(&bytes, &self.path.display().to_string())?;
+        Ok((doc, bytes))
     }
 }
 
@@ -63,17 +64,12 @@ impl Provider for SnapshotProvider {
     }
 
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
-        let doc = self.load()?;
-        let mut live = Live::default();
+        let bytes = fs::read(&self.path).map_err(|source| ProviderError::Io {
+            context: format!("cannot read snapshot `{}`", self.path.display()),
+            source,
+        })?;
         let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
-        for nsg in doc.nsgs() {
-            // Every NSG is read, wanted or not: a corrupt file is refused as a whole.
-            let read = doc.live_nsg(nsg)?;
-            let key = nsg_key(&read.id);
-            if wanted.contains(&key) {
-                live.nsgs.insert(key, read);
-            }
-        }
+        let live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
         for id in nsg_ids {
             if !live.nsgs.contains_key(&nsg_key(id)) {
                 return Err(ProviderError::NotFound {
@@ -90,16 +86,30 @@ impl Provider for SnapshotProvider {
         changes: &[ResourceChange],
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
-        let mut doc = self.load()?;
+        let (mut doc, original) = self.load()?;
+        // The NSGs to change must be understood; the others are written back as they are.
+        let touched: HashSet<String> = changes.iter().map(|c| nsg_key(&c.nsg_id)).collect();
         for nsg in doc.nsgs() {
-            doc.live_nsg(nsg)?;
+            if touched.contains(&nsg_key(nsg_id(nsg).unwrap_or_default())) {
+                doc.live_nsg(nsg)?;
+            }
         }
         let (outcomes, changed) = doc.apply_changes(changes);
         let mut report = ApplyReport::default();
         let write_error = if changed {
-            write_atomic(&self.path, |file| file.write_all(&doc.to_bytes()))
-                .err()
-                .map(|e| format!("cannot write snapshot `{}`: {e}", self.path.display()))
+            // Another apply may have rewritten the file meanwhile: do not overwrite its work.
+            // (A last check, not a lock: the window left is the rename itself.)
+            let unchanged = fs::read(&self.path).is_ok_and(|now| now == original);
+            if unchanged {
+                write_atomic(&self.path, |file| file.write_all(&doc.to_bytes()))
+                    .err()
+                    .map(|e| format!("cannot write snapshot `{}`: {e}", self.path.display()))
+            } else {
+                Some(format!(
+                    "snapshot `{}` changed while applying; re-run jit plan",
+                    self.path.display()
+                ))
+            }
         } else {
             None
         };
@@ -183,7 +193,7 @@ impl Document {
         Ok(doc)
     }
 
-    /// Every NSG must have an id, unique in the file. (Rules are checked as they are read.)
+    /// Every NSG must have an id, unique in the file. (Rules are checked when an NSG is read.)
     fn check(&self) -> Result<(), ProviderError> {
         let mut seen = HashSet::new();
         for (i, nsg) in self.nsgs().iter().enumerate() {
@@ -689,5 +699,6 @@ pub(crate) fn write_atomic(
     result
 }
 
+mod read;
 #[cfg(test)]
 mod tests;

@@ -651,3 +651,112 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn saved_plan_from_the_future_is_refused() {
+    let dir = lab(true);
+    let d = dir.path();
+    let plan = d.join("plan.json");
+    jit(
+        d,
+        &["plan", "--out", plan.to_str().unwrap(), "--at", DURING],
+    )
+    .run()
+    .code(0);
+    let before = live_file(d);
+    // Applying it an hour early would open the grant before its start.
+    jit(d, &["apply", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has("stale plan: re-run jit plan")
+        .stderr_has("later than now");
+    assert_eq!(live_file(d), before);
+}
+
+#[test]
+fn invalid_config_stops_plan_and_apply() {
+    let dir = lab(false);
+    let d = dir.path();
+    fs::write(
+        d.join("requests.hcl"),
+        "request \"x\" {\n  target = \"nope\"\n}\n",
+    )
+    .unwrap();
+    let before = live_file(d);
+    for args in [&["plan"][..], &["apply", "--auto-approve"], &["status"]] {
+        jit(d, args)
+            .run()
+            .code(1)
+            .stderr_has("requests.hcl:")
+            .stderr_has("invalid config");
+    }
+    assert_eq!(live_file(d), before);
+}
+
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let dir = lab(false);
+    let d = dir.path();
+    jit(d, &["plan", "--detailed-exitcode", "--bogus"])
+        .run()
+        .code(1)
+        .stderr_has("--bogus");
+    jit(d, &["plan", "--detailed-exitcode", "--at", "yesterday"])
+        .run()
+        .code(1)
+        .stderr_has("yesterday");
+    jit(d, &["apply", "plan.json", "--target", "web-1"])
+        .run()
+        .code(1)
+        .stderr_has("cannot be used with");
+    jit(d, &["plan", "--help"])
+        .run()
+        .code(0)
+        .stdout_has("--detailed-exitcode");
+}
+
+/// A target whose provider jit cannot plan yet must fail the run: a "No changes" there would
+/// leave its ports open while the pipeline reports green.
+#[test]
+fn a_target_on_an_unbuilt_provider_is_an_error_not_no_changes() {
+    let nftables = r#"
+provider "nftables" "host" {
+  table = "jit"
+}
+
+target "bastion" {
+  provider = "nftables.host"
+  port "ssh" {
+    number          = 22
+    allowed_sources = ["10.0.0.0/8"]
+    max_duration    = "1h"
+  }
+}
+"#;
+    let defender = r#"
+provider "azure" "sec" {
+  subscription_id = "00000000-0000-0000-0000-000000000000"
+  mode            = "defender"
+}
+
+target "vm" {
+  provider = "azure.sec"
+  vm_id    = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
+  port "rdp" {
+    number          = 3389
+    allowed_sources = ["10.0.0.0/8"]
+    max_duration    = "1h"
+  }
+}
+"#;
+    for (policy, provider) in [(nftables, "nftables.host"), (defender, "azure.sec")] {
+        let dir = config_dir(&[("policy.hcl", policy)]);
+        for args in [&["plan", "--detailed-exitcode"][..], &["status"]] {
+            jit(dir.path(), args)
+                .run()
+                .code(1)
+                .stderr_has(&format!("provider `{provider}`"))
+                .stdout_lacks("No changes");
+        }
+    }
+}

@@ -29,9 +29,10 @@ fn printed_schemas_equal_the_committed_ones() {
 #[test]
 fn an_unknown_kind_is_refused() {
     let dir = config_dir(&[]);
+    // Usage errors exit 1 (DESIGN: bad input), never 2, which means "changes pending".
     TestCommand::new(dir.path(), &["schema", "plan"])
         .run()
-        .code(2)
+        .code(1)
         .stderr_has("invalid value 'plan'");
 }
 

@@ -282,7 +282,8 @@ fn json_format_is_a_list_on_stdout() {
     let dir = two_bad_files();
     let run = TestCommand::new(dir.path(), &["validate", "--format", "json"])
         .run()
-        .code(1);
+        .code(1)
+        .stdout_has("\"code\": \"E012\"");
     let list: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 3);
@@ -309,7 +310,8 @@ fn github_format_annotates() {
     let dir = two_bad_files();
     let run = TestCommand::new(dir.path(), &["validate", "--format", "github"])
         .run()
-        .code(1);
+        .code(1)
+        .stdout_lacks("error[");
     let lines = run.stdout.lines().collect::<Vec<_>>();
     assert_eq!(lines.len(), 3, "{}", run.stdout);
     let file = dir

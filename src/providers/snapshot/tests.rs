@@ -505,7 +505,9 @@ fn corrupt_and_missing_files_are_clear_errors() {
     ];
     for (text, expected) in cases {
         let path = write_file(dir.path(), text);
-        let err = provider(&path).read(&[]).unwrap_err();
+        let err = provider(&path)
+            .read(&["/a/nsg".into(), "/a/n".into()])
+            .unwrap_err();
         assert!(
             matches!(err, ProviderError::Corrupt { .. }),
             "{text}: {err:?}"
@@ -553,4 +555,53 @@ fn fingerprint_hashes_rules_when_there_is_no_etag() {
     assert_eq!(fp(&a), fp(&b));
     assert_ne!(fp(&a), fp(&c));
     assert!(fp(&a).starts_with("sha256:"));
+}
+
+#[test]
+fn fast_read_agrees_with_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let quickstart = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/live/nsgs.json"),
+    )
+    .unwrap();
+    let mut texts = vec![quickstart, FLAT.to_string()];
+    for file in [
+        "network-NetworkSecurityGroupCreateWithRule.json",
+        "network-NetworkSecurityGroupGet.json",
+        "network-NetworkSecurityGroupListAll.json",
+    ] {
+        texts.extend(bodies(file).iter().map(|b| b.to_string()));
+    }
+    for text in texts {
+        let path = write_file(dir.path(), &text);
+        let doc = Document::parse(text.as_bytes(), &path.display().to_string()).unwrap();
+        let ids: Vec<String> = doc
+            .nsgs()
+            .iter()
+            .map(|n| nsg_id(n).unwrap().into())
+            .collect();
+        let live = provider(&path).read(&ids).unwrap();
+        for nsg in doc.nsgs() {
+            let expected = doc.live_nsg(nsg).unwrap();
+            assert_eq!(live.nsg(&expected.id), Some(&expected));
+        }
+    }
+}
+
+#[test]
+fn only_the_nsgs_asked_for_are_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = json!([
+        {"id": "/x/good", "securityRules": []},
+        {"id": "/x/odd", "securityRules": [{"name": "r", "access": "Allow"}]}
+    ])
+    .to_string();
+    let path = write_file(dir.path(), &text);
+    let p = provider(&path);
+    assert_eq!(p.read(&["/x/good".into()]).unwrap().nsgs.len(), 1);
+    let err = p.read(&["/x/odd".into()]).unwrap_err().to_string();
+    assert!(
+        err.contains("NSG `odd`: rule `r`: missing `priority`"),
+        "{err}"
+    );
 }
