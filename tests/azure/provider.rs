@@ -434,11 +434,10 @@ fn throttling_is_waited_out_and_paced() {
         .collect();
     let (report, outcomes) = apply(&p, &changes);
     assert_eq!((report.applied, report.failed), (12, 0), "{outcomes:?}");
+    // Whether the two-token bucket runs dry depends on how fast this machine is at the moment
+    // (a loaded machine refills it between writes), so only the upper bound is asserted here;
+    // tests/azure/cli.rs runs a whole apply against one-token buckets.
     let stats = emu.stats();
-    assert!(
-        stats.throttled_by("writes") >= 1,
-        "the bucket ran dry: {stats:?}"
-    );
     assert!(
         stats.throttled_by("writes") <= 8,
         "pacing keeps 429s few: {stats:?}"
