@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
 use crate::live::nsg_key;
 use crate::model::{AzureMode, Grant, Policy, Port, ProviderConfig, Target};
@@ -210,8 +209,9 @@ fn is_name_char(c: char) -> bool {
 
 /// 8 hex digits of the SHA-256 of `text`.
 pub fn short_hash(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = crate::digest::sha256_hex(text.as_bytes());
+    hex.truncate(8);
+    hex
 }
 
 /// `managed-by=jit; request=<id>; expires=<RFC 3339>`, at most 140 characters.

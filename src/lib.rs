@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod compile;
 pub mod diag;
+pub mod digest;
 pub mod lang;
 pub mod live;
 pub mod model;

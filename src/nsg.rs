@@ -219,6 +219,18 @@ fn put_pair(p: &mut Map<String, Value>, singular: &str, plural: &str, values: &[
     }
 }
 
+/// How a JSON value's type reads in an error message: "a string", "an array", "null".
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 impl Serialize for Rule {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_arm().serialize(s)

@@ -6,7 +6,6 @@ use std::fs;
 use std::path::Path;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::ops::OpsError;
 use crate::plan::{Plan, FORMAT_VERSION};
@@ -21,12 +20,7 @@ pub fn to_json(plan: &Plan) -> Vec<u8> {
 
 /// `sha256:<hex>` of a plan's JSON bytes; recorded in the audit log.
 pub fn hash(json: &[u8]) -> String {
-    let digest = Sha256::digest(json);
-    let mut s = String::from("sha256:");
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    crate::digest::tagged(json)
 }
 
 /// Writes the plan to `path` atomically; returns the bytes written.

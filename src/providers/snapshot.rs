@@ -18,10 +18,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
+use crate::digest::{self, canonical_json};
 use crate::live::{name_from_id, nsg_key, Live, LiveNsg, LiveRule};
-use crate::nsg::{Rule, MANAGED_MARKER};
+use crate::nsg::{json_kind, Rule, MANAGED_MARKER};
 use crate::plan::{Action, ResourceChange};
 use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
 
@@ -364,7 +364,7 @@ fn rules_of(nsg: &Value) -> Result<&[Value], String> {
         Some(Value::Array(rules)) => Ok(rules),
         Some(other) => Err(format!(
             "`securityRules` should be an array, found {}",
-            kind_of(other)
+            json_kind(other)
         )),
     }
 }
@@ -389,17 +389,6 @@ fn rules_of_mut(nsg: &mut Value) -> Result<&mut Vec<Value>, String> {
     rules
         .as_array_mut()
         .ok_or_else(|| "`securityRules` is not an array".to_string())
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn rule_name(rule: &Value) -> Option<&str> {
@@ -555,10 +544,7 @@ fn renew_etags(nsg: &mut Value, changes: &[ResourceChange]) {
     let id_key = nsg_key(nsg_id(nsg).unwrap_or_default());
     let hash = {
         let rules = rules_of(nsg).unwrap_or(&[]);
-        let mut h = Sha256::new();
-        h.update(old.as_bytes());
-        h.update(rules_hash(rules).as_bytes());
-        hex(&h.finalize())
+        digest::sha256_hex(format!("{old}{}", rules_hash(rules)).as_bytes())
     };
     let etag = format!(
         "W/\"{}-{}-{}-{}-{}\"",
@@ -588,50 +574,15 @@ fn renew_etags(nsg: &mut Value, changes: &[ResourceChange]) {
 
 /// `sha256:<hex>` over the canonical JSON (keys sorted, no spaces) of a rule list.
 pub(crate) fn rules_hash(rules: &[Value]) -> String {
-    let mut text = String::new();
-    out_canonical_list(rules, &mut text);
-    format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
-}
-
-fn out_canonical_list(items: &[Value], out: &mut String) {
-    out.push('[');
-    for (i, item) in items.iter().enumerate() {
+    let mut text = String::from("[");
+    for (i, rule) in rules.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            text.push(',');
         }
-        canonical(item, out);
+        canonical_json(rule, &mut text);
     }
-    out.push(']');
-}
-
-fn canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Array(items) => out_canonical_list(items, out),
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    text.push(']');
+    digest::tagged(text.as_bytes())
 }
 
 /// One indentation level: the leading whitespace of the first indented line. `None` for a

@@ -7,8 +7,9 @@ use serde_json::Value;
 use super::client::ArmClient;
 use super::endpoint::join;
 use super::error::ArmError;
+use crate::digest;
 use crate::live::{name_from_id, LiveNsg, LiveRule};
-use crate::nsg::Rule;
+use crate::nsg::{json_kind, Rule};
 use crate::providers::ProviderError;
 
 /// GETs the NSG `id`. A missing NSG is [`ProviderError::NotFound`].
@@ -38,11 +39,11 @@ pub fn parse_nsg(id: &str, url: &str, body: &Value) -> Result<LiveNsg, ProviderE
     // ARM always sends an etag; a body without one is fingerprinted by its rules.
     let fingerprint = match obj.get("etag") {
         Some(Value::String(etag)) => etag.clone(),
-        None | Some(Value::Null) => rules_hash(rules_json),
+        None | Some(Value::Null) => digest::json_fingerprint(rules_json.unwrap_or(&Value::Null)),
         Some(other) => {
             return Err(corrupt(format!(
                 "`etag` should be a string, found {}",
-                kind(other)
+                json_kind(other)
             )))
         }
     };
@@ -59,7 +60,7 @@ pub fn parse_nsg(id: &str, url: &str, body: &Value) -> Result<LiveNsg, ProviderE
         Some(other) => {
             return Err(corrupt(format!(
                 "`properties.securityRules` should be an array, found {}",
-                kind(other)
+                json_kind(other)
             )))
         }
     };
@@ -91,25 +92,6 @@ pub async fn read_rule(client: &ArmClient, url: &str) -> Result<Option<LiveRule>
     })?;
     let etag = body.get("etag").and_then(Value::as_str).map(str::to_string);
     Ok(Some(LiveRule { rule, etag }))
-}
-
-fn rules_hash(rules: Option<&Value>) -> String {
-    use sha2::{Digest, Sha256};
-    let text = rules.map(Value::to_string).unwrap_or_default();
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

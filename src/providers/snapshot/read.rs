@@ -10,11 +10,11 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use super::{canonical, hex, kind_of, strip_position};
+use super::strip_position;
+use crate::digest::{self, canonical_json};
 use crate::live::{name_from_id, nsg_key, Live, LiveNsg, LiveRule};
-use crate::nsg::Rule;
+use crate::nsg::{json_kind, Rule};
 use crate::providers::ProviderError;
 
 /// The top-level object: a list call's `{"value": [...]}`, or one NSG.
@@ -147,7 +147,7 @@ fn read_nsg(
             let found: Value = serde_json::from_str(r.get()).unwrap_or(Value::Null);
             return Err(in_nsg(format!(
                 "`securityRules` should be an array, found {}",
-                kind_of(&found)
+                json_kind(&found)
             )));
         }
     };
@@ -165,7 +165,7 @@ fn read_nsg(
             if n > 0 {
                 text.push(',');
             }
-            canonical(&value, text);
+            canonical_json(&value, text);
         }
         let etag = match value.get("etag") {
             Some(Value::String(e)) => Some(e.clone()),
@@ -178,7 +178,7 @@ fn read_nsg(
         None => {
             let mut text = canonical_rules.unwrap_or_else(|| String::from("["));
             text.push(']');
-            format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
+            digest::tagged(text.as_bytes())
         }
     };
     let nsg = LiveNsg {
