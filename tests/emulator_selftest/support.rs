@@ -9,10 +9,10 @@ pub const NSG_ID: &str =
     "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/testnsg";
 pub const API: &str = "api-version=2024-05-01";
 
-/// An official example payload from `../shared/azure-examples/`.
+/// An official example payload from `tests/fixtures/azure-examples/`.
 pub fn example(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/azure-examples")
+        .join("tests/fixtures/azure-examples")
         .join(name);
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));

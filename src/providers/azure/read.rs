@@ -100,7 +100,7 @@ mod tests {
 
     fn example(file: &str) -> Value {
         let path = format!(
-            "{}/../shared/azure-examples/{file}",
+            "{}/tests/fixtures/azure-examples/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -10,7 +10,7 @@ use crate::nsg::{Access, Direction};
 use crate::plan::{ActionReason, Change};
 
 fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/azure-examples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/azure-examples")
 }
 
 fn example(name: &str) -> Value {
