@@ -8,11 +8,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
 use super::{clock, Global, Status};
-use crate::ops::apply::{ApplyOptions, ApplySummary};
+use crate::live::name_from_id;
+use crate::ops::apply::{ApplyOptions, ApplySummary, MAX_REPLAN_ROUNDS};
 use crate::ops::audit::{self, AuditContext};
 use crate::ops::plan::PlanOptions;
 use crate::ops::planfile;
-use crate::plan::{Action, ResourceChange};
+use crate::plan::{Action, Plan, ResourceChange};
 use crate::providers::Outcome;
 
 #[derive(Debug, clap::Args)]
@@ -41,8 +42,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let policy = super::plan::load_policy(global)?;
     let at = clock(args.at);
     let open = super::plan::open_options(global, args.parallelism);
-    let (plan, plan_json) = match &args.planfile {
-        Some(path) => planfile::read(path)?,
+    let (plan, plan_json, replan) = match &args.planfile {
+        Some(path) => {
+            let (plan, json) = planfile::read(path)?;
+            (plan, json, None)
+        }
         None => {
             let opts = PlanOptions {
                 at,
@@ -62,7 +66,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                 return Ok(Status::Failure);
             }
             let json = planfile::to_json(&plan);
-            (plan, json)
+            (plan, json, Some(opts))
         }
     };
     let opts = ApplyOptions {
@@ -76,11 +80,22 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             plan_hash: planfile::hash(&plan_json),
             git_commit: audit::git_commit(&global.dir),
         },
+        replan,
     };
     let progress = Progress::new(global, plan.resource_changes.len());
-    let summary = crate::ops::apply::apply(&policy, &plan, &opts, &open, &|change, outcome| {
-        progress.report(change, outcome)
-    })?;
+    let summary = crate::ops::apply::apply(
+        &policy,
+        &plan,
+        &opts,
+        &open,
+        &|change, outcome| progress.report(change, outcome),
+        &|round, replan| {
+            progress.extend(replan.resource_changes.len());
+            if let Err(e) = print_replan(global, round, replan) {
+                tracing::warn!("cannot print the re-plan: {e}");
+            }
+        },
+    )?;
     progress.finish();
     print_summary(&summary)?;
     Ok(if summary.ok() {
@@ -152,11 +167,37 @@ impl Progress {
         }
     }
 
+    /// More changes to come (a re-plan).
+    fn extend(&self, more: usize) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(more as u64);
+        }
+    }
+
     fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
+}
+
+/// A re-plan of NSGs that changed during the apply, on stdout like the first plan, under a
+/// heading naming them.
+fn print_replan(global: &Global, round: usize, plan: &Plan) -> std::io::Result<()> {
+    let names: Vec<String> = plan
+        .fingerprints
+        .keys()
+        .map(|id| format!("`{}`", name_from_id(id)))
+        .collect();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "\nNSG {} changed during apply; re-planned (round {round} of {MAX_REPLAN_ROUNDS}):\n",
+        names.join(", ")
+    )?;
+    crate::render::text::render(plan, global.color_stdout(), &mut out)?;
+    out.flush()
 }
 
 fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
@@ -166,8 +207,15 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
         "Resources: {} added, {} changed, {} destroyed",
         s.added, s.changed, s.destroyed
     );
-    if s.failures.is_empty() {
-        writeln!(out, "\nApply complete! {counts}.")?;
+    let replanned = match s.replanned.len() {
+        0 => String::new(),
+        n => format!(
+            " ({n} stale change{} replaced by a re-plan)",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    if s.failures.is_empty() && s.stale.is_empty() {
+        writeln!(out, "\nApply complete! {counts}.{replanned}")?;
     } else {
         let failed = s
             .failures
@@ -177,12 +225,15 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
         let skipped = s.failures.len() - failed;
         writeln!(
             out,
-            "\nApply failed! {counts}; {failed} failed, {skipped} not attempted."
+            "\nApply failed! {counts}; {failed} failed, {skipped} not attempted.{replanned}"
         )?;
         for (address, outcome) in &s.failures {
             if let Outcome::Failed(e) = outcome {
                 eprintln!("error: {address}: {e}");
             }
+        }
+        for message in &s.stale {
+            eprintln!("error: {message}");
         }
     }
     out.flush()?;

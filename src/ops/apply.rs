@@ -5,8 +5,30 @@
 //! passed, when it was made for a later time than now, or when any NSG it was made against has
 //! another fingerprint now ("stale plan: re-run jit plan"). Each action is idempotent (a create
 //! that finds its rule, a delete that does not), so re-running after a crash converges.
+//!
+//! **Stale NSGs during apply.** A provider may find that an NSG moved after it was read (its
+//! etag changed, or a 412 it cannot explain) and list it in `ApplyReport::stale`; that NSG's
+//! changes failed or were skipped. What follows depends on where the plan came from, which the
+//! CLI says through [`ApplyOptions::replan`]:
+//!
+//! - A saved plan (`replan: None`) is applied exactly or not at all: each stale NSG fails with
+//!   "stale plan: re-run jit plan" and the apply exits 1.
+//! - A plan this same run just made (`replan: Some(options)`, the options it was made with: the
+//!   same clock and `--target` narrowing) is re-planned for the stale NSGs only: re-read, compile
+//!   and diff through `ops::plan`, handed to `on_replan` (the CLI prints it as it printed the
+//!   first plan), and applied, at most [`MAX_REPLAN_ROUNDS`] times; an NSG still stale after that
+//!   fails. An NSG whose fingerprint moved between the plan and the apply's own re-read is
+//!   treated the same way, without writing its old changes. Changes set aside by a re-plan are
+//!   not failures: [`ApplySummary::replanned`] keeps them, and the summary and exit code are
+//!   those of the re-planned changes.
+//!
+//! The audit log records what happened: the stale attempt with its own outcome (`skipped` or
+//! `failed`) under the first plan's hash, then each re-planned change under its re-plan's hash.
+//!
+//! The ops layer decides and returns data; the CLI only renders (`on_outcome`, `on_replan`, the
+//! summary).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -15,13 +37,17 @@ use jiff::{SignedDuration, Timestamp};
 use crate::live::{name_from_id, nsg_key};
 use crate::model::Policy;
 use crate::ops::audit::{AuditContext, AuditLog};
-use crate::ops::{policy_nsgs, OpsError, Providers};
+use crate::ops::plan::{plan_with, PlanOptions};
+use crate::ops::{planfile, policy_nsgs, OpsError, Providers};
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::providers::{OnOutcome, OpenOptions, Outcome};
 
 /// How far a plan's clock may run ahead of the applying machine's (clock skew between CI
 /// runners). Beyond it, applying could open a grant before its start.
 const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
+
+/// Re-plans of one NSG that keeps changing under the apply, before it fails.
+pub const MAX_REPLAN_ROUNDS: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -31,7 +57,13 @@ pub struct ApplyOptions {
     pub audit_log: PathBuf,
     /// Actor, plan hash and git commit for the audit lines; its `time` is `at`.
     pub audit: AuditContext,
+    /// The options the plan was made with, when this run made it: NSGs that change under the
+    /// apply are re-planned with them. `None` for a saved plan: those NSGs fail as stale.
+    pub replan: Option<PlanOptions>,
 }
+
+/// Called with each re-plan (round 1, 2, …) of the NSGs that changed, before it is applied.
+pub type OnReplan<'a> = dyn Fn(usize, &Plan) + 'a;
 
 /// What an apply did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -41,35 +73,32 @@ pub struct ApplySummary {
     pub destroyed: usize,
     /// `(address, outcome)` of every change that was not applied, in plan order.
     pub failures: Vec<(String, Outcome)>,
+    /// `(address, outcome)` of changes not applied because their NSG changed under the apply,
+    /// and re-planned instead: not failures.
+    pub replanned: Vec<(String, Outcome)>,
+    /// One message per NSG that changed under the apply and was not re-planned (a saved plan,
+    /// too many rounds, a re-plan that failed).
+    pub stale: Vec<String>,
     /// The audit log could not be written (the firewall may have changed regardless).
     pub audit_error: Option<String>,
 }
 
 impl ApplySummary {
     pub fn ok(&self) -> bool {
-        self.failures.is_empty() && self.audit_error.is_none()
-    }
-
-    fn record(&mut self, change: &ResourceChange, outcome: &Outcome) {
-        match outcome {
-            Outcome::Applied => match change.action() {
-                Action::Create => self.added += 1,
-                Action::Update => self.changed += 1,
-                Action::Delete => self.destroyed += 1,
-            },
-            other => self.failures.push((change.address.clone(), other.clone())),
-        }
+        self.failures.is_empty() && self.stale.is_empty() && self.audit_error.is_none()
     }
 }
 
 /// Refuses a plan that no longer describes the clock or live state. Reads every NSG the plan
-/// was made against.
+/// was made against. With `tolerate_moved`, an NSG whose fingerprint moved is not an error:
+/// its key is returned, for a re-plan.
 pub(crate) fn check_fresh(
     policy: &Policy,
     plan: &Plan,
     at: Timestamp,
     providers: &mut Providers<'_>,
-) -> Result<(), OpsError> {
+    tolerate_moved: bool,
+) -> Result<BTreeSet<String>, OpsError> {
     if !plan.errors.is_empty() {
         return Err(OpsError::Invalid(
             "the plan has errors and cannot be applied; fix them and re-run jit plan".into(),
@@ -109,39 +138,162 @@ pub(crate) fn check_fresh(
         }
     }
     let live = providers.read(wanted)?;
+    let mut moved = BTreeSet::new();
     for (id, fingerprint) in &plan.fingerprints {
         let now = live.nsg(id).map(|n| n.fingerprint.as_str());
         if now != Some(fingerprint.as_str()) {
+            if tolerate_moved && now.is_some() {
+                moved.insert(nsg_key(id));
+                continue;
+            }
             return Err(OpsError::Stale(format!(
                 "NSG `{}` changed since the plan was made",
                 name_from_id(id)
             )));
         }
     }
-    Ok(())
+    Ok(moved)
 }
 
-/// Checks the plan is fresh, then applies it provider by provider. `on_outcome` sees each
-/// outcome after it is in the audit log (for progress output).
+/// Checks the plan is fresh, then applies it provider by provider, re-planning NSGs that change
+/// under it when `opts.replan` allows (see the module doc). `on_outcome` sees each outcome after
+/// it is in the audit log (for progress output); `on_replan` sees each re-plan before it is
+/// applied.
 pub fn apply(
     policy: &Policy,
     plan: &Plan,
     opts: &ApplyOptions,
     open: &OpenOptions,
     on_outcome: &OnOutcome<'_>,
+    on_replan: &OnReplan<'_>,
 ) -> Result<ApplySummary, OpsError> {
     let mut providers = Providers::new(policy, open);
-    check_fresh(policy, plan, opts.at, &mut providers)?;
-    if !plan.has_changes() {
+    let moved = check_fresh(policy, plan, opts.at, &mut providers, opts.replan.is_some())?;
+    if !plan.has_changes() && moved.is_empty() {
         return Ok(ApplySummary::default());
     }
     let audit = AuditLog::open(&opts.audit_log, opts.audit.clone())?;
+    let mut summary = ApplySummary::default();
+    let mut round = Round {
+        plan: plan.clone(),
+        hash: opts.audit.plan_hash.clone(),
+        moved,
+    };
+    for number in 0.. {
+        let outcome = apply_round(policy, &round, &audit, &mut providers, on_outcome)?;
+        let mut stale = outcome.stale;
+        stale.extend(round.moved.iter().cloned());
+        let mut failed_replan: BTreeMap<String, String> = BTreeMap::new();
+        let mut next = None;
+        match &opts.replan {
+            None => {
+                for key in &stale {
+                    summary.stale.push(format!(
+                        "stale plan: re-run jit plan (NSG `{}` changed since the plan was made)",
+                        nsg_name(&round.plan, key)
+                    ));
+                }
+            }
+            Some(_) if stale.is_empty() => {}
+            Some(_) if number == MAX_REPLAN_ROUNDS => {
+                for key in &stale {
+                    summary.stale.push(format!(
+                        "NSG `{}` changed under jit in each of {} re-plans; giving up: re-run \
+                         jit apply",
+                        nsg_name(&round.plan, key),
+                        MAX_REPLAN_ROUNDS
+                    ));
+                }
+            }
+            Some(plan_opts) => match plan_with(policy, plan_opts, &mut providers, Some(&stale)) {
+                Ok(replan) => {
+                    for error in &replan.errors {
+                        failed_replan.insert(nsg_key(&error.nsg_id), error.message.clone());
+                    }
+                    next = Some(replan);
+                }
+                Err(e) => {
+                    for key in &stale {
+                        failed_replan.insert(key.clone(), e.to_string());
+                    }
+                }
+            },
+        }
+        for (key, why) in &failed_replan {
+            summary.stale.push(format!(
+                "NSG `{}` changed under jit and could not be re-planned: {why}",
+                nsg_name(&round.plan, key)
+            ));
+        }
+        summary.audit_error = summary.audit_error.take().or(outcome.audit_error);
+        for (change, result) in outcome.outcomes {
+            match result {
+                Outcome::Applied => match change.action() {
+                    Action::Create => summary.added += 1,
+                    Action::Update => summary.changed += 1,
+                    Action::Delete => summary.destroyed += 1,
+                },
+                other => {
+                    let key = nsg_key(&change.nsg_id);
+                    let entry = (change.address.clone(), other);
+                    if next.is_some() && stale.contains(&key) && !failed_replan.contains_key(&key) {
+                        summary.replanned.push(entry);
+                    } else {
+                        summary.failures.push(entry);
+                    }
+                }
+            }
+        }
+        let Some(mut replan) = next else { break };
+        replan
+            .resource_changes
+            .retain(|c| !failed_replan.contains_key(&nsg_key(&c.nsg_id)));
+        replan.errors.clear();
+        on_replan(number + 1, &replan);
+        round = Round {
+            hash: planfile::hash(&planfile::to_json(&replan)),
+            plan: replan,
+            moved: BTreeSet::new(),
+        };
+    }
+    Ok(summary)
+}
 
+/// One pass of writes: the plan, and the NSGs to set aside without writing (they moved since it
+/// was made).
+struct Round {
+    plan: Plan,
+    hash: String,
+    moved: BTreeSet<String>,
+}
+
+/// What one pass did, in the order outcomes arrived.
+struct RoundOutcome {
+    outcomes: Vec<(ResourceChange, Outcome)>,
+    /// Keys of the NSGs the providers found stale.
+    stale: BTreeSet<String>,
+    audit_error: Option<String>,
+}
+
+fn apply_round(
+    policy: &Policy,
+    round: &Round,
+    audit: &AuditLog,
+    providers: &mut Providers<'_>,
+    on_outcome: &OnOutcome<'_>,
+) -> Result<RoundOutcome, OpsError> {
     // The provider that serves each NSG today, from the policy (checked fresh above).
     let known = policy_nsgs(policy);
     let mut by_provider: BTreeMap<String, Vec<ResourceChange>> = BTreeMap::new();
-    for change in &plan.resource_changes {
-        let (address, _) = &known[&nsg_key(&change.nsg_id)];
+    let mut set_aside = Vec::new();
+    for change in &round.plan.resource_changes {
+        let key = nsg_key(&change.nsg_id);
+        let Some((address, _)) = known.get(&key) else {
+            return Err(OpsError::Stale(format!(
+                "NSG `{}` is no longer in the policy",
+                name_from_id(&change.nsg_id)
+            )));
+        };
         if *address != change.provider {
             return Err(OpsError::Stale(format!(
                 "NSG `{}` is now served by provider `{address}`, not `{}`",
@@ -149,45 +301,71 @@ pub fn apply(
                 change.provider
             )));
         }
+        if round.moved.contains(&key) {
+            set_aside.push(change);
+            continue;
+        }
         by_provider
             .entry(address.clone())
             .or_default()
             .push(change.clone());
     }
 
-    let summary = Mutex::new(ApplySummary::default());
+    let outcomes = Mutex::new(Vec::new());
+    let audit_error = Mutex::new(None);
     let reported = Mutex::new(HashSet::new());
     let report = |change: &ResourceChange, outcome: &Outcome| {
-        if let Err(e) = audit.record(change, outcome) {
-            let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
-            s.audit_error.get_or_insert_with(|| e.to_string());
+        if let Err(e) = audit.record_for(change, outcome, &round.hash) {
+            lock(&audit_error).get_or_insert_with(|| e.to_string());
         }
-        reported
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(change.address.clone());
-        summary
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(change, outcome);
+        lock(&reported).insert(change.address.clone());
+        lock(&outcomes).push((change.clone(), outcome.clone()));
         on_outcome(change, outcome);
     };
+    for change in set_aside {
+        report(
+            change,
+            &Outcome::Skipped(format!(
+                "stale: `{}` changed since it was planned",
+                name_from_id(&change.nsg_id)
+            )),
+        );
+    }
+    let mut stale = BTreeSet::new();
     for (address, changes) in &by_provider {
         let result = providers
             .get(address)
             .and_then(|p| p.apply(changes, &report).map_err(OpsError::from));
-        if let Err(e) = result {
-            let message = e.to_string();
-            for change in changes {
-                let seen = reported
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .contains(&change.address);
-                if !seen {
-                    report(change, &Outcome::Failed(message.clone()));
+        match result {
+            Ok(applied) => stale.extend(applied.stale.iter().map(|id| nsg_key(id))),
+            Err(e) => {
+                let message = e.to_string();
+                for change in changes {
+                    if !lock(&reported).contains(&change.address) {
+                        report(change, &Outcome::Failed(message.clone()));
+                    }
                 }
             }
         }
     }
-    Ok(summary.into_inner().unwrap_or_else(|p| p.into_inner()))
+    Ok(RoundOutcome {
+        outcomes: outcomes.into_inner().unwrap_or_else(|p| p.into_inner()),
+        stale,
+        audit_error: audit_error.into_inner().unwrap_or_else(|p| p.into_inner()),
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The NSG's name, from the plan's spelling of its id.
+fn nsg_name(plan: &Plan, key: &str) -> String {
+    plan.fingerprints
+        .keys()
+        .find(|id| nsg_key(id) == key)
+        .map_or_else(
+            || name_from_id(key).to_string(),
+            |id| name_from_id(id).to_string(),
+        )
 }

@@ -89,6 +89,17 @@ impl AuditLog {
 
     /// Appends one line and flushes it to disk.
     pub fn record(&self, change: &ResourceChange, outcome: &Outcome) -> Result<(), OpsError> {
+        self.record_for(change, outcome, &self.context.plan_hash)
+    }
+
+    /// [`AuditLog::record`] for a change of another plan than the context's: a re-plan made
+    /// during the apply, whose hash is `plan_hash`.
+    pub fn record_for(
+        &self,
+        change: &ResourceChange,
+        outcome: &Outcome,
+        plan_hash: &str,
+    ) -> Result<(), OpsError> {
         let rule = change
             .change
             .before
@@ -120,7 +131,7 @@ impl AuditLog {
             reason: &change.reason,
             outcome: outcome_word,
             error,
-            plan_hash: &self.context.plan_hash,
+            plan_hash,
             git_commit: self.context.git_commit.as_deref(),
         };
         let mut line = serde_json::to_vec(&record).expect("an audit record always serialises");

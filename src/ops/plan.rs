@@ -27,7 +27,21 @@ pub fn plan(policy: &Policy, opts: &PlanOptions, open: &OpenOptions) -> Result<P
     check_targets(policy, &opts.targets)?;
     let mut providers = Providers::new(policy, open);
     providers.open_all()?;
-    let desired = compile(policy, opts.at);
+    plan_with(policy, opts, &mut providers, None)
+}
+
+/// Compiles, reads, diffs and narrows through already opened providers. `only` restricts the
+/// plan to these NSGs (keys from [`nsg_key`]): `apply` re-plans NSGs that changed under it.
+pub(crate) fn plan_with(
+    policy: &Policy,
+    opts: &PlanOptions,
+    providers: &mut Providers<'_>,
+    only: Option<&BTreeSet<String>>,
+) -> Result<Plan, OpsError> {
+    let mut desired = compile(policy, opts.at);
+    if let Some(only) = only {
+        desired.nsgs.retain(|n| only.contains(&nsg_key(&n.nsg_id)));
+    }
     let live = providers.read(
         desired
             .nsgs

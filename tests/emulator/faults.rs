@@ -32,6 +32,11 @@ pub enum FaultKind {
     LroFailed,
     /// `429 RetryableError` / `RetryableErrorDueToAnotherOperation`.
     AnotherOperation,
+    /// Another client writes this security rule (ARM raw shape, `name` required) into the NSG
+    /// the request path names, right after the request is answered: the request sees the NSG as
+    /// it was, the next one sees the rule added (or replaced, by name) with fresh etags on the
+    /// rule and the NSG. The concurrent change between a client's read and its write.
+    ConcurrentRule(serde_json::Value),
 }
 
 /// One fault: `method` (`None` = any) and a regex over the request path (no query).

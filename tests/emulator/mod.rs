@@ -49,7 +49,8 @@
 //!   clients should prefer `retry-after-ms` when present.
 //! - `latency` on every request; [`Fault`]s by method + path regex + [`Trigger`]: 5xx with an
 //!   ARM body, connection reset (RST, no response), extra latency, LRO ending `Failed`,
-//!   429 `RetryableErrorDueToAnotherOperation`.
+//!   429 `RetryableErrorDueToAnotherOperation`, and a concurrent writer adding a rule right
+//!   after the request is answered ([`FaultKind::ConcurrentRule`]).
 // Each test binary uses a different part; Response-sized errors are how handlers bail out.
 #![allow(dead_code, unused_imports, clippy::result_large_err)]
 
@@ -160,28 +161,7 @@ impl Emulator {
     /// works on the raw JSON, then every rule that changed, and the NSG if anything changed,
     /// gets a fresh etag. Returns false when no NSG has that id.
     pub fn edit_nsg(&self, id: &str, edit: impl FnOnce(&mut Value)) -> bool {
-        let mut inner = self.shared.lock();
-        let Some(before) = inner.nsgs.get(&id.to_ascii_lowercase()).cloned() else {
-            return false;
-        };
-        let mut after = before.clone();
-        edit(&mut after);
-        if after != before {
-            after["etag"] = Value::String(inner.rng.etag());
-            if let Some(list) = after
-                .pointer_mut("/properties/securityRules")
-                .and_then(Value::as_array_mut)
-            {
-                for rule in list.iter_mut() {
-                    let name = rule.get("name").and_then(Value::as_str).unwrap_or_default();
-                    if state::find_rule(&before, name) != Some(&*rule) {
-                        rule["etag"] = Value::String(inner.rng.etag());
-                    }
-                }
-            }
-        }
-        inner.nsgs.insert(id.to_ascii_lowercase(), after);
-        true
+        edit_nsg_in(&mut self.shared.lock(), id, edit)
     }
 
     /// The NSG's current state (id compared case-insensitively).
@@ -223,6 +203,68 @@ impl Emulator {
     pub fn reset_stats(&self) {
         self.shared.lock().stats = Stats::default();
     }
+}
+
+/// [`Emulator::edit_nsg`] on already locked state (also used by [`FaultKind::ConcurrentRule`]).
+fn edit_nsg_in(inner: &mut Inner, id: &str, edit: impl FnOnce(&mut Value)) -> bool {
+    let Some(before) = inner.nsgs.get(&id.to_ascii_lowercase()).cloned() else {
+        return false;
+    };
+    let mut after = before.clone();
+    edit(&mut after);
+    if after != before {
+        after["etag"] = Value::String(inner.rng.etag());
+        if let Some(list) = after
+            .pointer_mut("/properties/securityRules")
+            .and_then(Value::as_array_mut)
+        {
+            for rule in list.iter_mut() {
+                let name = rule.get("name").and_then(Value::as_str).unwrap_or_default();
+                if state::find_rule(&before, name) != Some(&*rule) {
+                    rule["etag"] = Value::String(inner.rng.etag());
+                }
+            }
+        }
+    }
+    inner.nsgs.insert(id.to_ascii_lowercase(), after);
+    true
+}
+
+/// Writes `rule` into the NSG that `path` (a request path under an NSG) names, replacing a rule
+/// of the same name; false when the path names no stored NSG.
+fn put_concurrent_rule(inner: &mut Inner, path: &str, rule: &Value) -> bool {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let Some(at) = segs
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("networkSecurityGroups"))
+        .filter(|at| at + 1 < segs.len())
+    else {
+        return false;
+    };
+    let id = format!("/{}", segs[..at + 2].join("/"));
+    let Some(name) = rule.get("name").and_then(Value::as_str).map(str::to_string) else {
+        return false;
+    };
+    let mut rule = rule.clone();
+    if rule.get("id").is_none() {
+        rule["id"] = Value::String(format!("{id}/securityRules/{name}"));
+    }
+    edit_nsg_in(inner, &id, |nsg| {
+        if nsg.pointer("/properties/securityRules").is_none() {
+            nsg["properties"]["securityRules"] = Value::Array(Vec::new());
+        }
+        if let Some(list) = nsg
+            .pointer_mut("/properties/securityRules")
+            .and_then(Value::as_array_mut)
+        {
+            list.retain(|r| {
+                !r.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+            });
+            list.push(rule);
+        }
+    })
 }
 
 impl Drop for Emulator {

@@ -185,7 +185,7 @@ pub async fn handle(
     let another = faults
         .iter()
         .any(|f| matches!(f, FaultKind::AnotherOperation));
-    route(
+    let response = route(
         &shared,
         &method,
         &path,
@@ -194,7 +194,14 @@ pub async fn handle(
         &body,
         lro_fail,
         another,
-    )
+    );
+    // The answer is made; another client's write lands before the next request is served.
+    for fault in &faults {
+        if let FaultKind::ConcurrentRule(rule) = fault {
+            super::put_concurrent_rule(&mut shared.lock(), &path, rule);
+        }
+    }
+    response
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -225,3 +225,57 @@ async fn probability_faults_are_reproducible_from_the_seed() {
     assert!((8..=32).contains(&failures), "{failures} of 40");
     assert_ne!(a, pattern(8).await);
 }
+
+#[tokio::test]
+async fn a_concurrent_rule_lands_right_after_the_nth_read() {
+    let (emu, client) = start(EmulatorConfig::fast());
+    let foreign = serde_json::json!({"name": "other-tool", "properties": {
+        "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "8080",
+        "sourceAddressPrefix": "10.9.0.0/16", "destinationAddressPrefix": "*",
+        "access": "Allow", "priority": 300, "direction": "Inbound"}});
+    emu.set_faults(vec![Fault::new(
+        "GET",
+        "networkSecurityGroups/testnsg$",
+        Trigger::Nth(2),
+        FaultKind::ConcurrentRule(foreign.clone()),
+    )]);
+    let rule_names = |a: &crate::support::Answer| -> Vec<String> {
+        a.body["properties"]["securityRules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = client.get(&nsg_path()).await;
+    let second = client.get(&nsg_path()).await;
+    let third = client.get(&nsg_path()).await;
+    assert_eq!([first.status, second.status, third.status], [200; 3]);
+    // The triggering read is answered with the NSG as it was.
+    assert_eq!(first.body["etag"], second.body["etag"]);
+    assert!(!rule_names(&second).contains(&"other-tool".to_string()));
+    // The next read sees the other writer's rule, with fresh etags on it and on the NSG.
+    assert_ne!(second.body["etag"], third.body["etag"]);
+    assert!(rule_names(&third).contains(&"other-tool".to_string()));
+    let rule = client.get(&rule_path("other-tool")).await;
+    assert_eq!(rule.status, 200);
+    assert!(rule.body["etag"].as_str().unwrap().starts_with("W/\""));
+    assert_eq!(rule.body["properties"]["priority"], 300);
+    // Rules other than the written one keep their etags.
+    let before: Vec<_> = second.body["properties"]["securityRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].clone(), r["etag"].clone()))
+        .collect();
+    let after = third.body["properties"]["securityRules"]
+        .as_array()
+        .unwrap();
+    for (name, etag) in before {
+        let now = after.iter().find(|r| r["name"] == name).unwrap();
+        assert_eq!(now["etag"], etag, "{name}");
+    }
+    // Only the nth read triggers it: a fourth read changes nothing.
+    let fourth = client.get(&nsg_path()).await;
+    assert_eq!(third.body["etag"], fourth.body["etag"]);
+}
