@@ -210,12 +210,12 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
     let replanned = match s.replanned.len() {
         0 => String::new(),
         n => format!(
-            " ({n} stale change{} replaced by a re-plan)",
+            "; {n} stale change{} re-planned",
             if n == 1 { "" } else { "s" }
         ),
     };
     if s.failures.is_empty() && s.stale.is_empty() {
-        writeln!(out, "\nApply complete! {counts}.{replanned}")?;
+        writeln!(out, "\nApply complete! {counts}{replanned}.")?;
     } else {
         let failed = s
             .failures
@@ -225,7 +225,7 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
         let skipped = s.failures.len() - failed;
         writeln!(
             out,
-            "\nApply failed! {counts}; {failed} failed, {skipped} not attempted.{replanned}"
+            "\nApply failed! {counts}; {failed} failed, {skipped} not attempted{replanned}."
         )?;
         for (address, outcome) in &s.failures {
             if let Outcome::Failed(e) = outcome {

@@ -387,3 +387,136 @@ fn throttling_and_a_concurrent_change_converge() {
         true,
     );
 }
+
+/// Another tool's rule, written into NSG b between jit's read and its write; it takes the
+/// priority jit's first plan gave one of b's lock-down rules.
+fn concurrent_rule() -> Value {
+    serde_json::json!({"name": "other-tool-deny", "properties": {
+        "description": "added by another pipeline", "protocol": "Tcp", "sourcePortRange": "*",
+        "destinationPortRange": "8080", "sourceAddressPrefix": "*",
+        "destinationAddressPrefix": "*", "access": "Deny", "priority": 4000,
+        "direction": "Inbound"}})
+}
+
+/// Fires right after the 2nd GET of NSG b: the apply's own re-read (after the plan's read),
+/// so the write's last look at b finds a new etag.
+fn edit_b_after_second_read() -> Fault {
+    Fault::new(
+        "GET",
+        "/networkSecurityGroups/b$",
+        Trigger::Nth(2),
+        FaultKind::ConcurrentRule(concurrent_rule()),
+    )
+}
+
+fn audit_lines(s: &Setup) -> Vec<Value> {
+    std::fs::read_to_string(s.path().join(".jit/audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_fresh_apply_re_plans_an_nsg_changed_between_read_and_write() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let seeded = seeded(&emu);
+    let s = setup(&emu);
+    emu.set_faults(vec![edit_b_after_second_read()]);
+    let run = s
+        .apply(BEFORE)
+        .code(0)
+        .stdout_has("NSG `b` changed during apply; re-planned (round 1 of 3)")
+        .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.")
+        .stdout_has(
+            "Apply complete! Resources: 3 added, 0 changed, 0 destroyed; 2 stale changes re-planned.",
+        );
+    assert!(!run.stderr.contains("error"), "{}", run.stderr);
+    assert_eq!(emu.stats().faults_injected, 1);
+
+    // b ends as the policy wants, around the other tool's rule, which is intact.
+    assert_eq!(managed_names(&emu, "b").len(), 2);
+    let other = stored_rule(&emu, "b", "other-tool-deny").expect("the other tool's rule");
+    assert_eq!(other["properties"]["priority"], 4000);
+    assert_eq!(
+        other["properties"]["description"],
+        "added by another pipeline"
+    );
+    for name in managed_names(&emu, "b") {
+        let rule = stored_rule(&emu, "b", &name).unwrap();
+        assert_ne!(
+            rule["properties"]["priority"], 4000,
+            "{name} took a used priority"
+        );
+    }
+    foreign_untouched(&emu, &seeded);
+    s.plan_exit(BEFORE).code(0);
+
+    // The audit log: b's first attempt skipped as stale, its re-planned changes applied under
+    // the re-plan's hash.
+    let lines = audit_lines(&s);
+    let on_b = |outcome: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["nsg_id"] == nsg_id("b") && l["outcome"] == outcome)
+            .collect()
+    };
+    let skipped = on_b("skipped");
+    let applied = on_b("applied");
+    assert_eq!((skipped.len(), applied.len()), (2, 2), "{lines:#?}");
+    assert!(skipped[0]["error"].as_str().unwrap().contains("stale"));
+    assert_ne!(skipped[0]["plan_hash"], applied[0]["plan_hash"]);
+    assert_eq!(lines.len(), 5, "and a's one create: {lines:#?}");
+}
+
+#[test]
+fn a_saved_plan_fails_an_nsg_changed_between_read_and_write() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let s = setup(&emu);
+    let plan = s.path().join("plan.json");
+    emu.set_faults(vec![edit_b_after_second_read()]);
+    s.jit(&["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(0);
+    let run = s
+        .jit(&["apply", plan.to_str().unwrap(), "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has("stale plan: re-run jit plan (NSG `b` changed since the plan was made)")
+        .stdout_has("Apply failed! Resources: 1 added");
+    assert!(!run.stdout.contains("re-planned"), "{}", run.stdout);
+    assert_eq!(emu.stats().faults_injected, 1);
+    assert!(managed_names(&emu, "b").is_empty(), "nothing written to b");
+    assert_eq!(managed_names(&emu, "a").len(), 1);
+    assert!(stored_rule(&emu, "b", "other-tool-deny").is_some());
+    assert_eq!(emu.stats().requests_by("PUT"), 1, "only a's create");
+}
+
+#[test]
+fn a_fresh_apply_gives_up_on_an_nsg_that_keeps_changing() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let s = setup(&emu);
+    // From the apply's re-read on, every read of b is followed by another writer's change.
+    let faults = (0..12)
+        .map(|i| {
+            let mut rule = concurrent_rule();
+            rule["properties"]["priority"] = serde_json::json!(300 + i);
+            Fault::new(
+                "GET",
+                "/networkSecurityGroups/b$",
+                Trigger::Nth(2 + i as u64),
+                FaultKind::ConcurrentRule(rule),
+            )
+        })
+        .collect();
+    emu.set_faults(faults);
+    let run = s
+        .apply(BEFORE)
+        .code(1)
+        .stdout_has("re-planned (round 3 of 3)")
+        .stdout_has("Apply failed! Resources: 1 added, 0 changed, 0 destroyed; 0 failed, 2 not attempted; 6 stale changes re-planned.")
+        .stderr_has("NSG `b` changed under jit in each of 3 re-plans; giving up");
+    assert!(!run.stdout.contains("round 4"), "{}", run.stdout);
+    assert!(managed_names(&emu, "b").is_empty(), "nothing written to b");
+    assert_eq!(managed_names(&emu, "a").len(), 1);
+}
