@@ -520,3 +520,31 @@ fn a_fresh_apply_gives_up_on_an_nsg_that_keeps_changing() {
     assert!(managed_names(&emu, "b").is_empty(), "nothing written to b");
     assert_eq!(managed_names(&emu, "a").len(), 1);
 }
+
+#[test]
+fn a_fresh_apply_re_plans_an_nsg_changed_between_its_plan_and_apply_reads() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let s = setup(&emu);
+    // Right after the plan's read of b: the apply's own re-read already finds it moved.
+    emu.set_faults(vec![Fault::new(
+        "GET",
+        "/networkSecurityGroups/b$",
+        Trigger::Nth(1),
+        FaultKind::ConcurrentRule(concurrent_rule()),
+    )]);
+    s.apply(BEFORE)
+        .code(0)
+        .stdout_has("NSG `b` changed during apply; re-planned (round 1 of 3)")
+        .stdout_has("3 added, 0 changed, 0 destroyed; 2 stale changes re-planned.");
+    assert_eq!(managed_names(&emu, "b").len(), 2);
+    assert!(stored_rule(&emu, "b", "other-tool-deny").is_some());
+    s.plan_exit(BEFORE).code(0);
+    let skipped: Vec<Value> = audit_lines(&s)
+        .into_iter()
+        .filter(|l| l["outcome"] == "skipped")
+        .collect();
+    assert_eq!(skipped.len(), 2);
+    assert!(skipped
+        .iter()
+        .all(|l| l["error"] == "stale: `b` changed since it was planned"));
+}
