@@ -12,7 +12,7 @@
 //! id is listed in [`ApplyReport::stale`]. The ops layer reads live state through the same
 //! provider right before applying (to compare a saved plan's fingerprints), so the remembered
 //! etag is the plan's fingerprint: a saved plan fails those NSGs as stale, and for a fresh plan
-//! the ops layer may re-plan just the NSGs in `stale` and apply again. A 412 in the middle of an
+//! the ops layer re-plans just the NSGs in `stale` and applies again (see `ops::apply`). A 412 in the middle of an
 //! NSG's writes (someone changed one of our rules) is reported the same way.
 //!
 //! The `Provider` trait is synchronous; the provider owns a small tokio runtime and blocks on it.
