@@ -22,6 +22,8 @@ mod client;
 mod endpoint;
 mod error;
 mod lro;
+mod missing;
+mod paging;
 mod read;
 mod retry;
 mod write;
