@@ -20,10 +20,7 @@ pub async fn nsg_not_found(client: &ArmClient, id: &str, answer: &RemoteError) -
     let hint = if answer.has_detail(RESOURCE_GROUP_NOT_FOUND) {
         Some(group_missing(id))
     } else {
-        match client
-            .list(&join(client.base(), &group_list_path(id)))
-            .await
-        {
+        match client.list(&join(client.base(), group_list_path(id))).await {
             Ok(items) => Some(name_hint(id, &items)),
             Err(ArmError::Remote(e))
                 if e.status == 404 && e.has_detail(RESOURCE_GROUP_NOT_FOUND) =>
