@@ -4,7 +4,7 @@
 //!
 //! - `read`: one GET per NSG, in parallel up to `parallelism`; the NSG's etag is its
 //!   fingerprint, and each rule keeps its own etag. A missing NSG's error carries a hint from
-//!   the NSGs of its resource group, listed through `nextLink` pages (see [`missing`]).
+//!   the NSGs of its resource group, listed through `nextLink` pages (see `missing.rs`).
 //! - `apply`: NSGs in parallel up to `parallelism`, the changes of one NSG in plan order (see
 //!   [`write`]). A failure on one NSG does not stop the others.
 //!
