@@ -387,3 +387,23 @@ fn throttling_and_a_concurrent_change_converge() {
         true,
     );
 }
+
+#[test]
+fn plan_names_a_missing_nsg_and_suggests_the_near_one() {
+    let emu = emulator_with(
+        EmulatorConfig::fast(),
+        &["a", "web-nsg", "db-nsg", "app-nsg", "mgmt-nsg"],
+    );
+    let s = setup(&emu);
+    let text = policy(&emu.base_url()).replace(&nsg_id("b"), &nsg_id("web-nsgg"));
+    std::fs::write(s.path().join("policy.hcl"), text).unwrap();
+    let run = s
+        .jit(&["plan", "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has(&format!(
+            "error: network security group not found: {}; did you mean `web-nsg`?",
+            nsg_id("web-nsgg")
+        ));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
