@@ -13,9 +13,14 @@ use crate::plan::ResourceChange;
 /// A failure talking to the live firewall, with the remote error code where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    /// The NSG (or other object) a target names does not exist.
-    #[error("{what} not found: {id}")]
-    NotFound { what: &'static str, id: String },
+    /// The NSG (or other object) a target names does not exist. `hint` explains what is
+    /// there instead (a near name, the resource group missing), when the provider knows.
+    #[error("{what} not found: {id}{}", hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
+    NotFound {
+        what: &'static str,
+        id: String,
+        hint: Option<String>,
+    },
     /// The live data could not be understood; names the file or URL and what was wrong.
     #[error("{source_name}: {message}")]
     Corrupt {

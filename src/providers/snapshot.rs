@@ -75,6 +75,7 @@ impl Provider for SnapshotProvider {
                 return Err(ProviderError::NotFound {
                     what: "NSG",
                     id: format!("{id} (in snapshot `{}`)", self.path.display()),
+                    hint: None,
                 });
             }
         }

@@ -548,3 +548,23 @@ fn a_fresh_apply_re_plans_an_nsg_changed_between_its_plan_and_apply_reads() {
         .iter()
         .all(|l| l["error"] == "stale: `b` changed since it was planned"));
 }
+
+#[test]
+fn plan_names_a_missing_nsg_and_suggests_the_near_one() {
+    let emu = emulator_with(
+        EmulatorConfig::fast(),
+        &["a", "web-nsg", "db-nsg", "app-nsg", "mgmt-nsg"],
+    );
+    let s = setup(&emu);
+    let text = policy(&emu.base_url()).replace(&nsg_id("b"), &nsg_id("web-nsgg"));
+    std::fs::write(s.path().join("policy.hcl"), text).unwrap();
+    let run = s
+        .jit(&["plan", "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has(&format!(
+            "error: network security group not found: {}; did you mean `web-nsg`?",
+            nsg_id("web-nsgg")
+        ));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}

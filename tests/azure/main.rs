@@ -12,4 +12,5 @@ mod common;
 
 mod cli;
 mod credentials;
+mod missing;
 mod provider;

@@ -71,11 +71,19 @@ pub fn dispatch(call: &Call) -> Response {
         ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.network", "networksecuritygroups"]
             if m == "GET" =>
         {
-            list_nsgs(call, &format!("/subscriptions/{}/resourcegroups/{}/", l[1], l[3]))
+            let prefix = format!("/subscriptions/{}/resourcegroups/{}/", l[1], l[3]);
+            if !group_exists(call, &prefix) {
+                return group_not_found(segs[3]);
+            }
+            list_nsgs(call, &prefix)
         }
         ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.network", "networksecuritygroups", _]
             if m == "GET" =>
         {
+            let prefix = format!("/subscriptions/{}/resourcegroups/{}/", l[1], l[3]);
+            if !group_exists(call, &prefix) {
+                return group_not_found(segs[3]);
+            }
             let inner = call.shared.lock();
             match inner.nsgs.get(&nsg_key(l[1], l[3], l[7])) {
                 Some(nsg) => json_response(200, nsg, &[]),
@@ -128,6 +136,23 @@ fn nsg_not_found(resource_group: &str, name: &str) -> Response {
         &format!(
             "The Resource 'Microsoft.Network/networkSecurityGroups/{name}' under resource group '{resource_group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
         ),
+    )
+}
+
+/// A resource group exists while it holds an NSG (the emulator seeds nothing else).
+fn group_exists(call: &Call, prefix: &str) -> bool {
+    call.shared
+        .lock()
+        .nsgs
+        .keys()
+        .any(|k| k.starts_with(prefix))
+}
+
+fn group_not_found(resource_group: &str) -> Response {
+    arm_error(
+        404,
+        "ResourceGroupNotFound",
+        &format!("Resource group '{resource_group}' could not be found."),
     )
 }
 

@@ -28,7 +28,9 @@
 //!   `ExpiredAuthenticationToken`) and `api-version=2024-05-01` (else 400
 //!   `InvalidApiVersionParameter` / `MissingApiVersionParameter`).
 //! - GET an NSG; list NSGs per resource group or subscription and rules per NSG, `page_size`
-//!   items per page with `nextLink`; GET/PUT/DELETE `…/securityRules/{rule}`. Names are
+//!   items per page with `nextLink`; GET/PUT/DELETE `…/securityRules/{rule}`. A resource group
+//!   exists while it holds a seeded NSG: GET of an NSG or the NSG list in any other group answers
+//!   404 `ResourceGroupNotFound`, as ARM does. Names are
 //!   compared case-insensitively; seeded bodies come back unchanged (plus etags). Rules written
 //!   by PUT come back with `type` and the unused plural fields as `[]`, as Azure sends them.
 //!   PUT/DELETE of a whole NSG is not served (405): `jit` never does it.

@@ -3,7 +3,8 @@
 //! reqwest + rustls.
 //!
 //! - `read`: one GET per NSG, in parallel up to `parallelism`; the NSG's etag is its
-//!   fingerprint, and each rule keeps its own etag.
+//!   fingerprint, and each rule keeps its own etag. A missing NSG's error carries a hint from
+//!   the NSGs of its resource group, listed through `nextLink` pages (see `missing.rs`).
 //! - `apply`: NSGs in parallel up to `parallelism`, the changes of one NSG in plan order (see
 //!   [`write`]). A failure on one NSG does not stop the others.
 //!
@@ -22,6 +23,8 @@ mod client;
 mod endpoint;
 mod error;
 mod lro;
+mod missing;
+mod paging;
 mod read;
 mod retry;
 mod write;

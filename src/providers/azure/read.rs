@@ -1,27 +1,30 @@
 //! Reading live state: one `GET` per NSG, its `etag` as the fingerprint, every entry of
 //! `properties.securityRules` (not the default rules) parsed with `Rule::from_arm` and kept with
-//! its own etag. A body that is not an NSG is `Corrupt`, naming the URL.
+//! its own etag. A body that is not an NSG is `Corrupt`, naming the URL; a missing one is
+//! explained by [`super::missing`].
 
 use serde_json::Value;
 
-use super::client::ArmClient;
+use super::client::{ArmClient, Request};
 use super::endpoint::join;
 use super::error::ArmError;
+use super::missing::nsg_not_found;
 use crate::digest;
 use crate::live::{name_from_id, LiveNsg, LiveRule};
 use crate::nsg::{json_kind, Rule};
 use crate::providers::ProviderError;
 
-/// GETs the NSG `id`. A missing NSG is [`ProviderError::NotFound`].
+/// GETs the NSG `id`. A missing NSG is [`ProviderError::NotFound`], with a hint from its
+/// resource group (see [`super::missing`]).
 pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<LiveNsg, ProviderError> {
     let url = join(client.base(), id);
-    let response = client
-        .get_opt(&url)
-        .await?
-        .ok_or_else(|| ProviderError::NotFound {
-            what: "network security group",
-            id: id.to_string(),
-        })?;
+    let response = match client.send(&Request::get(url.as_str())).await {
+        Ok(response) => response,
+        Err(ArmError::Remote(e)) if e.status == 404 => {
+            return Err(nsg_not_found(client, id, &e).await)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let body = response.json(&url)?;
     parse_nsg(id, &url, &body)
 }
