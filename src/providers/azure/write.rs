@@ -67,7 +67,7 @@ pub async fn apply_nsg(
     if let Some(expected) = expected.filter(|e| *e != live.fingerprint) {
         result.stale = true;
         let why = format!(
-            "stale: `{}` changed since it was planned (etag {expected} is now {}): re-run jit plan",
+            "stale: `{}` changed since it was planned (etag {expected} is now {})",
             live.name, live.fingerprint
         );
         for change in changes {
@@ -87,7 +87,7 @@ pub async fn apply_nsg(
                 result.stale = true;
                 report(change, Outcome::Failed(why));
                 stopped = Some(format!(
-                    "not attempted: `{}` changed during apply: re-run jit plan",
+                    "not attempted: `{}` changed during apply",
                     live.name
                 ));
             }
@@ -220,10 +220,7 @@ fn same_rule(a: &Rule, b: &Rule) -> bool {
 }
 
 fn stale(change: &ResourceChange, why: &str) -> ChangeError {
-    ChangeError::Stale(format!(
-        "stale: `{}`: {why}: re-run jit plan",
-        change.address
-    ))
+    ChangeError::Stale(format!("stale: `{}`: {why}", change.address))
 }
 
 fn action_word(action: Action) -> &'static str {
