@@ -15,8 +15,9 @@ pub mod status;
 
 use std::collections::BTreeMap;
 
+use crate::compile::is_nsg_shaped;
 use crate::live::{nsg_key, Live};
-use crate::model::{AzureMode, Policy, ProviderConfig};
+use crate::model::Policy;
 use crate::providers::{self, OpenOptions, Provider, ProviderError};
 
 /// Why an operation could not run. Provider failures keep their own wording.
@@ -38,27 +39,11 @@ pub enum OpsError {
     },
 }
 
-/// Whether a provider holds NSG-shaped state (snapshot, azure in NSG mode).
-fn is_nsg_provider(config: &ProviderConfig) -> bool {
-    matches!(
-        config,
-        ProviderConfig::Snapshot { .. }
-            | ProviderConfig::Azure {
-                mode: AzureMode::Nsg,
-                ..
-            }
-    )
-}
-
 /// Every NSG the policy names, keyed by [`nsg_key`]: (provider address, id as written).
 pub(crate) fn policy_nsgs(policy: &Policy) -> BTreeMap<String, (String, String)> {
     let mut out = BTreeMap::new();
-    for target in &policy.targets {
-        let Some(id) = &target.nsg_id else { continue };
-        let nsg_shaped = policy
-            .provider(&target.provider)
-            .is_some_and(|p| is_nsg_provider(&p.config));
-        if nsg_shaped {
+    for target in policy.targets.iter().filter(|t| is_nsg_shaped(policy, t)) {
+        if let Some(id) = &target.nsg_id {
             out.entry(nsg_key(id))
                 .or_insert_with(|| (target.provider.clone(), id.clone()));
         }
