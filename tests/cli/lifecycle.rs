@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::support::{config_dir, repo_path, TestCommand};
+use crate::support::{config_dir, copy_dir, repo_path, TestCommand};
 
 const WEB_NSG: &str =
     "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/web-nsg";
@@ -637,19 +637,6 @@ fn quickstart_plans_as_documented() {
         .run()
         .code(0);
     insta::assert_snapshot!("quickstart_status", run.stdout);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -5,4 +5,5 @@ mod support;
 
 mod fmt;
 mod schema;
+mod terminal;
 mod validate;
