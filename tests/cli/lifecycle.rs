@@ -164,10 +164,15 @@ fn lock_down_then_no_changes() {
         .stdout_has("jit-deny-web-1-ssh")
         .stdout_has("jit-deny-db-1-ssh")
         .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.");
-    jit(d, &["apply", "--auto-approve", "--at", BEFORE])
+    let applied = jit(d, &["apply", "--auto-approve", "--at", BEFORE])
         .run()
         .code(0)
         .stdout_has("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.");
+    assert!(
+        !applied.stderr.contains("2/2"),
+        "no progress bar off a terminal:\n{}",
+        applied.stderr
+    );
     jit(d, &["plan", "--detailed-exitcode", "--at", BEFORE])
         .run()
         .code(0)

@@ -67,6 +67,7 @@ fn yes_applies_and_the_next_plan_is_empty() {
         shown.contains("Apply complete! Resources: 3 added, 0 changed, 1 destroyed."),
         "{shown}"
     );
+    assert!(shown.contains("4/4"), "a terminal shows progress:\n{shown}");
     assert_ne!(snapshot(dir.path()), before);
     let args = format!(
         "-C {} plan --at {AT} --detailed-exitcode",
