@@ -329,6 +329,9 @@ fn fault_matrix_converges_on_re_run() {
         ("read", "GET", "/networkSecurityGroups/[^/]+$"),
         ("confirm", "GET", "/securityRules/"),
     ];
+    // Each cell has its own emulator and mostly waits (backoff, Retry-After), so cells run in
+    // parallel batches.
+    let mut cells = Vec::new();
     for (kind_name, kind) in &kinds {
         for (step, method, path) in steps {
             if matches!(kind, FaultKind::LroFailed) && method != "PUT" {
@@ -336,34 +339,47 @@ fn fault_matrix_converges_on_re_run() {
             }
             for nth in [1, 2, 4] {
                 let name = format!("{kind_name} at {step} #{nth}");
-                let fault = Fault::new(method, path, Trigger::Nth(nth), kind.clone());
-                fault_cell(&name, Some(fault), EmulatorConfig::fast(), false);
+                cells.push((
+                    name,
+                    Fault::new(method, path, Trigger::Nth(nth), kind.clone()),
+                ));
             }
         }
-        // The fault every time: the apply fails with a summary, the re-run converges.
-        let fault = Fault::new(
-            "PUT",
-            "/networkSecurityGroups/b/",
-            Trigger::Always,
-            kind.clone(),
-        );
-        let first = fault_cell(
-            &format!("{kind_name} always on b"),
-            Some(fault),
-            EmulatorConfig::fast(),
-            false,
-        );
-        if !matches!(kind, FaultKind::Latency(_)) {
-            assert_eq!(first.code, 1, "{kind_name} always on b\n{}", first.stdout);
-            assert!(
-                first.stdout.contains("Apply failed! Resources: 2 added")
-                    && first.stdout.contains("1 failed, 1 not attempted"),
-                "{kind_name} always on b: NSG a applied, b failed then skipped\n{}\n{}",
-                first.stdout,
-                first.stderr
-            );
-        }
     }
+    for batch in cells.chunks(6) {
+        std::thread::scope(|scope| {
+            for (name, fault) in batch {
+                scope.spawn(move || {
+                    fault_cell(name, Some(fault.clone()), EmulatorConfig::fast(), false)
+                });
+            }
+        });
+    }
+    // The fault every time: the apply fails with a summary, the re-run converges.
+    std::thread::scope(|scope| {
+        for (kind_name, kind) in &kinds {
+            scope.spawn(move || {
+                let name = format!("{kind_name} always on b");
+                let fault = Fault::new(
+                    "PUT",
+                    "/networkSecurityGroups/b/",
+                    Trigger::Always,
+                    kind.clone(),
+                );
+                let first = fault_cell(&name, Some(fault), EmulatorConfig::fast(), false);
+                if !matches!(kind, FaultKind::Latency(_)) {
+                    assert_eq!(first.code, 1, "{name}\n{}", first.stdout);
+                    assert!(
+                        first.stdout.contains("Apply failed! Resources: 2 added")
+                            && first.stdout.contains("1 failed, 1 not attempted"),
+                        "{name}: NSG a applied, b failed then skipped\n{}\n{}",
+                        first.stdout,
+                        first.stderr
+                    );
+                }
+            });
+        }
+    });
 }
 
 #[test]
