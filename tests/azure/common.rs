@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 
 use jit::nsg::Rule;
+use jit::providers::Provider;
 use jit::plan::{Action, ActionReason, Change, ResourceChange};
 use jit::providers::azure::{
     AccessToken, AuthError, AzureOptions, AzureProvider, RetryPolicy, TokenProvider,
@@ -185,4 +186,12 @@ pub fn stored_rules(emu: &Emulator, nsg: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// The rule `name` of NSG `nsg` as the provider reads it now.
+pub fn live_rule(p: &AzureProvider, nsg: &str, name: &str) -> Rule {
+    let live = p.read(&[nsg_id(nsg)]).expect("the NSG reads");
+    let nsg = live.nsg(&nsg_id(nsg)).expect("the NSG is in live state");
+    let found = nsg.rules.iter().find(|r| r.rule.name == name);
+    found.expect("the rule exists").rule.clone()
 }

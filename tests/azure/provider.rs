@@ -119,17 +119,7 @@ fn creates_updates_and_deletes_rules_one_by_one_leaving_foreign_rules_alone() {
     assert!(stats.lro_polls >= 2, "operations followed: {stats:?}");
 
     // Update the allow rule, delete the deny rule.
-    let live = p.read(&[nsg_id("a")]).unwrap();
-    let before = |name: &str| {
-        live.nsg(&nsg_id("a"))
-            .unwrap()
-            .rules
-            .iter()
-            .find(|r| r.rule.name == name)
-            .unwrap()
-            .rule
-            .clone()
-    };
+    let before = |name: &str| live_rule(&p, "a", name);
     let (report, outcomes) = apply(
         &p,
         &[
@@ -207,16 +197,7 @@ fn a_rule_changed_during_apply_is_a_412_and_stale() {
     let p = provider(&emu);
     p.read(&[nsg_id("a")]).unwrap();
     apply(&p, &[create("a", deny("jit-deny-web-1-ssh", 22, 4000))]);
-    let live = p.read(&[nsg_id("a")]).unwrap();
-    let before = live
-        .nsg(&nsg_id("a"))
-        .unwrap()
-        .rules
-        .iter()
-        .find(|r| r.rule.name == "jit-deny-web-1-ssh")
-        .unwrap()
-        .rule
-        .clone();
+    let before = live_rule(&p, "a", "jit-deny-web-1-ssh");
     // The PUT is held for 400 ms; meanwhile someone else edits the rule.
     emu.set_faults(vec![Fault::new(
         "PUT",
@@ -397,16 +378,7 @@ fn deletes_follow_location_polling_too() {
     let p = provider(&emu);
     p.read(&[nsg_id("a")]).unwrap();
     apply(&p, &[create("a", deny("jit-deny-web-1-ssh", 22, 4000))]);
-    let live = p.read(&[nsg_id("a")]).unwrap();
-    let before = live
-        .nsg(&nsg_id("a"))
-        .unwrap()
-        .rules
-        .iter()
-        .find(|r| r.rule.name == "jit-deny-web-1-ssh")
-        .unwrap()
-        .rule
-        .clone();
+    let before = live_rule(&p, "a", "jit-deny-web-1-ssh");
     let (report, outcomes) = apply(&p, &[change("a", Action::Delete, Some(before), None)]);
     assert_eq!(report.applied, 1, "{outcomes:?}");
     assert!(stored_rule(&emu, "a", "jit-deny-web-1-ssh").is_none());

@@ -310,16 +310,7 @@ fn put_rule(call: &Call, key: &str, segs: &[&str]) -> Response {
     let Some(nsg) = inner.nsgs.get(key) else {
         return nsg_not_found(segs[3], segs[7]);
     };
-    let nsg_id = nsg
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or(call.path)
-        .to_string();
-    let location = nsg
-        .get("location")
-        .and_then(Value::as_str)
-        .unwrap_or("westus")
-        .to_string();
+    let (nsg_id, location) = id_and_location(nsg, call.path);
     let existing = find_rule(nsg, segs[9]).cloned();
     let others = rules(nsg).to_vec();
     if inner.locks.contains_key(key) {
@@ -382,21 +373,23 @@ fn put_rule(call: &Call, key: &str, segs: &[&str]) -> Response {
     )
 }
 
+/// The NSG's id (the request path when it has none) and its location, for operation URLs.
+fn id_and_location(nsg: &Value, path: &str) -> (String, String) {
+    let field = |key: &str, default: &str| {
+        nsg.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    (field("id", path), field("location", "westus"))
+}
+
 fn delete_rule(call: &Call, key: &str, segs: &[&str]) -> Response {
     let mut inner = call.shared.lock();
     let Some(nsg) = inner.nsgs.get(key) else {
         return empty_response(204, &[]);
     };
-    let nsg_id = nsg
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or(call.path)
-        .to_string();
-    let location = nsg
-        .get("location")
-        .and_then(Value::as_str)
-        .unwrap_or("westus")
-        .to_string();
+    let (nsg_id, location) = id_and_location(nsg, call.path);
     let existing = find_rule(nsg, segs[9]).cloned();
     if inner.locks.contains_key(key) {
         inner.stats.bump_throttled("another_operation");
