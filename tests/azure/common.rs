@@ -9,11 +9,11 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 
 use jit::nsg::Rule;
-use jit::providers::Provider;
 use jit::plan::{Action, ActionReason, Change, ResourceChange};
 use jit::providers::azure::{
     AccessToken, AuthError, AzureOptions, AzureProvider, RetryPolicy, TokenProvider,
 };
+use jit::providers::Provider;
 
 use crate::emulator::{Emulator, EmulatorConfig};
 

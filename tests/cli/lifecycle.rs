@@ -246,14 +246,8 @@ fn a_grant_opens_and_expires() {
 fn saved_plan_is_refused_after_the_snapshot_changed() {
     let dir = lab(false);
     let d = dir.path();
-    let plan = d.join("plan.json");
-    jit(
-        d,
-        &["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE],
-    )
-    .run()
-    .code(0)
-    .stderr_has("Saved the plan to:");
+    let (plan, saved) = save_plan(d, BEFORE);
+    saved.stderr_has("Saved the plan to:");
     // Someone adds a rule by hand.
     let mut live = live_json(d);
     live["value"][0]["properties"]["securityRules"]
@@ -276,14 +270,8 @@ fn saved_plan_is_refused_after_the_snapshot_changed() {
 fn saved_plan_is_refused_after_valid_until() {
     let dir = lab(true);
     let d = dir.path();
-    let plan = d.join("plan.json");
     // Made before the grant starts: it is valid until the start.
-    jit(
-        d,
-        &["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE],
-    )
-    .run()
-    .code(0);
+    let (plan, _) = save_plan(d, BEFORE);
     let saved: Value = serde_json::from_str(&fs::read_to_string(&plan).unwrap()).unwrap();
     assert_eq!(saved["valid_until"], START);
     let before = live_file(d);
@@ -418,13 +406,7 @@ fn json_plan_shape() {
 fn show_prints_a_saved_plan() {
     let dir = lab(true);
     let d = dir.path();
-    let plan = d.join("plan.json");
-    let planned = jit(
-        d,
-        &["plan", "--out", plan.to_str().unwrap(), "--at", DURING],
-    )
-    .run()
-    .code(0);
+    let (plan, planned) = save_plan(d, DURING);
     let shown = jit(d, &["show", plan.to_str().unwrap()]).run().code(0);
     assert_eq!(shown.stdout, planned.stdout);
     let shown = jit(d, &["show", "--json", plan.to_str().unwrap()])
@@ -648,13 +630,7 @@ fn quickstart_plans_as_documented() {
 fn saved_plan_from_the_future_is_refused() {
     let dir = lab(true);
     let d = dir.path();
-    let plan = d.join("plan.json");
-    jit(
-        d,
-        &["plan", "--out", plan.to_str().unwrap(), "--at", DURING],
-    )
-    .run()
-    .code(0);
+    let (plan, _) = save_plan(d, DURING);
     let before = live_file(d);
     // Applying it an hour early would open the grant before its start.
     jit(d, &["apply", plan.to_str().unwrap(), "--at", BEFORE])
@@ -751,4 +727,13 @@ target "vm" {
                 .stdout_lacks("No changes");
         }
     }
+}
+
+/// `jit plan --out <d>/plan.json --at <at>`, which must succeed; the file's path and the run.
+fn save_plan(d: &Path, at: &str) -> (std::path::PathBuf, crate::support::Run) {
+    let plan = d.join("plan.json");
+    let run = jit(d, &["plan", "--out", plan.to_str().unwrap(), "--at", at])
+        .run()
+        .code(0);
+    (plan, run)
 }
