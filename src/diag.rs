@@ -32,6 +32,14 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
+/// How many of `diagnostics` are errors (not warnings).
+pub fn error_count(diagnostics: &[Diagnostic]) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count()
+}
+
 /// rustc-like text:
 ///
 /// ```text

@@ -78,10 +78,22 @@ pub(super) fn print_plan(global: &Global, plan: &Plan, json: bool) -> anyhow::Re
     Ok(())
 }
 
-/// Reads and validates the config directory; diagnostics go to stderr.
+/// Reads and validates the config directory; diagnostics (warnings too) go to stderr.
 pub(super) fn load_policy(global: &Global) -> anyhow::Result<Policy> {
-    match config::load_policy(&global.dir) {
-        Ok(policy) => Ok(policy),
+    match config::load(&global.dir) {
+        Ok(loaded) => {
+            if !loaded.diagnostics.is_empty() && !global.quiet {
+                let mut err = std::io::stderr().lock();
+                diag::render_text(
+                    &mut err,
+                    &loaded.diagnostics,
+                    &loaded.sources,
+                    global.color_stderr(),
+                )?;
+                err.flush()?;
+            }
+            Ok(loaded.policy)
+        }
         Err(LoadError::Invalid {
             diagnostics,
             sources,
@@ -91,8 +103,12 @@ pub(super) fn load_policy(global: &Global) -> anyhow::Result<Policy> {
             err.flush()?;
             anyhow::bail!(
                 "invalid config: {} error{}",
-                diagnostics.len(),
-                if diagnostics.len() == 1 { "" } else { "s" }
+                diag::error_count(&diagnostics),
+                if diag::error_count(&diagnostics) == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             )
         }
         Err(other) => Err(other.into()),

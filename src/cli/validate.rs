@@ -31,12 +31,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     match config::load(&global.dir) {
         Ok(loaded) => {
             let policy = &loaded.policy;
-            if args.format == Format::Json {
-                diag::render_json(&mut std::io::stdout().lock(), &[])?;
-            }
+            let warnings = &loaded.diagnostics;
+            render(global, args.format, warnings, &loaded.sources)?;
             if !global.quiet {
+                let noted = match warnings.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} warning{})", plural(n)),
+                };
                 eprintln!(
-                    "valid: {} target{}, {} request{}",
+                    "valid: {} target{}, {} request{}{noted}",
                     policy.targets.len(),
                     plural(policy.targets.len()),
                     policy.grants.len(),
@@ -54,33 +57,46 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                 f.dedup();
                 f.len()
             };
-            match args.format {
-                Format::Text => {
-                    let mut err = std::io::stderr().lock();
-                    diag::render_text(&mut err, &diagnostics, &sources, global.color_stderr())?;
-                    err.flush()?;
-                }
-                Format::Json => {
-                    let mut out = std::io::stdout().lock();
-                    diag::render_json(&mut out, &diagnostics)?;
-                    out.flush()?;
-                }
-                Format::Github => {
-                    let mut out = std::io::stdout().lock();
-                    diag::render_github(&mut out, &diagnostics)?;
-                    out.flush()?;
-                }
-            }
+            render(global, args.format, &diagnostics, &sources)?;
             eprintln!(
                 "error: invalid config: {} error{} in {} file{}",
-                diagnostics.len(),
-                plural(diagnostics.len()),
+                diag::error_count(&diagnostics),
+                plural(diag::error_count(&diagnostics)),
                 files,
                 plural(files)
             );
             Ok(Status::Failure)
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+/// Diagnostics in the chosen format: text to stderr, JSON and GitHub commands to stdout. JSON is
+/// always printed (an empty list when there is nothing to say); text and GitHub only when there
+/// is something.
+fn render(
+    global: &Global,
+    format: Format,
+    diagnostics: &[diag::Diagnostic],
+    sources: &[crate::lang::SourceFile],
+) -> std::io::Result<()> {
+    match format {
+        Format::Text if !diagnostics.is_empty() => {
+            let mut err = std::io::stderr().lock();
+            diag::render_text(&mut err, diagnostics, sources, global.color_stderr())?;
+            err.flush()
+        }
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            diag::render_json(&mut out, diagnostics)?;
+            out.flush()
+        }
+        Format::Github if !diagnostics.is_empty() => {
+            let mut out = std::io::stdout().lock();
+            diag::render_github(&mut out, diagnostics)?;
+            out.flush()
+        }
+        _ => Ok(()),
     }
 }
 

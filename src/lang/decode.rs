@@ -43,7 +43,7 @@ impl Cx<'_, '_> {
     }
 
     pub fn errors(&self) -> usize {
-        self.report.len()
+        self.report.error_count()
     }
 }
 

@@ -35,12 +35,44 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// What loading found: the policy built from every block that passed validation, and every
+/// diagnostic of every file (errors and warnings), sorted by file, line and column.
+///
+/// With errors, `policy` is the part of the configuration that is valid on its own: a request
+/// or target with an error is left out of it. Plans use that to keep revoking access while the
+/// rest is broken (DESIGN §5b); nothing may widen access from it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub policy: Policy,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error)
+    }
+}
+
+/// Parse and validate every file; `Err` with every diagnostic when any of them is an error,
+/// else the policy (warnings are dropped: [`load_all`] keeps them).
+pub fn load(files: &[SourceFile]) -> Result<Policy, Vec<Diagnostic>> {
+    let loaded = load_all(files);
+    if loaded.has_errors() {
+        Err(loaded.diagnostics)
+    } else {
+        Ok(loaded.policy)
+    }
+}
+
 /// Parse and validate every file (in the order given, which is path order). All diagnostics
 /// of all files come back together, sorted by file, line and column.
 ///
 /// Large configs are parsed and decoded on several threads, in contiguous runs of files, and
 /// merged in file order, so the result does not depend on the number of threads.
-pub fn load(files: &[SourceFile]) -> Result<Policy, Vec<Diagnostic>> {
+pub fn load_all(files: &[SourceFile]) -> Loaded {
     let threads = if files.len() >= PARALLEL_FROM {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
     } else {
@@ -74,10 +106,9 @@ pub fn load(files: &[SourceFile]) -> Result<Policy, Vec<Diagnostic>> {
         report.extend(problems);
     }
     let policy = validate::validate(decls, &mut report);
-    if report.is_empty() {
-        Ok(policy)
-    } else {
-        Err(report.finish())
+    Loaded {
+        policy,
+        diagnostics: report.finish(),
     }
 }
 

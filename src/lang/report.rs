@@ -16,6 +16,8 @@ pub struct Bad {
     pub code: &'static str,
     pub message: String,
     pub hint: Option<String>,
+    /// `Error` unless [`Bad::warning`] says otherwise: a warning never makes a config invalid.
+    pub severity: Severity,
 }
 
 impl Bad {
@@ -25,7 +27,14 @@ impl Bad {
             code,
             message: message.into(),
             hint: None,
+            severity: Severity::Error,
         }
+    }
+
+    /// The same problem as a warning.
+    pub fn warning(mut self) -> Bad {
+        self.severity = Severity::Warning;
+        self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Bad {
@@ -81,12 +90,12 @@ impl<'a> Report<'a> {
         self.problems
     }
 
-    pub fn len(&self) -> usize {
-        self.problems.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.problems.is_empty()
+    /// Errors so far (warnings do not count): a block is valid when decoding it added none.
+    pub fn error_count(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|(_, bad)| bad.severity == Severity::Error)
+            .count()
     }
 
     /// `path:line:column` of a place, for hints such as "first defined at …".
@@ -119,7 +128,7 @@ impl<'a> Report<'a> {
                     column,
                     offset: start,
                     len: end - start,
-                    severity: Severity::Error,
+                    severity: bad.severity,
                     code: bad.code,
                     message: bad.message.clone(),
                     hint: bad.hint.clone(),

@@ -214,7 +214,7 @@ fn requests(
             continue;
         }
         seen.insert(&r.name.value, &r.name.at);
-        let before = report.len();
+        let before = report.error_count();
         let ports = request_target(r, targets, report);
         people(r, settings, report);
         if let (Some(pattern), Some(j)) =
@@ -235,7 +235,7 @@ fn requests(
                     .hint = Some(hint);
             }
         }
-        if !r.ok || report.len() != before {
+        if !r.ok || report.error_count() != before {
             continue;
         }
         if let Some(grant) = build_grant(r, ports) {

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Severity};
 use crate::lang::{self, codes, SourceFile};
 use crate::model::Policy;
 
@@ -168,11 +168,23 @@ pub fn read_sources(dir: &Path) -> Result<(Vec<SourceFile>, Vec<Diagnostic>), Lo
     Ok((sources, diagnostics))
 }
 
-/// What was loaded: the policy and the files it came from.
+/// What was loaded: the policy, the files it came from, and what loading said about them.
 #[derive(Debug)]
 pub struct Loaded {
     pub policy: Policy,
     pub sources: Vec<SourceFile>,
+    /// Sorted by file, line and column. From [`load`], only warnings; from [`load_lenient`],
+    /// errors too.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Whether any diagnostic is an error (only possible from [`load_lenient`]).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
 }
 
 /// Read and validate the config directory.
@@ -180,25 +192,32 @@ pub fn load_policy(dir: &Path) -> Result<Policy, LoadError> {
     load(dir).map(|loaded| loaded.policy)
 }
 
-/// Like [`load_policy`], keeping the sources.
+/// Like [`load_policy`], keeping the sources and the warnings. Any error is
+/// [`LoadError::Invalid`].
 pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
-    let (sources, mut diagnostics) = read_sources(dir)?;
-    match lang::load(&sources) {
-        Ok(policy) if diagnostics.is_empty() => Ok(Loaded { policy, sources }),
-        Ok(_) => Err(LoadError::Invalid {
-            diagnostics,
-            sources,
-        }),
-        Err(more) => {
-            diagnostics.extend(more);
-            let order = |path: &str| sources.iter().position(|s| s.path == path);
-            diagnostics.sort_by_key(|d| (order(&d.file), d.line, d.column));
-            Err(LoadError::Invalid {
-                diagnostics,
-                sources,
-            })
-        }
+    let loaded = load_lenient(dir)?;
+    if loaded.has_errors() {
+        return Err(LoadError::Invalid {
+            diagnostics: loaded.diagnostics,
+            sources: loaded.sources,
+        });
     }
+    Ok(loaded)
+}
+
+/// Read and validate the config directory, keeping errors as diagnostics: the policy is the
+/// part that validated (see [`lang::Loaded`]). Fails only when the files cannot be read.
+pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
+    let (sources, mut diagnostics) = read_sources(dir)?;
+    let loaded = lang::load_all(&sources);
+    diagnostics.extend(loaded.diagnostics);
+    let order = |path: &str| sources.iter().position(|s| s.path == path);
+    diagnostics.sort_by_key(|d| (order(&d.file), d.line, d.column));
+    Ok(Loaded {
+        policy: loaded.policy,
+        sources,
+        diagnostics,
+    })
 }
 
 #[cfg(test)]
