@@ -1,7 +1,8 @@
 //! ARM-shaped network security rules: the common language of `compile`, `plan` and the NSG
 //! providers (snapshot and azure). Reads a rule from ARM's raw shape (fields under
 //! `properties`) or the Azure CLI's flattened shape, normalises the singular/plural field pairs,
-//! and writes ARM's raw shape.
+//! and writes ARM's raw shape. Application security groups (`sourceApplicationSecurityGroups`,
+//! `destinationApplicationSecurityGroups`) are read and written back as their resource ids.
 
 use std::fmt;
 
@@ -37,6 +38,11 @@ pub struct Rule {
     pub source_ports: Vec<String>,
     pub destinations: Vec<String>,
     pub destination_ports: Vec<String>,
+    /// Resource ids of the application security groups the rule's source is (sorted). A rule
+    /// names either source prefixes or source ASGs; jit's own rules never use ASGs.
+    pub source_asgs: Vec<String>,
+    /// Resource ids of the application security groups the rule's destination is (sorted).
+    pub destination_asgs: Vec<String>,
     pub description: Option<String>,
 }
 
@@ -152,6 +158,29 @@ impl Rule {
             out.dedup();
             Ok(out)
         };
+        let asgs = |key: &str| -> Result<Vec<String>, RuleShapeError> {
+            let items = match props.get(key) {
+                None | Some(Value::Null) => return Ok(Vec::new()),
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    return Err(err(format!("`{key}` should be an array, found {other}")))
+                }
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item.get("id") {
+                    Some(Value::String(id)) => out.push(id.clone()),
+                    _ => {
+                        return Err(err(format!(
+                            "`{key}` holds {item}, not an object with a string `id`"
+                        )))
+                    }
+                }
+            }
+            out.sort();
+            out.dedup();
+            Ok(out)
+        };
         Ok(Rule {
             priority,
             direction,
@@ -161,6 +190,8 @@ impl Rule {
             source_ports: pair("sourcePortRange", "sourcePortRanges")?,
             destinations: pair("destinationAddressPrefix", "destinationAddressPrefixes")?,
             destination_ports: pair("destinationPortRange", "destinationPortRanges")?,
+            source_asgs: asgs("sourceApplicationSecurityGroups")?,
+            destination_asgs: asgs("destinationApplicationSecurityGroups")?,
             description: str_field("description")?,
             name,
         })
@@ -198,6 +229,18 @@ impl Rule {
             "destinationAddressPrefixes",
             &self.destinations,
         );
+        for (key, ids) in [
+            ("sourceApplicationSecurityGroups", &self.source_asgs),
+            (
+                "destinationApplicationSecurityGroups",
+                &self.destination_asgs,
+            ),
+        ] {
+            if !ids.is_empty() {
+                let groups: Vec<Value> = ids.iter().map(|id| json!({ "id": id })).collect();
+                p.insert(key.into(), Value::Array(groups));
+            }
+        }
         p.insert("access".into(), json!(self.access));
         p.insert("priority".into(), json!(self.priority));
         p.insert("direction".into(), json!(self.direction));
@@ -288,12 +331,67 @@ mod tests {
             source_ports: vec!["*".into()],
             destinations: vec!["10.0.0.4".into()],
             destination_ports: vec!["22".into()],
+            source_asgs: vec![],
+            destination_asgs: vec![],
             description: Some("managed-by=jit; request=x; expires=2026-11-25T16:00:00Z".into()),
         };
         assert_eq!(Rule::from_arm(&rule.to_arm()).unwrap(), rule);
         assert!(rule.is_managed("jit"));
         assert!(!rule.is_managed("ji"));
         assert_eq!(rule.description_field("request"), Some("x"));
+    }
+
+    const ASG: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/web-asg";
+
+    #[test]
+    fn application_security_groups_read_in_both_shapes_and_round_trip() {
+        let groups = json!([{"id": ASG}, {"id": ASG, "location": "westus"}]);
+        let raw = json!({"name": "asg-ssh", "properties": {"protocol": "Tcp",
+            "sourcePortRange": "*", "destinationPortRange": "22",
+            "sourceApplicationSecurityGroups": groups,
+            "destinationAddressPrefix": "*", "destinationAddressPrefixes": [],
+            "access": "Allow", "priority": 200, "direction": "Inbound"}});
+        let flat = json!({"name": "asg-ssh", "protocol": "Tcp", "sourcePortRange": "*",
+            "destinationPortRange": "22", "sourceApplicationSecurityGroups": [{"id": ASG}],
+            "destinationAddressPrefix": "*", "access": "Allow", "priority": 200,
+            "direction": "Inbound"});
+        let rule = Rule::from_arm(&raw).unwrap();
+        assert_eq!(rule, Rule::from_arm(&flat).unwrap());
+        assert_eq!(rule.source_asgs, [ASG]);
+        assert!(rule.sources.is_empty() && rule.destination_asgs.is_empty());
+        let written = rule.to_arm();
+        assert_eq!(
+            written["properties"]["sourceApplicationSecurityGroups"],
+            json!([{"id": ASG}])
+        );
+        assert!(written["properties"]
+            .get("destinationApplicationSecurityGroups")
+            .is_none());
+        assert_eq!(Rule::from_arm(&written).unwrap(), rule);
+
+        let dest = json!({"name": "to-asg", "properties": {"protocol": "*",
+            "sourceAddressPrefix": "Internet", "sourcePortRange": "*",
+            "destinationPortRange": "*", "destinationApplicationSecurityGroups": [{"id": ASG}],
+            "access": "Allow", "priority": 210, "direction": "Inbound"}});
+        let rule = Rule::from_arm(&dest).unwrap();
+        assert_eq!(rule.destination_asgs, [ASG]);
+        assert!(rule.destinations.is_empty());
+        assert_eq!(Rule::from_arm(&rule.to_arm()).unwrap(), rule);
+    }
+
+    #[test]
+    fn malformed_application_security_groups_name_rule_and_field() {
+        for bad in [json!("x"), json!([ASG]), json!([{"name": "web-asg"}])] {
+            let err = Rule::from_arm(&json!({"name": "r", "properties": {"protocol": "*",
+                "access": "Allow", "priority": 200, "direction": "Inbound",
+                "destinationApplicationSecurityGroups": bad}}))
+            .unwrap_err();
+            assert!(
+                err.0
+                    .starts_with("rule `r`: `destinationApplicationSecurityGroups`"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -297,6 +297,8 @@ fn build(spec: &Spec) -> Scenario {
             source_ports: vec!["*".into()],
             destinations: vec!["*".into()],
             destination_ports: ports,
+            source_asgs: vec![],
+            destination_asgs: vec![],
             description: (name % 2 == 0).then(|| "made by hand".to_string()),
         };
         nsg.rules.push(LiveRule { rule, etag: None });
@@ -336,6 +338,8 @@ fn build(spec: &Spec) -> Scenario {
             source_ports: vec!["*".into()],
             destinations: vec!["*".into()],
             destination_ports: vec!["22".into()],
+            source_asgs: vec![],
+            destination_asgs: vec![],
             description: Some(format!(
                 "managed-by=jit; request=OLD-{i}; expires={expires}"
             )),
@@ -638,6 +642,8 @@ fn scale_10k_nsgs() {
                     source_ports: vec!["*".into()],
                     destinations: vec!["*".into()],
                     destination_ports: vec![(8000 + r).to_string()],
+                    source_asgs: vec![],
+                    destination_asgs: vec![],
                     description: None,
                 },
                 etag: None,

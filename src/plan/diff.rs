@@ -431,5 +431,7 @@ pub fn differs(a: &Rule, b: &Rule) -> bool {
         && a.source_ports == b.source_ports
         && a.destinations == b.destinations
         && a.destination_ports == b.destination_ports
+        && a.source_asgs == b.source_asgs
+        && a.destination_asgs == b.destination_asgs
         && a.description == b.description)
 }

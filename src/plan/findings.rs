@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use jiff::Timestamp;
 
-use crate::live::{nsg_key, LiveNsg};
+use crate::live::{name_from_id, nsg_key, LiveNsg};
 use crate::model::{Port, Protocol, Target};
 use crate::nsg::{Access, Direction, Rule};
 use crate::plan::reason;
@@ -124,7 +124,9 @@ pub fn overdue_since(rule: &Rule, now: Timestamp) -> Option<Timestamp> {
 ///
 /// Deliberately conservative: destinations that are `*` or service tags are taken to reach the
 /// target, and a foreign deny that might shadow the allow is not looked at, so a finding errs
-/// on the side of a warning.
+/// on the side of a warning. Application security groups are never bounded by policy: a
+/// destination ASG may hold the target, and a source ASG admits whatever machines join it,
+/// so each source ASG is a source wider than policy (given as its resource id).
 pub fn exposes(rule: &Rule, guard: &Guard<'_>) -> Option<Vec<String>> {
     if rule.direction != Direction::Inbound
         || rule.access != Access::Allow
@@ -134,10 +136,11 @@ pub fn exposes(rule: &Rule, guard: &Guard<'_>) -> Option<Vec<String>> {
             .destination_ports
             .iter()
             .any(|r| port_range_covers(r, guard.port.number))
-        || !rule
-            .destinations
-            .iter()
-            .any(|d| prefix_overlaps(d, &guard.target.destination))
+        || !(!rule.destination_asgs.is_empty()
+            || rule
+                .destinations
+                .iter()
+                .any(|d| prefix_overlaps(d, &guard.target.destination)))
     {
         return None;
     }
@@ -146,6 +149,7 @@ pub fn exposes(rule: &Rule, guard: &Guard<'_>) -> Option<Vec<String>> {
         .iter()
         .filter(|s| !within(s, &guard.port.allowed_sources))
         .cloned()
+        .chain(rule.source_asgs.iter().cloned())
         .collect();
     (!wider.is_empty()).then_some(wider)
 }
@@ -165,14 +169,40 @@ fn exposure_message(rule: &Rule, guard: &Guard<'_>, wider: &[String]) -> String 
             quoted(&mut guard.port.allowed_sources.iter().map(|n| n.to_string()))
         )
     };
+    let sources = wider
+        .iter()
+        .map(|s| {
+            if rule.source_asgs.contains(s) {
+                format!("application security group `{}`", name_from_id(s))
+            } else {
+                format!("`{s}`")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reaches = rule
+        .destinations
+        .iter()
+        .any(|d| prefix_overlaps(d, &guard.target.destination));
+    let via_asg = match rule.destination_asgs.as_slice() {
+        [] => String::new(),
+        _ if reaches => String::new(),
+        groups => format!(
+            " through destination application security group {} (it may hold the target)",
+            groups
+                .iter()
+                .map(|g| format!("`{}`", name_from_id(g)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     format!(
-        "rule `{}` (priority {}) opens port {} ({} of {}) to {} ahead of its lock-down at priority {}; {allowed}",
+        "rule `{}` (priority {}) opens port {} ({} of {}) to {sources}{via_asg} ahead of its lock-down at priority {}; {allowed}",
         rule.name,
         rule.priority,
         guard.port.number,
         guard.port.name,
         guard.target.name,
-        quoted(&mut wider.iter().cloned()),
         guard.priority,
     )
 }

@@ -452,6 +452,55 @@ fn exposure_is_found_for_wide_sources_ahead_of_the_lock_down() {
     .is_empty());
 }
 
+const ASG: &str =
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/ops-asg";
+
+#[test]
+fn application_security_groups_are_exposures_when_they_reach_the_port() {
+    let policy = policy(vec![]);
+    let exposures = |r: Rule| {
+        plan(&policy, &live(vec![deny(4000), r]))
+            .findings
+            .into_iter()
+            .filter(|f| f.kind == FindingKind::Exposure)
+            .map(|f| f.message)
+            .collect::<Vec<_>>()
+    };
+    // A source ASG: its members are not bounded by policy.
+    let mut from_asg = rule("from-asg", "Allow", 200, "*", "22", None);
+    from_asg.sources.clear();
+    from_asg.source_asgs = vec![ASG.into()];
+    assert_eq!(
+        exposures(from_asg.clone()),
+        ["rule `from-asg` (priority 200) opens port 22 (ssh of web-1) to application security group `ops-asg` ahead of its lock-down at priority 4000; policy allows only `198.51.100.0/24`"]
+    );
+    // A destination ASG may hold the target, even when no prefix names it.
+    let mut to_asg = rule("to-asg", "Allow", 200, "Internet", "22", None);
+    to_asg.destinations.clear();
+    to_asg.destination_asgs = vec![ASG.into()];
+    assert_eq!(
+        exposures(to_asg.clone()),
+        ["rule `to-asg` (priority 200) opens port 22 (ssh of web-1) to `Internet` through destination application security group `ops-asg` (it may hold the target) ahead of its lock-down at priority 4000; policy allows only `198.51.100.0/24`"]
+    );
+    // A destination ASG from an allowed source is no exposure.
+    let mut inside = to_asg.clone();
+    inside.sources = vec!["198.51.100.0/26".into()];
+    assert!(exposures(inside).is_empty());
+    // Not the protected port, protocol, or behind the lock-down: no exposure.
+    let mut other_port = from_asg.clone();
+    other_port.destination_ports = vec!["80".into()];
+    assert!(exposures(other_port).is_empty());
+    let mut udp = from_asg.clone();
+    udp.protocol = "Udp".into();
+    assert!(exposures(udp).is_empty());
+    let mut behind = to_asg.clone();
+    behind.priority = 4001;
+    assert!(exposures(behind).is_empty());
+    let mut outbound = from_asg;
+    outbound.direction = crate::nsg::Direction::Outbound;
+    assert!(exposures(outbound).is_empty());
+}
+
 #[test]
 fn priority_clash_is_reported() {
     let policy = policy(vec![]);

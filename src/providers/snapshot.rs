@@ -531,6 +531,15 @@ fn write_rule_fields(rule: &mut Value, after: &Rule) {
     if after.description.is_none() {
         props.remove("description");
     }
+    // An application security group jit's rule no longer has is gone, as after an ARM PUT.
+    for key in [
+        "sourceApplicationSecurityGroups",
+        "destinationApplicationSecurityGroups",
+    ] {
+        if !fields.contains_key(key) {
+            props.remove(key);
+        }
+    }
     for (key, value) in fields {
         props.insert(key, value);
     }

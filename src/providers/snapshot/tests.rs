@@ -51,6 +51,8 @@ fn managed(name: &str, priority: u16, source: &str) -> Rule {
         source_ports: vec!["*".into()],
         destinations: vec!["10.0.1.4".into()],
         destination_ports: vec!["22".into()],
+        source_asgs: vec![],
+        destination_asgs: vec![],
         description: Some("managed-by=jit; request=r1; expires=2026-11-25T16:00:00Z".into()),
     }
 }
