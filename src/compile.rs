@@ -415,6 +415,7 @@ mod tests {
                     duration: SignedDuration::from_hours(2),
                 },
             ],
+            accepts: vec![],
         }
     }
 

@@ -19,6 +19,8 @@ pub struct Policy {
     /// Every request that passed validation, in file order. Whether a grant is *active* depends
     /// on the clock, which is an input to `compile`, not part of the policy.
     pub grants: Vec<Grant>,
+    /// `accept` blocks that passed validation, in file order.
+    pub accepts: Vec<Accept>,
 }
 
 impl Policy {
@@ -214,4 +216,30 @@ impl Grant {
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.start <= now && now < self.end()
     }
+}
+
+/// An `accept` block: a foreign rule opened on purpose. Until `expires`, a finding about it is
+/// listed as accepted, not as one that needs attention; after, it is a finding again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accept {
+    /// The block's label, `accept "<name>"`.
+    pub name: String,
+    /// As written; a target names the same NSG (compared as ARM compares ids).
+    pub nsg_id: String,
+    /// The foreign rule's name (compared case-insensitively, as ARM does).
+    pub rule: String,
+    pub justification: String,
+    pub expires: Timestamp,
+    /// Where `expires` is written, for the warning once it has passed.
+    pub expires_at: Place,
+}
+
+/// A place in a config file, as diagnostics show it: 1-based line and column, byte span.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Place {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+    pub len: usize,
 }

@@ -24,7 +24,8 @@ pub struct Args {
     /// Print the plan as JSON (the saved-plan document) instead of text
     #[arg(long)]
     pub json: bool,
-    /// Exit 0 when there are no changes, 2 when changes are pending, 1 on error
+    /// Exit 0 when there are no changes, 2 when changes are pending or findings need attention
+    /// (exposure, overdue grant, priority clash), 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan as of this time instead of now (RFC 3339, e.g. 2026-11-25T15:00:00Z)
@@ -58,11 +59,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             );
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
-        Status::Changes
-    } else {
-        Status::Success
-    })
+    Ok(
+        if args.detailed_exitcode && (plan.has_changes() || plan.has_findings()) {
+            Status::Changes
+        } else {
+            Status::Success
+        },
+    )
 }
 
 /// The plan on stdout, as text (coloured on a terminal) or JSON.

@@ -31,7 +31,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     match config::load(&global.dir) {
         Ok(loaded) => {
             let policy = &loaded.policy;
-            let warnings = &loaded.diagnostics;
+            let mut warnings = loaded.diagnostics.clone();
+            // An accept past its `expires` by the machine's clock: its rule is a finding again.
+            warnings.extend(crate::lang::accept::expired(policy, super::clock(None)));
+            let order = |path: &str| loaded.sources.iter().position(|s| s.path == path);
+            warnings.sort_by_key(|d| (order(&d.file), d.line, d.column));
+            let warnings = &warnings;
             render(global, args.format, warnings, &loaded.sources)?;
             if !global.quiet {
                 let noted = match warnings.len() {

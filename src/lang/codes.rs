@@ -18,7 +18,7 @@ pub const NOT_UTF8: &str = "E006";
 pub const UNCLOSED_BLOCK: &str = "E007";
 
 // Structure.
-/// A top-level block type other than settings, provider, target or request.
+/// A top-level block type other than settings, provider, target, request or accept.
 pub const UNKNOWN_BLOCK: &str = "E010";
 /// A block has the wrong number of labels.
 pub const BLOCK_LABELS: &str = "E011";
@@ -90,3 +90,15 @@ pub const TOO_FEW_APPROVERS: &str = "E048";
 pub const JUSTIFICATION_MISMATCH: &str = "E049";
 /// A port or an approver listed twice in one request.
 pub const DUPLICATE_ENTRY: &str = "E050";
+
+// Accepted foreign rules (`accept` blocks).
+/// An `accept` names an NSG that no target names.
+pub const ACCEPT_UNKNOWN_NSG: &str = "E090";
+/// Two `accept` blocks with one name, or two that accept the same rule of the same NSG.
+pub const ACCEPT_DUPLICATE: &str = "E091";
+/// An `accept`'s justification does not match `justification_pattern`.
+pub const ACCEPT_JUSTIFICATION_MISMATCH: &str = "E092";
+/// Warning: an `accept` whose `expires` has passed; its rule is a finding again.
+pub const ACCEPT_EXPIRED: &str = "E093";
+/// An `accept`'s `rule` is not a legal security rule name.
+pub const ACCEPT_RULE_NAME: &str = "E094";

@@ -25,6 +25,7 @@ pub struct Decls {
     pub providers: Vec<ProviderDecl>,
     pub targets: Vec<TargetDecl>,
     pub requests: Vec<RequestDecl>,
+    pub accepts: Vec<AcceptDecl>,
 }
 
 impl Decls {
@@ -34,6 +35,7 @@ impl Decls {
         self.providers.append(&mut other.providers);
         self.targets.append(&mut other.targets);
         self.requests.append(&mut other.requests);
+        self.accepts.append(&mut other.accepts);
     }
 }
 
@@ -114,5 +116,17 @@ pub struct RequestDecl {
     pub justification: Option<Spanned<String>>,
     pub start: Option<Timestamp>,
     pub duration: Option<Spanned<SignedDuration>>,
+    pub ok: bool,
+}
+
+/// An `accept` block: a foreign rule opened on purpose.
+#[derive(Debug)]
+pub struct AcceptDecl {
+    pub at: At,
+    pub name: Spanned<String>,
+    pub nsg_id: Option<Spanned<String>>,
+    pub rule: Option<Spanned<String>>,
+    pub justification: Option<Spanned<String>>,
+    pub expires: Option<Spanned<Timestamp>>,
     pub ok: bool,
 }

@@ -15,7 +15,7 @@ use super::suggest::did_you_mean;
 use super::{codes, values};
 use crate::model::{AzureMode, PriorityBand, ProviderConfig, Settings};
 
-pub const BLOCK_TYPES: [&str; 4] = ["settings", "provider", "target", "request"];
+pub const BLOCK_TYPES: [&str; 5] = ["settings", "provider", "target", "request", "accept"];
 const PROVIDER_KINDS: [&str; 3] = ["azure", "nftables", "snapshot"];
 
 /// One file being decoded: where problems go and the text they point into.
@@ -58,7 +58,7 @@ pub fn decode_file(cx: &mut Cx, body: &Body, decls: &mut Decls) {
                     codes::UNEXPECTED_STRUCTURE,
                     format!("unexpected attribute `{}` at the top level", attr.key.as_str()),
                 )
-                .hint("the top level holds only `settings`, `provider`, `target` and `request` blocks"),
+                .hint("the top level holds only `settings`, `provider`, `target`, `request` and `accept` blocks"),
             );
             continue;
         }
@@ -86,9 +86,15 @@ pub fn decode_file(cx: &mut Cx, body: &Body, decls: &mut Decls) {
                     decls.requests.push(d);
                 }
             }
+            "accept" => {
+                if let Some(d) = super::accept::decode(cx, block) {
+                    decls.accepts.push(d);
+                }
+            }
             other => {
                 let hint = did_you_mean(other, BLOCK_TYPES).unwrap_or_else(|| {
-                    "block types are `settings`, `provider`, `target` and `request`".to_string()
+                    "block types are `settings`, `provider`, `target`, `request` and `accept`"
+                        .to_string()
                 });
                 cx.bad(
                     Bad::new(

@@ -112,7 +112,7 @@ pub fn target(cx: &mut Cx, block: &Block) -> Option<TargetDecl> {
 }
 
 /// An ARM resource id of the given type (compared case-insensitively, as ARM does).
-fn resource_id(cx: &mut Cx, id: &Spanned<String>, attr: &str, kind_lower: &str, kind: &str) {
+pub fn resource_id(cx: &mut Cx, id: &Spanned<String>, attr: &str, kind_lower: &str, kind: &str) {
     let lower = id.value.to_ascii_lowercase();
     let marker = format!("/providers/{kind_lower}/");
     let valid = lower.starts_with("/subscriptions/")

@@ -7,6 +7,7 @@
 //! policy. Problems are collected in a [`report::Report`] and come back together, each with a
 //! stable code from [`codes`].
 
+pub mod accept;
 pub mod codes;
 mod decl;
 mod decode;

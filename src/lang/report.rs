@@ -104,6 +104,19 @@ impl<'a> Report<'a> {
         format!("{}:{line}:{column}", self.files[at.file].path)
     }
 
+    /// A place as diagnostics show it, for checks made after loading (an `accept` that has
+    /// expired by the clock of the run).
+    pub fn place(&self, at: &At) -> crate::model::Place {
+        let (line, column) = self.locate(at.file, at.span.start);
+        crate::model::Place {
+            file: self.files[at.file].path.clone(),
+            line,
+            column,
+            offset: at.span.start,
+            len: at.span.len(),
+        }
+    }
+
     fn locate(&self, file: usize, offset: usize) -> (usize, usize) {
         let text = &self.files[file].text;
         self.lines[file]

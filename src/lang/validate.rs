@@ -16,6 +16,7 @@ pub fn validate(decls: Decls, report: &mut Report) -> Policy {
     let providers = providers(&decls, report);
     let targets = targets(&decls, &providers, report);
     let grants = requests(&decls, &targets, settings, report);
+    let accepts = super::accept::validate(&decls.accepts, &decls.targets, settings, report);
     Policy {
         settings: settings.map(|s| s.settings.clone()).unwrap_or_default(),
         providers: decls
@@ -35,6 +36,7 @@ pub fn validate(decls: Decls, report: &mut Report) -> Policy {
             .filter_map(build_target)
             .collect(),
         grants,
+        accepts,
     }
 }
 

@@ -79,6 +79,7 @@ fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
     plan.resource_changes
         .retain(|c| c.target.as_ref().is_some_and(|t| names.contains(t)));
     plan.findings.retain(|f| nsgs.contains(&nsg_key(&f.nsg_id)));
+    plan.accepted.retain(|f| nsgs.contains(&nsg_key(&f.nsg_id)));
     plan.errors.retain(|e| nsgs.contains(&nsg_key(&e.nsg_id)));
     plan.fingerprints
         .retain(|id, _| nsgs.contains(&nsg_key(id)));

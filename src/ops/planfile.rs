@@ -88,6 +88,7 @@ mod tests {
             valid_until: Some("2026-11-25T16:00:00Z".parse().unwrap()),
             resource_changes: vec![],
             findings: vec![],
+            accepted: vec![],
             errors: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "sha256:00".to_string())]),
         }

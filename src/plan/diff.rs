@@ -57,6 +57,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
             .then_with(|| compile::name_order(&a.name, &b.name))
     });
     findings::sort(&mut findings);
+    let (findings, accepted) = findings::accept(findings, &policy.accepts, now);
     errors.sort_by(|a, b| (nsg_key(&a.nsg_id), &a.message).cmp(&(nsg_key(&b.nsg_id), &b.message)));
     Plan {
         format_version: FORMAT_VERSION.to_string(),
@@ -64,6 +65,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
         valid_until: valid_until(policy, now),
         resource_changes,
         findings,
+        accepted,
         errors,
         fingerprints,
     }

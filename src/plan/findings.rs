@@ -1,7 +1,8 @@
 //! Pure: findings about live state that no action fixes, reported with the plan (DESIGN §5):
 //! exposure (a foreign Inbound Allow ahead of a lock-down that opens a protected port wider than
 //! policy allows), overdue (a managed allow whose `expires` has passed) and priority clash (two
-//! live rules with the same direction and priority).
+//! live rules with the same direction and priority). An `accept` block moves an exposure of the
+//! foreign rule it names to the plan's accepted list until it expires.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -10,10 +11,10 @@ use ipnet::IpNet;
 use jiff::Timestamp;
 
 use crate::live::{name_from_id, nsg_key, LiveNsg};
-use crate::model::{Port, Protocol, Target};
+use crate::model::{Accept, Port, Protocol, Target};
 use crate::nsg::{Access, Direction, Rule};
 use crate::plan::reason;
-use crate::plan::{Finding, FindingKind};
+use crate::plan::{AcceptedFinding, Finding, FindingKind};
 
 /// A protected port of a target and the priority its lock-down deny has (or will have).
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +108,50 @@ pub fn sort(findings: &mut [Finding]) {
                 &b.message,
             ))
     });
+}
+
+/// Splits `findings` into those that need attention and those an `accept` covers: an
+/// exposure of the rule and NSG an accept names, while `now` is before its `expires`. An
+/// exposure whose accept has expired stays a finding and says so. Order is kept.
+pub fn accept(
+    findings: Vec<Finding>,
+    accepts: &[Accept],
+    now: Timestamp,
+) -> (Vec<Finding>, Vec<AcceptedFinding>) {
+    let mut open = Vec::with_capacity(findings.len());
+    let mut accepted = Vec::new();
+    for mut finding in findings {
+        let by = (finding.kind == FindingKind::Exposure)
+            .then(|| {
+                accepts.iter().find(|a| {
+                    nsg_key(&a.nsg_id) == nsg_key(&finding.nsg_id)
+                        && a.rule.eq_ignore_ascii_case(&finding.rule)
+                })
+            })
+            .flatten();
+        match by {
+            Some(a) if now < a.expires => accepted.push(AcceptedFinding {
+                kind: finding.kind,
+                nsg_id: finding.nsg_id,
+                rule: finding.rule,
+                message: finding.message,
+                accept: a.name.clone(),
+                justification: a.justification.clone(),
+                expires: a.expires,
+            }),
+            Some(a) => {
+                finding.message.push_str(&format!(
+                    "; accept `{}` expired at {} ({} ago)",
+                    a.name,
+                    a.expires,
+                    reason::span(now.duration_since(a.expires))
+                ));
+                open.push(finding);
+            }
+            None => open.push(finding),
+        }
+    }
+    (open, accepted)
 }
 
 /// When a managed allow rule's `expires` lies at or before `now` (the grant is no longer

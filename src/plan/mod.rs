@@ -34,6 +34,10 @@ pub struct Plan {
     pub valid_until: Option<Timestamp>,
     pub resource_changes: Vec<ResourceChange>,
     pub findings: Vec<Finding>,
+    /// Findings an `accept` block covers until it expires: listed, never counted as needing
+    /// attention. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<AcceptedFinding>,
     /// NSGs that could not be planned (a full priority band, a missing NSG). Their rules are
     /// not in `resource_changes`; a plan with errors exits 1 and cannot be applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -45,6 +49,12 @@ pub struct Plan {
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.resource_changes.is_empty()
+    }
+
+    /// Findings that need attention (exposure, overdue, priority clash; not accepted ones):
+    /// with `--detailed-exitcode` they exit 2 like pending changes.
+    pub fn has_findings(&self) -> bool {
+        !self.findings.is_empty()
     }
 
     /// `(add, change, destroy)`.
@@ -150,6 +160,20 @@ pub struct Finding {
     /// The rule the finding is about.
     pub rule: String,
     pub message: String,
+}
+
+/// A finding about a foreign rule that an `accept` block covers, with the block's reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedFinding {
+    pub kind: FindingKind,
+    pub nsg_id: String,
+    pub rule: String,
+    pub message: String,
+    /// The `accept` block's name.
+    pub accept: String,
+    pub justification: String,
+    /// Past this instant the finding needs attention again.
+    pub expires: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

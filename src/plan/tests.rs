@@ -502,6 +502,54 @@ fn application_security_groups_are_exposures_when_they_reach_the_port() {
 }
 
 #[test]
+fn an_accepted_exposure_is_listed_until_it_expires_then_is_a_finding_again() {
+    let mut policy = policy(vec![]);
+    policy.accepts = vec![crate::model::Accept {
+        name: "lb-health-probe".into(),
+        nsg_id: NSG.to_uppercase(),
+        rule: "ALLOW-LB-PROBE".into(),
+        justification: "CHG-88 probes".into(),
+        expires: ts("2026-11-25T15:00:00Z"),
+        expires_at: Default::default(),
+    }];
+    let probe = rule("allow-lb-probe", "Allow", 200, "Internet", "22", None);
+    let other = rule("other", "Allow", 201, "*", "22", None);
+    let live = live(vec![deny(4000), probe, other]);
+    let at = |t: &str| diff(&policy, &compile(&policy, ts(t)), &live, ts(t));
+
+    let before = at("2026-11-25T14:59:59Z");
+    assert_eq!(before.accepted.len(), 1);
+    let accepted = &before.accepted[0];
+    assert_eq!(
+        (accepted.rule.as_str(), accepted.accept.as_str()),
+        ("allow-lb-probe", "lb-health-probe")
+    );
+    assert_eq!(accepted.kind, FindingKind::Exposure);
+    assert!(accepted
+        .message
+        .starts_with("rule `allow-lb-probe` (priority 200) opens port 22"));
+    // Only the rule it names: another exposure in the same NSG is still a finding.
+    let rules: Vec<&str> = before.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["other"]);
+    assert!(before.has_findings());
+
+    let after = at("2026-11-25T15:00:00Z");
+    assert!(after.accepted.is_empty());
+    let probe = after
+        .findings
+        .iter()
+        .find(|f| f.rule == "allow-lb-probe")
+        .expect("a finding again");
+    assert!(
+        probe
+            .message
+            .ends_with("; accept `lb-health-probe` expired at 2026-11-25T15:00:00Z (0s ago)"),
+        "{}",
+        probe.message
+    );
+}
+
+#[test]
 fn priority_clash_is_reported() {
     let policy = policy(vec![]);
     let a = rule("a", "Allow", 300, "10.0.0.1", "80", None);

@@ -25,6 +25,7 @@ mod tests {
             valid_until: None,
             resource_changes: vec![],
             findings: vec![],
+            accepted: vec![],
             errors: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "etag".to_string())]),
         };

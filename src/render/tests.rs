@@ -77,7 +77,7 @@ Warning: exposure in NSG nsg-a
 Warning: overdue grant in NSG nsg-a
   rule `jit-allow-INC-1-ssh` of request `INC-1` expired 12m ago and is still open
 
-Plan: 1 to add, 1 to change, 1 to destroy.
+Plan: 1 to add, 1 to change, 1 to destroy. 2 findings need attention.
 "#;
     assert_eq!(text, expected, "\n{text}");
 }
@@ -253,6 +253,7 @@ fn quickstart_plan() {
                 120,
             ),
         ],
+        accepts: vec![],
     };
     let now = "2026-11-25T14:37:00Z".parse().unwrap();
     let plan = crate::plan::diff(&policy, &compile(&policy, now), &live, now);
@@ -279,11 +280,57 @@ fn quickstart_plan() {
         "{text}"
     );
     assert!(
-        text.ends_with("Plan: 3 to add, 0 to change, 1 to destroy.\n"),
+        text.ends_with("Plan: 3 to add, 0 to change, 1 to destroy. 1 finding needs attention.\n"),
         "{text}"
     );
     assert_eq!(
         plan.valid_until,
         Some("2026-11-25T16:00:00Z".parse().unwrap())
     );
+}
+
+#[test]
+fn summary_counts_findings_and_lists_accepted_ones() {
+    use crate::plan::{AcceptedFinding, Finding, FindingKind};
+    let policy = policy(vec![]);
+    let mut plan = plan(&policy, &live(vec![deny(4000)]));
+    let render = |plan: &Plan| {
+        let mut out = Vec::new();
+        text::render(plan, false, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let finding = Finding {
+        kind: FindingKind::Exposure,
+        nsg_id: crate::plan::tests::NSG.into(),
+        rule: "open".into(),
+        message: "rule `open` opens port 22".into(),
+    };
+    plan.findings = vec![finding.clone()];
+    assert!(render(&plan).ends_with(
+        "Warning: exposure in NSG nsg-a\n  rule `open` opens port 22\n\nNo changes. 1 finding needs attention.\n"
+    ));
+    plan.findings.push(finding.clone());
+    assert!(render(&plan).ends_with("\nNo changes. 2 findings need attention.\n"));
+    plan.findings.clear();
+    plan.accepted = vec![AcceptedFinding {
+        kind: FindingKind::Exposure,
+        nsg_id: finding.nsg_id,
+        rule: finding.rule,
+        message: finding.message,
+        accept: "lb-health-probe".into(),
+        justification: "CHG-88 probes".into(),
+        expires: "2027-01-31T00:00:00Z".parse().unwrap(),
+    }];
+    let text = render(&plan);
+    assert!(
+        text.ends_with(
+            "Accepted: exposure in NSG nsg-a\n  rule `open` opens port 22\n  accepted by `lb-health-probe` until 2027-01-31T00:00:00Z: CHG-88 probes\n\nNo changes. Live state matches the policy.\n"
+        ),
+        "{text}"
+    );
+    let mut out = Vec::new();
+    json::render(&plan, &mut out).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["accepted"][0]["accept"], "lb-health-probe");
+    assert_eq!(doc["accepted"][0]["expires"], "2027-01-31T00:00:00Z");
 }

@@ -1,7 +1,8 @@
 //! Pure: the plan as Terraform-style text for people. A header, one block per change (`+`
 //! create, `~` update, `-` destroy) with its address, its reason and the rule's properties (only
-//! the changed ones, `old -> new`, for an update), findings as `Warning:` blocks, errors as
-//! `Error:` blocks, and the summary line. Colour only when the caller asks for it; the words
+//! the changed ones, `old -> new`, for an update), findings as `Warning:` blocks, accepted
+//! findings as `Accepted:` blocks, errors as `Error:` blocks, and the summary line, which counts
+//! the findings that need attention. Colour only when the caller asks for it; the words
 //! carry all the meaning without it. Scripts should read the JSON plan instead.
 
 use std::io;
@@ -43,21 +44,33 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
         writeln!(out)?;
     }
     for finding in &plan.findings {
-        let kind = match finding.kind {
-            FindingKind::Exposure => "exposure",
-            FindingKind::Overdue => "overdue grant",
-            FindingKind::PriorityClash => "priority clash",
-        };
         writeln!(
             out,
-            "{}: {kind} in NSG {}",
+            "{}: {} in NSG {}",
             paint.paint(
                 Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
                 "Warning"
             ),
+            kind_words(finding.kind),
             name_from_id(&finding.nsg_id)
         )?;
         writeln!(out, "  {}", finding.message)?;
+        writeln!(out)?;
+    }
+    for accepted in &plan.accepted {
+        writeln!(
+            out,
+            "{}: {} in NSG {}",
+            paint.paint(Style::new().bold(), "Accepted"),
+            kind_words(accepted.kind),
+            name_from_id(&accepted.nsg_id)
+        )?;
+        writeln!(out, "  {}", accepted.message)?;
+        writeln!(
+            out,
+            "  accepted by `{}` until {}: {}",
+            accepted.accept, accepted.expires, accepted.justification
+        )?;
         writeln!(out)?;
     }
     for error in &plan.errors {
@@ -75,26 +88,41 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
     }
     let (add, change, destroy) = plan.counts();
     let bold = Style::new().effects(Effects::BOLD);
+    let attention = match plan.findings.len() {
+        0 => String::new(),
+        1 => " 1 finding needs attention.".to_string(),
+        n => format!(" {n} findings need attention."),
+    };
     if !plan.errors.is_empty() {
         let n = plan.errors.len();
         let errors = if n == 1 { "error" } else { "errors" };
         writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            "{} {add} to add, {change} to change, {destroy} to destroy.{attention}",
             paint.paint(bold, &format!("Plan incomplete ({n} {errors}):"))
         )
     } else if plan.has_changes() {
         writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            "{} {add} to add, {change} to change, {destroy} to destroy.{attention}",
             paint.paint(bold, "Plan:")
         )
+    } else if plan.has_findings() {
+        writeln!(out, "{}{attention}", paint.paint(bold, "No changes."))
     } else {
         writeln!(
             out,
             "{} Live state matches the policy.",
             paint.paint(bold, "No changes.")
         )
+    }
+}
+
+fn kind_words(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::Exposure => "exposure",
+        FindingKind::Overdue => "overdue grant",
+        FindingKind::PriorityClash => "priority clash",
     }
 }
 
