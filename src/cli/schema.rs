@@ -14,7 +14,7 @@ pub struct Args {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Kind {
-    /// settings, provider and target blocks
+    /// settings, provider, target and accept blocks
     Policy,
     /// request blocks only
     Request,

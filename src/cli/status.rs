@@ -1,4 +1,6 @@
-//! `jit status`: the grants open in live state, with time left; overdue ones flagged.
+//! `jit status`: the grants open in live state, who asked and who approved, with time left;
+//! overdue grants and grants wider than their request flagged; exposures listed. With
+//! `--detailed-exitcode`, exit 2 when any of those needs attention.
 
 use std::io::Write;
 
@@ -6,7 +8,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::{clock, Global, Status};
-use crate::ops::status::GrantStatus;
+use crate::live::name_from_id;
+use crate::ops::status::{GrantStatus, StatusReport};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,22 +19,33 @@ pub struct Args {
     /// Report as of this time instead of now (RFC 3339)
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<Timestamp>,
+    /// Exit 2 when a grant is overdue or wider than its request, or a port is exposed; 0
+    /// when nothing needs attention; 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let policy = super::plan::load_policy(global)?;
     let at = clock(args.at);
-    let grants = crate::ops::status::status(&policy, at, &super::plan::open_options(global, 10))?;
+    let report = crate::ops::status::status(&policy, at, &super::plan::open_options(global, 10))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        let doc = json!({ "at": at, "grants": grants });
+        let doc = json!({
+            "at": at,
+            "grants": report.grants,
+            "exposures": report.exposures,
+            "accepted": report.accepted,
+        });
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
-        write_table(&mut out, &grants)?;
+        write_table(&mut out, &report.grants)?;
+        write_attention(&mut out, &report)?;
     }
     out.flush()?;
+    let grants = &report.grants;
     let overdue = grants.iter().filter(|g| g.overdue).count();
     if overdue > 0 && !global.quiet {
         eprintln!(
@@ -41,7 +55,90 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             if overdue == 1 { "it" } else { "them" },
         );
     }
-    Ok(Status::Success)
+    let wider = grants.iter().filter(|g| !g.wider.is_empty()).count();
+    if wider > 0 && !global.quiet {
+        eprintln!(
+            "warning: {wider} grant{} wider than {} request; `jit apply` restores {}",
+            if wider == 1 { " is" } else { "s are" },
+            if wider == 1 { "its" } else { "their" },
+            if wider == 1 { "it" } else { "them" },
+        );
+    }
+    let exposed = report.exposures.len();
+    if exposed > 0 && !global.quiet {
+        eprintln!(
+            "warning: {exposed} exposure{} found; jit never changes foreign rules: fix {} or accept {} with an `accept` block",
+            if exposed == 1 { "" } else { "s" },
+            if exposed == 1 { "it" } else { "them" },
+            if exposed == 1 { "it" } else { "them" },
+        );
+    }
+    Ok(if args.detailed_exitcode && report.needs_attention() {
+        Status::Changes
+    } else {
+        Status::Success
+    })
+}
+
+/// Below the table: grants wider than their request, exposures, accepted exposures.
+fn write_attention(out: &mut dyn Write, report: &StatusReport) -> std::io::Result<()> {
+    let wider: Vec<&GrantStatus> = report
+        .grants
+        .iter()
+        .filter(|g| !g.wider.is_empty())
+        .collect();
+    if !wider.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Wider than requested:")?;
+        for g in wider {
+            let request = g.request.as_deref().unwrap_or("?");
+            let what = g
+                .wider
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{} {} (requested {})",
+                        w.property,
+                        quoted(&w.live),
+                        quoted(&w.requested)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            writeln!(out, "  {} of request `{request}`: {what}", g.address)?;
+        }
+    }
+    if !report.exposures.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Exposures:")?;
+        for f in &report.exposures {
+            writeln!(out, "  NSG {}: {}", name_from_id(&f.nsg_id), f.message)?;
+        }
+    }
+    if !report.accepted.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Accepted:")?;
+        for a in &report.accepted {
+            writeln!(
+                out,
+                "  NSG {}: rule `{}` accepted by `{}` until {}: {}",
+                name_from_id(&a.nsg_id),
+                a.rule,
+                a.accept,
+                a.expires,
+                a.justification
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn write_table(out: &mut dyn Write, grants: &[GrantStatus]) -> std::io::Result<()> {
@@ -49,14 +146,28 @@ fn write_table(out: &mut dyn Write, grants: &[GrantStatus]) -> std::io::Result<(
         return writeln!(out, "No open grants in live state.");
     }
     let header = [
-        "REQUEST", "TARGET", "RULE", "SOURCE", "PORT", "EXPIRES", "LEFT",
+        "REQUEST",
+        "TARGET",
+        "REQUESTER",
+        "APPROVERS",
+        "RULE",
+        "SOURCE",
+        "PORT",
+        "EXPIRES",
+        "LEFT",
     ];
-    let rows: Vec<[String; 7]> = grants
+    let rows: Vec<[String; 9]> = grants
         .iter()
         .map(|g| {
             [
                 g.request.clone().unwrap_or_else(|| "-".into()),
                 g.target.clone().unwrap_or_else(|| "-".into()),
+                g.requester.clone().unwrap_or_else(|| "-".into()),
+                if g.approvers.is_empty() {
+                    "-".into()
+                } else {
+                    g.approvers.join(",")
+                },
                 g.address.clone(),
                 g.sources.join(","),
                 format!("{}/{}", g.ports.join(","), g.protocol.to_lowercase()),
@@ -90,10 +201,15 @@ fn write_table(out: &mut dyn Write, grants: &[GrantStatus]) -> std::io::Result<(
 }
 
 fn left(g: &GrantStatus) -> String {
-    match g.time_left() {
+    let left = match g.time_left() {
         None => "unknown expiry".into(),
         Some(d) if g.overdue => format!("OVERDUE by {}", human(-d)),
         Some(d) => human(d),
+    };
+    if g.wider.is_empty() {
+        left
+    } else {
+        format!("{left}, WIDER than requested")
     }
 }
 

@@ -11,7 +11,8 @@
 //! Two kinds of file, told apart by their top-level blocks:
 //!
 //! - a **request file** holds only `request` blocks (and at least one);
-//! - a **policy file** holds `settings`, `provider` and `target` blocks and no `request`.
+//! - a **policy file** holds `settings`, `provider`, `target` and `accept` blocks and no
+//!   `request`.
 //!
 //! jit itself reads every block of every file and does not care how they are split, so a file
 //! mixing policy blocks and requests is valid to `jit validate` but matches neither schema:
@@ -37,6 +38,10 @@ const CIDR: &str = r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$";
 const DURATION: &str = r"^[+-]?([Pp][0-9A-Za-z.,]+|[0-9][0-9A-Za-z .,]*)$";
 /// RFC 3339 with an offset: `2026-11-25T14:00:00Z`.
 const TIME: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)";
+/// An NSG's resource id (loosely: `jit validate` checks the whole shape).
+const NSG_ID: &str = r"^/[Ss]ubscriptions/\S+/[Nn]etwork[Ss]ecurity[Gg]roups/[^/\s]+$";
+/// An ARM security rule name: 1–80 word characters, `.` or `-`, ending with a word character.
+const RULE_NAME: &str = r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$";
 /// `<kind>.<name>` of a provider block.
 const PROVIDER_ADDRESS: &str = r"^(azure|nftables|snapshot)\.[^.]+$";
 /// Case-insensitive `tcp`, `udp`, `any`, or `*`.
@@ -60,6 +65,9 @@ pub struct PolicyFile {
     /// `target "<name>" { … }`: machines whose management ports are protected, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub target: BTreeMap<String, TargetBlock>,
+    /// `accept "<name>" { … }`: foreign rules opened on purpose, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept: BTreeMap<String, AcceptBlock>,
 }
 
 /// A request file: time-bound asks for access, usually one per file.
@@ -253,6 +261,25 @@ pub struct RequestBlock {
     pub duration: String,
 }
 
+/// `accept "<name>"`: a foreign rule opened on purpose. Until `expires` an exposure through it
+/// is listed as accepted, not as a finding.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptBlock {
+    /// The NSG's resource id, as a target's `nsg_id` names it.
+    #[schemars(length(min = 1), pattern(NSG_ID))]
+    pub nsg_id: String,
+    /// The foreign rule's name, as the NSG shows it.
+    #[schemars(pattern(RULE_NAME))]
+    pub rule: String,
+    /// Why the rule is open; must match `justification_pattern` when one is set.
+    #[schemars(length(min = 1))]
+    pub justification: String,
+    /// When the acceptance ends, RFC 3339 with an offset (`2027-01-31T00:00:00Z`).
+    #[schemars(with = "String", pattern(TIME))]
+    pub expires: String,
+}
+
 /// A port of the target, by name or number.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -266,7 +293,7 @@ pub enum PortRef {
 /// The two kinds of config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
-    /// `settings`, `provider` and `target` blocks.
+    /// `settings`, `provider`, `target` and `accept` blocks.
     Policy,
     /// `request` blocks only.
     Request,

@@ -2,7 +2,8 @@
 //! exposure (a foreign Inbound Allow ahead of a lock-down that opens a protected port wider than
 //! policy allows), overdue (a managed allow whose `expires` has passed) and priority clash (two
 //! live rules with the same direction and priority). An `accept` block moves an exposure of the
-//! foreign rule it names to the plan's accepted list until it expires.
+//! foreign rule it names to the plan's accepted list until it expires. [`wider`] compares a
+//! grant's live allow rule with its request, for `jit status`.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -11,7 +12,7 @@ use ipnet::IpNet;
 use jiff::Timestamp;
 
 use crate::live::{name_from_id, nsg_key, LiveNsg};
-use crate::model::{Accept, Port, Protocol, Target};
+use crate::model::{Accept, Grant, Port, Protocol, Target};
 use crate::nsg::{Access, Direction, Rule};
 use crate::plan::reason;
 use crate::plan::{AcceptedFinding, Finding, FindingKind};
@@ -152,6 +153,108 @@ pub fn accept(
         }
     }
     (open, accepted)
+}
+
+/// One way a grant's live allow rule opens more than its request asked for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Widening {
+    /// `source`, `port`, `protocol` or `destination`.
+    pub property: &'static str,
+    /// What the live rule has, as ARM spells it.
+    pub live: Vec<String>,
+    /// What the request (with its target's port and destination) allows.
+    pub requested: Vec<String>,
+}
+
+/// How the managed allow rule `rule` of `grant` is wider than the request: a source outside
+/// the request's source (or a source application security group), a port other than the
+/// requested one (or a range), a protocol beyond the port's, a destination outside the
+/// target's (or a destination application security group, unless the target's is `*`).
+/// Empty when the rule is no wider; narrower is not reported.
+pub fn wider(prefix: &str, rule: &Rule, grant: &Grant, target: &Target) -> Vec<Widening> {
+    let ports: Vec<&Port> = grant
+        .ports
+        .iter()
+        .filter_map(|name| target.port(name))
+        .collect();
+    // The port this rule serves: by name as compiled, else by number.
+    let port = ports
+        .iter()
+        .find(|p| {
+            crate::compile::allow_rule_name(prefix, &grant.id, &p.name)
+                .eq_ignore_ascii_case(&rule.name)
+        })
+        .or_else(|| {
+            ports.iter().find(|p| {
+                rule.destination_ports
+                    .iter()
+                    .any(|r| r.trim() == p.number.to_string())
+            })
+        })
+        .copied();
+    let mut out = Vec::new();
+    let mut push = |property, live: Vec<String>, requested: Vec<String>| {
+        out.push(Widening {
+            property,
+            live,
+            requested,
+        })
+    };
+    let source = grant.source;
+    let sources_ok = rule.source_asgs.is_empty()
+        && rule
+            .sources
+            .iter()
+            .all(|s| parse_prefix(s).is_some_and(|net| source.contains(&net)));
+    if !sources_ok {
+        let mut live = rule.sources.clone();
+        live.extend(rule.source_asgs.iter().cloned());
+        push("source", live, vec![source.to_string()]);
+    }
+    let numbers: Vec<String> = match port {
+        Some(p) => vec![p.number.to_string()],
+        None => ports.iter().map(|p| p.number.to_string()).collect(),
+    };
+    if !rule
+        .destination_ports
+        .iter()
+        .all(|r| numbers.iter().any(|n| n == r.trim()))
+    {
+        push("port", rule.destination_ports.clone(), numbers);
+    }
+    let protocols: Vec<Protocol> = match port {
+        Some(p) => vec![p.protocol],
+        None => ports.iter().map(|p| p.protocol).collect(),
+    };
+    let live = rule.protocol.trim();
+    let protocol_ok = protocols.iter().any(|p| match p {
+        Protocol::Any => true,
+        p => live.eq_ignore_ascii_case(p.arm()),
+    });
+    if !protocol_ok {
+        push(
+            "protocol",
+            vec![rule.protocol.clone()],
+            protocols.iter().map(|p| p.arm().to_string()).collect(),
+        );
+    }
+    let dest = target.destination.trim();
+    let any = dest == "*";
+    let destinations_ok = any
+        || (rule.destination_asgs.is_empty()
+            && match parse_prefix(dest) {
+                Some(allowed) => rule
+                    .destinations
+                    .iter()
+                    .all(|d| parse_prefix(d).is_some_and(|net| allowed.contains(&net))),
+                None => rule.destinations.iter().all(|d| d.trim() == dest),
+            });
+    if !destinations_ok {
+        let mut live = rule.destinations.clone();
+        live.extend(rule.destination_asgs.iter().cloned());
+        push("destination", live, vec![target.destination.clone()]);
+    }
+    out
 }
 
 /// When a managed allow rule's `expires` lies at or before `now` (the grant is no longer

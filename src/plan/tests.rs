@@ -550,6 +550,56 @@ fn an_accepted_exposure_is_listed_until_it_expires_then_is_a_finding_again() {
 }
 
 #[test]
+fn a_grant_rule_wider_than_its_request_says_how() {
+    use crate::plan::findings::wider;
+    let g = grant("INC-1", "2026-11-25T14:00:00Z", 2);
+    let policy = policy(vec![g.clone()]);
+    let target = &policy.targets[0];
+    let desired = compile(&policy, now());
+    let exact = desired.nsgs[0]
+        .rules
+        .iter()
+        .find(|d| d.rule.access == crate::nsg::Access::Allow)
+        .unwrap()
+        .rule
+        .clone();
+    assert!(wider("jit", &exact, &g, target).is_empty());
+    let props = |r: &Rule| {
+        wider("jit", r, &g, target)
+            .into_iter()
+            .map(|w| (w.property, w.live.join(","), w.requested.join(",")))
+            .collect::<Vec<_>>()
+    };
+    let mut r = exact.clone();
+    r.sources = vec!["0.0.0.0/0".into()];
+    assert_eq!(
+        props(&r),
+        [("source", "0.0.0.0/0".into(), "198.51.100.7/32".into())]
+    );
+    let mut r = exact.clone();
+    r.sources.clear();
+    r.source_asgs = vec![ASG.into()];
+    assert_eq!(props(&r)[0].0, "source");
+    let mut r = exact.clone();
+    r.destination_ports = vec!["20-30".into()];
+    assert_eq!(props(&r), [("port", "20-30".into(), "22".into())]);
+    let mut r = exact.clone();
+    r.protocol = "*".into();
+    assert_eq!(props(&r), [("protocol", "*".into(), "Tcp".into())]);
+    let mut r = exact.clone();
+    r.destinations = vec!["10.0.0.0/16".into()];
+    r.protocol = "tcp".into();
+    assert_eq!(
+        props(&r),
+        [("destination", "10.0.0.0/16".into(), "10.0.1.4".into())]
+    );
+    // Narrower is not wider.
+    let mut r = exact;
+    r.sources = vec!["198.51.100.7".into()];
+    assert!(props(&r).is_empty());
+}
+
+#[test]
 fn priority_clash_is_reported() {
     let policy = policy(vec![]);
     let a = rule("a", "Allow", 300, "10.0.0.1", "80", None);
