@@ -28,16 +28,20 @@ pub fn decode(cx: &mut Cx, block: &Block) -> Option<AcceptDecl> {
     let before = cx.errors();
     let (found, _) = fields(cx, block, &what, &KEYS, None);
     require(cx, block, &what, &found, &KEYS);
-    let nsg_id = get(&found, "nsg_id").and_then(|a| nonempty(cx, a));
-    if let Some(id) = &nsg_id {
-        super::decode_target::resource_id(
-            cx,
-            id,
-            "nsg_id",
-            "microsoft.network/networksecuritygroups",
-            "Microsoft.Network/networkSecurityGroups",
-        );
-    }
+    // A malformed id is reported once, not again as an NSG no target names.
+    let nsg_id = get(&found, "nsg_id")
+        .and_then(|a| nonempty(cx, a))
+        .filter(|id| {
+            let errors = cx.errors();
+            super::decode_target::resource_id(
+                cx,
+                id,
+                "nsg_id",
+                "microsoft.network/networksecuritygroups",
+                "Microsoft.Network/networkSecurityGroups",
+            );
+            cx.errors() == errors
+        });
     let rule = get(&found, "rule").and_then(|a| nonempty(cx, a));
     if let Some(r) = &rule {
         if !arm_rule_name(&r.value) {

@@ -3,6 +3,7 @@
 mod lifecycle;
 mod support;
 
+mod findings;
 mod fmt;
 mod schema;
 mod terminal;
