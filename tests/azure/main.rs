@@ -12,5 +12,6 @@ mod common;
 
 mod cli;
 mod credentials;
+mod findings;
 mod missing;
 mod provider;

@@ -756,3 +756,24 @@ fn status_lists_exposures_and_accepted_rules() {
     .code(2)
     .stdout_has("accept `lb-health-probe` expired at");
 }
+
+#[test]
+fn the_drift_cron_reports_before_it_repairs() {
+    let text = fs::read_to_string(crate::support::repo_path(
+        "examples/pipelines/jit-drift-cron.yml",
+    ))
+    .unwrap();
+    let report = text
+        .find("plan --detailed-exitcode")
+        .expect("the cron reports drift");
+    let repair = text.find("apply --auto-approve").expect("the cron repairs");
+    assert!(
+        report < repair,
+        "the cron must report drift before it repairs it"
+    );
+    // Exit 2 opens an issue and fails the job; exit 1 stops before anything is applied.
+    assert!(text.contains("if: steps.drift.outputs.code == '2'"));
+    assert!(text.contains("gh issue create"));
+    let fail = text.rfind("exit 1").unwrap();
+    assert!(fail > repair, "the job fails on drift after the repair");
+}
