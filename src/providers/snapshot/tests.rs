@@ -607,3 +607,97 @@ fn only_the_nsgs_asked_for_are_parsed() {
         "{err}"
     );
 }
+
+#[test]
+fn every_official_rule_round_trips_through_rule() {
+    let mut seen = 0;
+    for file in [
+        "network-NetworkSecurityGroupCreateWithRule.json",
+        "network-NetworkSecurityGroupGet.json",
+        "network-NetworkSecurityGroupList.json",
+        "network-NetworkSecurityGroupListAll.json",
+        "network-NetworkSecurityGroupRuleCreate.json",
+        "network-NetworkSecurityGroupRuleGet.json",
+        "network-NetworkSecurityGroupRuleList.json",
+    ] {
+        for body in bodies(file) {
+            let mut rules = Vec::new();
+            let nsgs = match body.get("value") {
+                Some(Value::Array(list)) => list.clone(),
+                _ => vec![body.clone()],
+            };
+            for item in nsgs {
+                match item["properties"].get("securityRules") {
+                    Some(Value::Array(list)) => rules.extend(list.iter().cloned()),
+                    _ if item["properties"].get("priority").is_some() => rules.push(item),
+                    _ => {}
+                }
+            }
+            for value in rules {
+                let rule = Rule::from_arm(&value).unwrap();
+                // Everything jit reads is written back with the same value.
+                let written = rule.to_arm();
+                for (key, v) in written["properties"].as_object().unwrap() {
+                    let original = &value["properties"][key];
+                    if !original.is_null() {
+                        assert_eq!(original, v, "{file}: {} {key}", rule.name);
+                    }
+                }
+                assert_eq!(Rule::from_arm(&written).unwrap(), rule, "{file}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 5, "only {seen} official rules");
+}
+
+#[test]
+fn apply_keeps_a_foreign_asg_rule_byte_for_byte_and_drops_a_stray_asg_of_a_managed_one() {
+    const ASG: &str = "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/applicationSecurityGroups/ops";
+    let mut drifted = managed("jit-allow-r1-ssh", 100, "198.51.100.7/32").to_arm();
+    drifted["properties"]["destinationApplicationSecurityGroups"] = json!([{"id": ASG}]);
+    let foreign = json!({"name": "from-asg", "etag": "W/\"1\"", "properties": {
+        "provisioningState": "Succeeded", "protocol": "*", "sourcePortRange": "*",
+        "sourceApplicationSecurityGroups": [{"id": ASG, "location": "westus"}],
+        "destinationPortRange": "22", "destinationAddressPrefix": "*", "access": "Allow",
+        "priority": 200, "direction": "Inbound", "x-note": {"owner": "ops", "n": [1, null]}}});
+    let text = format!(
+        "{{\n  \"id\": \"{TESTNSG}\",\n  \"name\": \"testnsg\",\n  \"properties\": {{\n    \"securityRules\": [\n{},\n{}\n    ]\n  }}\n}}\n",
+        serde_json::to_string_pretty(&foreign).unwrap(),
+        serde_json::to_string_pretty(&drifted).unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), &text);
+    let p = provider(&path);
+    let live = p.read(&[TESTNSG.into()]).unwrap();
+    let rules = &live.nsg(TESTNSG).unwrap().rules;
+    assert_eq!(rules[0].rule.source_asgs, [ASG]);
+    let before = rules[1].rule.clone();
+    assert_eq!(before.destination_asgs, [ASG]);
+    let after = managed("jit-allow-r1-ssh", 100, "198.51.100.7/32");
+    let outcomes = apply(
+        &p,
+        &[change(
+            TESTNSG,
+            Action::Update,
+            Some(before),
+            Some(after.clone()),
+        )],
+    );
+    assert_eq!(outcomes, vec![Outcome::Applied]);
+    let written = fs::read_to_string(&path).unwrap();
+    // The foreign rule is untouched, value and text.
+    let doc: Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(doc["properties"]["securityRules"][0], foreign);
+    let foreign_text = serde_json::to_string_pretty(&foreign)
+        .unwrap()
+        .lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(written.contains(&foreign_text), "{written}");
+    let now = p.read(&[TESTNSG.into()]).unwrap();
+    let rules = &now.nsg(TESTNSG).unwrap().rules;
+    assert_eq!(rules[1].rule, after, "the stray ASG is gone");
+    assert_eq!(rules[0].rule.source_asgs, [ASG]);
+}
