@@ -235,6 +235,7 @@ fn build_policy(spec: &Spec) -> Policy {
         }],
         targets,
         grants,
+        ..Policy::default()
     }
 }
 

@@ -284,12 +284,16 @@ pub fn exposes(rule: &Rule, guard: &Guard<'_>) -> Option<Vec<String>> {
             .destination_ports
             .iter()
             .any(|r| port_range_covers(r, guard.port.number))
-        || !(!rule.destination_asgs.is_empty()
-            || rule
-                .destinations
-                .iter()
-                .any(|d| prefix_overlaps(d, &guard.target.destination)))
     {
+        return None;
+    }
+    // A destination application security group may hold the target.
+    let reaches = !rule.destination_asgs.is_empty()
+        || rule
+            .destinations
+            .iter()
+            .any(|d| prefix_overlaps(d, &guard.target.destination));
+    if !reaches {
         return None;
     }
     let wider: Vec<String> = rule

@@ -150,10 +150,15 @@ fn render_change(change: &ResourceChange, paint: Paint, out: &mut dyn io::Write)
         paint.symbol(action),
         change.address
     )?;
+    // Application security groups are shown only when a side has some (jit's rules never do).
+    let asgs = [&change.change.before, &change.change.after]
+        .into_iter()
+        .flatten()
+        .any(|r| !r.source_asgs.is_empty() || !r.destination_asgs.is_empty());
     let lines: Vec<(Action, &str, String)> = match (&change.change.before, &change.change.after) {
-        (Some(before), Some(after)) => properties(before)
+        (Some(before), Some(after)) => properties(before, asgs)
             .into_iter()
-            .zip(properties(after))
+            .zip(properties(after, asgs))
             .filter(|((key, old), (_, new))| {
                 if *key == "protocol" {
                     !old.eq_ignore_ascii_case(new)
@@ -163,11 +168,11 @@ fn render_change(change: &ResourceChange, paint: Paint, out: &mut dyn io::Write)
             })
             .map(|((key, old), (_, new))| (Action::Update, key, format!("{old} -> {new}")))
             .collect(),
-        (None, Some(rule)) => properties(rule)
+        (None, Some(rule)) => properties(rule, asgs)
             .into_iter()
             .map(|(k, v)| (Action::Create, k, v))
             .collect(),
-        (Some(rule), None) => properties(rule)
+        (Some(rule), None) => properties(rule, asgs)
             .into_iter()
             .map(|(k, v)| (Action::Delete, k, v))
             .collect(),
@@ -184,8 +189,9 @@ fn render_change(change: &ResourceChange, paint: Paint, out: &mut dyn io::Write)
     writeln!(out, "    }}")
 }
 
-/// The displayed properties of a rule, in a fixed order, values as they read in HCL.
-fn properties(rule: &Rule) -> Vec<(&'static str, String)> {
+/// The displayed properties of a rule, in a fixed order, values as they read in HCL; with
+/// `asgs`, the application security groups too (azurerm's names).
+fn properties(rule: &Rule, asgs: bool) -> Vec<(&'static str, String)> {
     let list = |items: &[String]| match items {
         [one] => quote(one),
         many => format!(
@@ -193,7 +199,7 @@ fn properties(rule: &Rule) -> Vec<(&'static str, String)> {
             many.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
         ),
     };
-    vec![
+    let mut out = vec![
         ("priority", rule.priority.to_string()),
         ("direction", quote(&rule.direction.to_string())),
         ("access", quote(&rule.access.to_string())),
@@ -208,7 +214,18 @@ fn properties(rule: &Rule) -> Vec<(&'static str, String)> {
                 .as_deref()
                 .map_or("null".to_string(), quote),
         ),
-    ]
+    ];
+    if asgs {
+        out.push((
+            "source_application_security_group_ids",
+            list(&rule.source_asgs),
+        ));
+        out.push((
+            "destination_application_security_group_ids",
+            list(&rule.destination_asgs),
+        ));
+    }
+    out
 }
 
 fn quote(s: &str) -> String {

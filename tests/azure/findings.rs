@@ -142,16 +142,21 @@ fn lab(rules: Vec<Value>, extra: &str) -> Lab {
 }
 
 impl Lab {
-    /// Runs `jit` and checks it wrote nothing to ARM nor to an audit log.
-    fn run(&self, args: &[&str]) -> Run {
+    /// Runs `jit`, which may write.
+    fn jit(&self, args: &[&str]) -> Run {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths: Vec<PathBuf> = vec![self.bin.path().to_path_buf()];
         paths.extend(std::env::split_paths(&path));
-        self.emu.reset_stats();
-        let run = TestCommand::new(self.dir.path(), args)
+        TestCommand::new(self.dir.path(), args)
             .env("PATH", std::env::join_paths(paths).unwrap())
             .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
-            .run();
+            .run()
+    }
+
+    /// Runs `jit` and checks it wrote nothing to ARM nor to an audit log.
+    fn run(&self, args: &[&str]) -> Run {
+        self.emu.reset_stats();
+        let run = self.jit(args);
         let stats = self.emu.stats();
         assert_eq!(
             stats.requests_by("PUT"),
@@ -347,4 +352,54 @@ fn status_on_arm_shows_people_and_flags_wider_and_overdue_grants() {
         .collect();
     assert_eq!(wider, ["source", "protocol"]);
     assert_eq!(status["grants"][0]["requester"], "alice@example.com");
+}
+
+#[test]
+fn a_stray_asg_on_a_managed_rule_is_shown_and_put_back_through_arm() {
+    let mut deny = lock_down();
+    let props = deny["properties"].as_object_mut().unwrap();
+    props.remove("sourceAddressPrefix");
+    props.insert(
+        "sourceApplicationSecurityGroups".into(),
+        json!([{"id": asg()}]),
+    );
+    let lab = lab(vec![deny], "");
+    lab.run(&["plan", "--detailed-exitcode", "--at", BEFORE_GRANT])
+        .code(2)
+        .stdout_has("# a/jit-deny-web-1-ssh will be updated in-place")
+        .stdout_has(&format!(
+            "~ source_application_security_group_ids = \"{}\" -> []",
+            asg()
+        ))
+        .stdout_has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    // The grant of the policy has long ended by the machine's clock: only the lock-down moves.
+    lab.jit(&["apply", "--auto-approve"])
+        .code(0)
+        .stdout_has("0 added, 1 changed, 0 destroyed");
+    let stored = stored_rule(&lab.emu, "a", "jit-deny-web-1-ssh").unwrap();
+    assert!(stored["properties"]
+        .get("sourceApplicationSecurityGroups")
+        .is_none());
+    assert_eq!(stored["properties"]["sourceAddressPrefix"], "*");
+    lab.jit(&["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
+fn the_emulator_refuses_prefixes_beside_application_security_groups() {
+    use jit::providers::Provider;
+    let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
+    let p = provider(&emu);
+    let mut both = deny("jit-deny-web-1-ssh", 22, 4000);
+    both.source_asgs = vec![asg()];
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    p.apply(&[create("a", both)], &|_c, o| {
+        outcomes.lock().unwrap().push(format!("{o:?}"))
+    })
+    .unwrap();
+    let outcomes = outcomes.into_inner().unwrap();
+    assert!(
+        outcomes[0].contains("SecurityRuleParametersMutuallyExclusive"),
+        "{outcomes:?}"
+    );
+    assert!(stored_rule(&emu, "a", "jit-deny-web-1-ssh").is_none());
 }

@@ -4,7 +4,8 @@
 //! `InvalidJson` detail for enum values it cannot parse), `SecurityRuleInvalidPriority`,
 //! `SecurityRuleConflict`, `SecurityRuleParameterContainsUnsupportedValue`. Two are the
 //! emulator's own names, as the real ones are not documented: `SecurityRuleDescriptionTooLong`
-//! and `SecurityRuleParametersMutuallyExclusive`.
+//! and `SecurityRuleParametersMutuallyExclusive` (also for address prefixes beside application
+//! security groups on the same side, which ARM refuses).
 
 use std::net::IpAddr;
 
@@ -161,6 +162,46 @@ pub fn check_rule(
                 format!(
                     "Security rule parameter {cap} for rule with Id {rule_id} cannot specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: {value}."
                 ),
+            ));
+        }
+    }
+    for (groups, singular, plural) in [
+        (
+            "sourceApplicationSecurityGroups",
+            "sourceAddressPrefix",
+            "sourceAddressPrefixes",
+        ),
+        (
+            "destinationApplicationSecurityGroups",
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes",
+        ),
+    ] {
+        let listed = match props.get(groups) {
+            None | Some(Value::Null) => 0,
+            Some(Value::Array(items)) => {
+                if let Some(bad) = items
+                    .iter()
+                    .find(|g| !matches!(g.get("id"), Some(Value::String(_))))
+                {
+                    return Err(bad_format(format!(
+                        "Error converting value {bad} to type 'ApplicationSecurityGroup'. Path 'properties.{groups}'."
+                    )));
+                }
+                items.len()
+            }
+            Some(other) => {
+                return Err(bad_format(format!(
+                    "Error converting value {other} to type 'ApplicationSecurityGroup[]'. Path 'properties.{groups}'."
+                )))
+            }
+        };
+        let prefixed = matches!(props.get(singular), Some(Value::String(s)) if !s.is_empty())
+            || matches!(props.get(plural), Some(Value::Array(a)) if !a.is_empty());
+        if listed > 0 && prefixed {
+            return Err(reject(
+                "SecurityRuleParametersMutuallyExclusive",
+                format!("Security rule {rule_id} specifies both {singular} and {groups}; only one may be set."),
             ));
         }
     }
