@@ -42,6 +42,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
         at: clock(args.at),
         targets: args.targets,
     };
+    warn_expired_accepts(global, &policy, opts.at)?;
     let plan = crate::ops::plan::plan(&policy, &opts, &open_options(global, 10))?;
     print_plan(global, &plan, args.json)?;
     if !plan.errors.is_empty() {
@@ -116,6 +117,22 @@ pub(super) fn load_policy(global: &Global) -> anyhow::Result<Policy> {
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// A warning for each `accept` expired at `at`: its rule's exposure is a finding again.
+pub(super) fn warn_expired_accepts(
+    global: &Global,
+    policy: &Policy,
+    at: Timestamp,
+) -> anyhow::Result<()> {
+    let warnings = crate::lang::accept::expired(policy, at);
+    if warnings.is_empty() || global.quiet {
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    diag::render_text(&mut err, &warnings, &[], global.color_stderr())?;
+    err.flush()?;
+    Ok(())
 }
 
 pub(super) fn open_options(global: &Global, parallelism: usize) -> OpenOptions {

@@ -28,6 +28,7 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let policy = super::plan::load_policy(global)?;
     let at = clock(args.at);
+    super::plan::warn_expired_accepts(global, &policy, at)?;
     let report = crate::ops::status::status(&policy, at, &super::plan::open_options(global, 10))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

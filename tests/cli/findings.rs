@@ -405,7 +405,9 @@ fn an_accepted_rule_is_listed_until_it_expires_then_is_a_finding_again() {
     .stdout_has("Warning: exposure in NSG web-nsg")
     .stdout_has("; accept `lb-health-probe` expired at 2026-11-26T00:00:00Z (0s ago)")
     .stdout_has("No changes. 1 finding needs attention.")
-    .stdout_lacks("Accepted:");
+    .stdout_lacks("Accepted:")
+    .stderr_has("warning[E093]: accept `lb-health-probe` expired at 2026-11-26T00:00:00Z")
+    .stderr_has("accepts.hcl:5:19");
 
     // An accept covers only the rule it names.
     let dir = lab(
