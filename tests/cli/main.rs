@@ -4,6 +4,7 @@ mod lifecycle;
 mod support;
 
 mod fmt;
+mod fmt_golden;
 mod schema;
 mod terminal;
 mod validate;
