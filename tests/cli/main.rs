@@ -6,5 +6,6 @@ mod support;
 mod fmt;
 mod fmt_golden;
 mod schema;
+mod spellings;
 mod terminal;
 mod validate;
