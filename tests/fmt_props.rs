@@ -37,6 +37,7 @@ fn scalar() -> impl Strategy<Value = String> {
         "[a-zA-Z0-9 ./:*-]{0,20}".prop_map(|s| format!("\"{s}\"")),
         Just("true".to_string()),
         Just("\"\\u00e9 \\\"q\\\" ${x}\"".to_string()),
+        Just("\"${a}${b.c} %{if d}e%{endif}\"".to_string()),
     ]
 }
 

@@ -2,6 +2,7 @@
 //! options and calls one operation. The clock is read here and nowhere else.
 
 mod apply;
+mod completions;
 mod fmt;
 mod plan;
 mod schema;
@@ -13,7 +14,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use jiff::Timestamp;
 
 /// Exit statuses, as Terraform has them.
@@ -35,7 +36,15 @@ impl From<Status> for ExitCode {
 
 /// Just-in-time access to management ports, planned and applied like Terraform.
 #[derive(Debug, Parser)]
-#[command(name = "jit", version, about, long_about = None)]
+#[command(
+    name = "jit",
+    version,
+    about,
+    long_about = None,
+    after_help = "Terraform's single-dash spellings work too: -out=FILE, -auto-approve, \
+                  -detailed-exitcode, -target=NAME, -no-color, -json, -chdir=DIR (for -C), and \
+                  every other long flag with one dash."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -97,6 +106,10 @@ pub enum Command {
     Status(status::Args),
     /// Print the JSON Schema of a file kind (HCL's JSON form)
     Schema(schema::Args),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish)
+    Completions(completions::Args),
+    /// Print the man page (roff)
+    Man,
 }
 
 /// The clock: `--at` when given, else now, truncated to whole seconds (plans and audit lines
@@ -110,7 +123,7 @@ pub fn clock(at: Option<Timestamp>) -> Timestamp {
 
 pub fn main() -> ExitCode {
     // A usage error exits 1, not clap's 2: with `--detailed-exitcode`, 2 means "changes pending".
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(terraform_spellings(std::env::args_os())) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -130,6 +143,8 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
     };
     match result {
         Ok(status) => status.into(),
@@ -141,6 +156,53 @@ pub fn main() -> ExitCode {
             Status::Failure.into()
         }
     }
+}
+
+/// Terraform's spellings of long flags, one dash (`-out=FILE`, `-auto-approve`, `-chdir=DIR`),
+/// rewritten to clap's (`--out=FILE`, …). Only words whose name is a long flag of jit are
+/// rewritten, so short flags (`-C`, `-vv`) and values stay as they are, and nothing after `--`.
+pub fn terraform_spellings<I>(args: I) -> Vec<std::ffi::OsString>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    let longs = long_flags(&Cli::command());
+    let mut out = Vec::new();
+    let mut rest = false;
+    for arg in args {
+        let arg: std::ffi::OsString = arg.into();
+        let rewritten = match arg.to_str() {
+            _ if rest => None,
+            Some("--") => {
+                rest = true;
+                None
+            }
+            Some(word) => word
+                .strip_prefix('-')
+                .filter(|name| !name.starts_with('-'))
+                .filter(|name| longs.contains(name.split('=').next().unwrap_or(name)))
+                .map(|name| format!("--{name}").into()),
+            None => None,
+        };
+        out.push(rewritten.unwrap_or(arg));
+    }
+    out
+}
+
+/// Every long flag of the command and its subcommands, with more than one letter.
+fn long_flags(command: &clap::Command) -> std::collections::BTreeSet<String> {
+    let mut out: std::collections::BTreeSet<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .filter(|l| l.len() > 1)
+        .map(str::to_string)
+        .collect();
+    for sub in command.get_subcommands() {
+        out.extend(long_flags(sub));
+    }
+    out.insert("help".into());
+    out.insert("version".into());
+    out
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

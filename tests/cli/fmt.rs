@@ -2,7 +2,7 @@
 
 use crate::support::{config_dir, repo_path, TestCommand};
 
-const UGLY: &str = "target \"web-1\" {\nprovider=\"snapshot.demo\"   # where\n    nsg_id = \"nsg\"\n\n\n\n  port \"ssh\" {\n  number = 22\n    max_duration = \"3h\"\n  }\n}\n";
+const UGLY: &str = "target \"web-1\" {\nprovider=\"snapshot.demo\"   # where\n    nsg_id = \"nsg\"\n\n  port \"ssh\" {\n  number = 22\n    max_duration = \"3h\"\n  }\n}\n";
 const PRETTY: &str = "target \"web-1\" {\n  provider = \"snapshot.demo\" # where\n  nsg_id   = \"nsg\"\n\n  port \"ssh\" {\n    number       = 22\n    max_duration = \"3h\"\n  }\n}\n";
 const REQUEST_UGLY: &str = "request \"r\" {\n  target=\"web-1\"\n  ports = [ \"ssh\" ]\n}\n";
 const REQUEST_PRETTY: &str = "request \"r\" {\n  target = \"web-1\"\n  ports  = [\"ssh\"]\n}\n";

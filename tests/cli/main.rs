@@ -5,6 +5,8 @@ mod support;
 
 mod findings;
 mod fmt;
+mod fmt_golden;
 mod schema;
+mod spellings;
 mod terminal;
 mod validate;
