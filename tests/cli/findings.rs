@@ -196,6 +196,11 @@ fn an_exposure_exits_2_with_the_flag_and_0_without() {
     read_only(d, &["plan", "--detailed-exitcode"])
         .code(2)
         .stdout_has("No changes. 1 finding needs attention.");
+    // Terraform's single-dash spelling, and `status`, agree.
+    read_only(d, &["plan", "-detailed-exitcode"]).code(2);
+    read_only(d, &["status", "-detailed-exitcode"])
+        .code(2)
+        .stdout_has("Exposures:");
     // The JSON plan agrees.
     let run = read_only(d, &["plan", "--json", "--detailed-exitcode"]).code(2);
     let plan = json_of(&run);
@@ -572,7 +577,7 @@ fn accept_validation_errors_point_at_file_line_column() {
 #[test]
 fn fmt_formats_an_accept_block_and_keeps_its_comments() {
     let ugly = format!(
-        "accept \"lb\" {{\nnsg_id=\"{WEB_NSG}\"   # the web NSG\n  rule = \"allow-lb-probe-22\"\n\n\n    justification = \"CHG-88 probes\"\nexpires = \"2999-01-01T00:00:00Z\"\n}}\n"
+        "accept \"lb\" {{\nnsg_id=\"{WEB_NSG}\"   # the web NSG\n  rule = \"allow-lb-probe-22\"\n\n    justification = \"CHG-88 probes\"\nexpires = \"2999-01-01T00:00:00Z\"\n}}\n"
     );
     let pretty = format!(
         "accept \"lb\" {{\n  nsg_id = \"{WEB_NSG}\" # the web NSG\n  rule   = \"allow-lb-probe-22\"\n\n  justification = \"CHG-88 probes\"\n  expires       = \"2999-01-01T00:00:00Z\"\n}}\n"
