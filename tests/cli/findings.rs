@@ -784,3 +784,20 @@ fn the_drift_cron_reports_before_it_repairs() {
     let fail = text.rfind("exit 1").unwrap();
     assert!(fail > repair, "the job fails on drift after the repair");
 }
+
+#[test]
+fn status_with_an_nsg_it_cannot_find_is_an_error() {
+    let dir = lab(vec![lock_down(), exposure("ssh-anywhere")], &[]);
+    let d = dir.path();
+    let other = policy()
+        .replace("target \"web-1\"", "target \"web-2\"")
+        .replace("web-nsg", "gone-nsg")
+        .replace("settings {", "settings_unused {");
+    let other = other[other.find("target").unwrap()..].to_string();
+    fs::write(d.join("web-2.hcl"), other).unwrap();
+    read_only(d, &["status", "--detailed-exitcode"])
+        .code(1)
+        .stderr_has("NSG not found")
+        .stderr_has("gone-nsg");
+    read_only(d, &["status"]).code(1);
+}
