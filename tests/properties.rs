@@ -34,7 +34,8 @@ const ALLOWED: [&str; 4] = [
     "2001:db8::/48",
     "10.0.0.0/8",
 ];
-const FOREIGN_SOURCES: [&str; 7] = [
+/// `asg:` stands for a source application security group instead of a prefix.
+const FOREIGN_SOURCES: [&str; 8] = [
     "*",
     "Internet",
     "0.0.0.0/0",
@@ -42,7 +43,10 @@ const FOREIGN_SOURCES: [&str; 7] = [
     "10.1.2.3",
     "2001:db8::/64",
     "VirtualNetwork",
+    "asg:ops",
 ];
+const ASG: &str =
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/ops";
 const FOREIGN_PORTS: [&str; 5] = ["*", "22", "20-30", "3389", "80"];
 const FOREIGN_NAMES: [&str; 7] = [
     "AllowSSH",
@@ -101,7 +105,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<bool>(),
         any::<bool>(),
         (0..3u8, 0..4000u16),
-        0..7usize,
+        0..8usize,
         0..6usize,
         0..3usize,
     );
@@ -113,7 +117,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         0..600i64,
         0..600i64,
         prop::collection::vec(foreign, 0..8),
-        prop::collection::vec((0..2usize, 0..8usize, 0..5u8, 0..4096u16), 0..4),
+        prop::collection::vec((0..2usize, 0..8usize, 0..6u8, 0..4096u16), 0..4),
         prop::collection::vec((0..2usize, -300..300i64, 0..4096u16), 0..3),
     )
         .prop_map(
@@ -294,11 +298,17 @@ fn build(spec: &Spec) -> Scenario {
             },
             access: if allow { Access::Allow } else { Access::Deny },
             protocol: ["Tcp", "Udp", "*"][proto].into(),
-            sources: vec![FOREIGN_SOURCES[src].into()],
+            sources: match FOREIGN_SOURCES[src] {
+                asg if asg.starts_with("asg:") => vec![],
+                prefix => vec![prefix.into()],
+            },
             source_ports: vec!["*".into()],
             destinations: vec!["*".into()],
             destination_ports: ports,
-            source_asgs: vec![],
+            source_asgs: match FOREIGN_SOURCES[src] {
+                asg if asg.starts_with("asg:") => vec![ASG.into()],
+                _ => vec![],
+            },
             destination_asgs: vec![],
             description: (name % 2 == 0).then(|| "made by hand".to_string()),
         };
@@ -322,6 +332,7 @@ fn build(spec: &Spec) -> Scenario {
             1 => rule.priority = near_bands(value),
             2 => rule.direction = Direction::Outbound,
             3 => rule.protocol = rule.protocol.to_uppercase(),
+            4 => rule.destination_asgs = vec![ASG.into()],
             _ => rule.name = rule.name.to_uppercase(),
         }
     }
@@ -387,6 +398,8 @@ proptest! {
             prop_assert_eq!(&after.destinations, &vec![target.destination.clone()]);
             prop_assert_eq!(after.direction, Direction::Inbound);
             prop_assert_eq!(&after.source_ports, &vec!["*".to_string()]);
+            // Application security groups are never bounded by policy: jit never writes one.
+            prop_assert!(after.source_asgs.is_empty() && after.destination_asgs.is_empty());
             let port = target
                 .ports
                 .iter()
