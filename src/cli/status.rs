@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Report as of this time instead of now (RFC 3339)
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_at)]
     pub at: Option<Timestamp>,
 }
 

@@ -80,6 +80,7 @@ fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
         .retain(|c| c.target.as_ref().is_some_and(|t| names.contains(t)));
     plan.findings.retain(|f| nsgs.contains(&nsg_key(&f.nsg_id)));
     plan.errors.retain(|e| nsgs.contains(&nsg_key(&e.nsg_id)));
+    plan.warnings.retain(|w| nsgs.contains(&nsg_key(&w.nsg_id)));
     plan.fingerprints
         .retain(|id, _| nsgs.contains(&nsg_key(id)));
 }

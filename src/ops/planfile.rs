@@ -89,6 +89,7 @@ mod tests {
             resource_changes: vec![],
             findings: vec![],
             errors: vec![],
+            warnings: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "sha256:00".to_string())]),
         }
     }

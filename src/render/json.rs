@@ -26,6 +26,7 @@ mod tests {
             resource_changes: vec![],
             findings: vec![],
             errors: vec![],
+            warnings: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "etag".to_string())]),
         };
         let mut out = Vec::new();
