@@ -13,8 +13,8 @@
 //! each read–modify–rename sees the one before it and none is lost (the file itself cannot be
 //! locked: the rename replaces it). A symlinked snapshot is written through to its target, so
 //! the link stays a link, and the lock is taken beside the target. The rewrite keeps the
-//! file's permission bits (a 0600 export stays 0600). Numbers keep their exact digits:
-//! serde_json's `arbitrary_precision` holds each number as written (`1e400`, `0.10`).
+//! file's permission bits (a 0600 export stays 0600). Numbers keep their exact text (`1e400`,
+//! `0.10`, see `numbers`).
 //!
 //! Fingerprint of an NSG: its `etag` when it has one (apply then gives it a new one, as Azure
 //! does), else `sha256:` over the canonical JSON of its security rules. A hand edit of a file
@@ -184,7 +184,10 @@ impl Document {
             source_name: source.to_string(),
             message,
         };
-        let root: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let protected = numbers::protect(bytes);
+        let root: Value = serde_json::from_slice(&protected).map_err(|e| {
+            // Positions of the file as written.
+            let e = serde_json::from_slice::<Value>(bytes).err().unwrap_or(e);
             corrupt(format!(
                 "invalid JSON at line {}, column {}: {}",
                 e.line(),
@@ -356,7 +359,7 @@ impl Document {
         if self.trailing_newline {
             out.push(b'\n');
         }
-        out
+        numbers::restore(out)
     }
 }
 
@@ -703,6 +706,7 @@ pub(crate) fn write_atomic(
     result
 }
 
+mod numbers;
 mod read;
 #[cfg(test)]
 mod tests;
