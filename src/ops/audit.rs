@@ -289,6 +289,7 @@ mod tests {
         assert_eq!(lines[0]["outcome"], "applied");
         assert_eq!(lines[0]["plan_hash"], "sha256:ab");
         assert!(lines[0].get("git_commit").is_none());
+        assert!(lines[0].get("at").is_none(), "no `--at`, no `at`");
         assert!(lines[0].get("error").is_none());
         // A delete without request info still names the request from the rule's description.
         assert_eq!(lines[1]["request"], "INC-1");
