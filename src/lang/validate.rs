@@ -1,6 +1,7 @@
 //! Rules across blocks and files: at most one `settings`, unique names, targets → providers,
-//! the attributes each provider kind needs, and every request against its target's ports and
-//! the settings (sources, durations, approvers, justification). Builds the
+//! the attributes each provider kind needs, the order of the priority bands, and every request
+//! against its target's ports and the settings (sources and their address family, durations,
+//! the time range of its end, approvers, justification). Builds the
 //! [`Policy`](crate::model::Policy) from declarations that passed.
 
 use std::collections::HashMap;

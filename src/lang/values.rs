@@ -1,6 +1,7 @@
 //! Values: reading literal HCL expressions (strings, whole numbers, lists) with precise errors,
 //! and parsing the jit value kinds inside strings — durations (`3h`, `90m`, ISO 8601 `PT3H`),
-//! CIDRs (IPv4 and IPv6, normalised) and RFC 3339 times.
+//! CIDRs (IPv4 and IPv6; host bits set are an error, never cleared silently), `*` as any source,
+//! and RFC 3339 times (RFC 3339 only, within [`TIME_RANGE`]).
 
 use std::ops::Range;
 

@@ -1,6 +1,8 @@
 //! Reading the config directory: every `*.hcl` file under it, recursively, in path order,
 //! skipping hidden files and folders (`.terraform.lock.hcl`, `.jit/`, `.git/`), then
-//! [`lang::load`](crate::lang::load). Paths in diagnostics are shown as the user would type
+//! [`lang::load`](crate::lang::load). A symbolic link is followed only when its target, fully
+//! resolved, lies inside the directory; one that leads out is an error naming the link (E076),
+//! and nothing behind it is read. Paths in diagnostics are shown as the user would type
 //! them: joined to the directory given with `-C` (`examples/quickstart/policy.hcl`), or bare
 //! when it is `.`.
 
