@@ -462,6 +462,34 @@ mod tests {
         assert!(time("1970-01-01T00:00:00Z").is_ok());
     }
 
+    proptest::proptest! {
+        /// Any text: `time` never panics, and what it accepts is RFC 3339 and in range.
+        #[test]
+        fn time_accepts_only_rfc3339_in_range(s in "[0-9T:Zz+ .,\\[\\]-]{0,30}") {
+            if let Ok(t) = time(&s) {
+                proptest::prop_assert!(is_rfc3339(s.trim()));
+                proptest::prop_assert!(in_time_range(t));
+            }
+        }
+
+        /// Any address and prefix: accepted exactly when no host bit is set, never truncated.
+        #[test]
+        fn cidrs_are_never_truncated(a: [u8; 4], len in 0u8..=32) {
+            let text = format!("{}.{}.{}.{}/{len}", a[0], a[1], a[2], a[3]);
+            let net: IpNet = text.parse().unwrap();
+            match cidr(&text) {
+                Ok(read) => {
+                    proptest::prop_assert_eq!(read, net);
+                    proptest::prop_assert_eq!(net.trunc(), net);
+                }
+                Err(bad) => {
+                    proptest::prop_assert_eq!(bad.code, codes::CIDR_HOST_BITS);
+                    proptest::prop_assert_ne!(net.trunc(), net);
+                }
+            }
+        }
+    }
+
     fn expr(src: &str) -> (Expression, String) {
         let text = format!("x = {src}\n");
         let body = hcl_edit::parser::parse_body(&text).unwrap();
