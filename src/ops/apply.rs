@@ -428,3 +428,67 @@ fn nsg_name(plan: &Plan, key: &str) -> String {
             |id| name_from_id(id).to_string(),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AzureMode, ProviderConfig, ProviderDecl, Target};
+
+    fn policy() -> Policy {
+        let target = |name: &str, provider: &str| {
+            Target {
+            name: name.into(),
+            provider: provider.into(),
+            vm_id: None,
+            nsg_id: Some(format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/{name}")),
+            destination: "*".into(),
+            ports: vec![],
+        }
+        };
+        Policy {
+            providers: vec![
+                ProviderDecl {
+                    name: "lab".into(),
+                    config: ProviderConfig::Snapshot {
+                        path: "live.json".into(),
+                    },
+                },
+                ProviderDecl {
+                    name: "prod".into(),
+                    config: ProviderConfig::Azure {
+                        subscription_id: "s".into(),
+                        mode: AzureMode::Defender,
+                        endpoint: None,
+                    },
+                },
+            ],
+            targets: vec![
+                target("rehearsal", "snapshot.lab"),
+                target("web-1", "azure.prod"),
+            ],
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn the_clock_is_the_machines_on_a_live_firewall() {
+        let now: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let at = |s: i64| now + SignedDuration::from_secs(s);
+        let p = policy();
+        // Within a minute either way: clock skew, accepted.
+        check_clock(&p, &[], at(60), now).unwrap();
+        check_clock(&p, &[], at(-60), now).unwrap();
+        // Beyond it, refused for the azure target (Defender mode too), naming the provider.
+        for s in [61, -61, -86_400 * 6] {
+            let err = check_clock(&p, &[], at(s), now).unwrap_err().to_string();
+            assert!(
+                err.contains("provider `azure.prod` changes a real firewall"),
+                "{err}"
+            );
+            assert!(!err.contains("snapshot.lab"), "{err}");
+        }
+        // Narrowed to the snapshot target, a rehearsal at any time.
+        check_clock(&p, &["rehearsal".into()], at(-86_400 * 6), now).unwrap();
+        assert!(check_clock(&p, &["web-1".into()], at(3600), now).is_err());
+    }
+}
