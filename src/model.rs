@@ -119,6 +119,16 @@ impl ProviderConfig {
             ProviderConfig::Snapshot { .. } => "snapshot",
         }
     }
+
+    /// Whether applying through this kind changes a real firewall. Only then is the clock the
+    /// machine's: `apply --at` far from now is refused. The snapshot provider is an offline
+    /// rehearsal and may apply at any time. (Exhaustive on purpose: a new kind must choose.)
+    pub fn changes_real_firewall(&self) -> bool {
+        match self {
+            ProviderConfig::Azure { .. } | ProviderConfig::Nftables { .. } => true,
+            ProviderConfig::Snapshot { .. } => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -154,7 +164,9 @@ pub struct Port {
     pub name: String,
     pub number: u16,
     pub protocol: Protocol,
-    /// Normalised networks (host bits cleared). Empty: no grant can open this port.
+    /// Networks as written (a CIDR with host bits set is a validation error). `*`, any source,
+    /// is held as the two whole families `0.0.0.0/0` and `::/0`, so containment needs no special
+    /// case. Empty: no grant can open this port.
     pub allowed_sources: Vec<IpNet>,
     pub max_duration: SignedDuration,
 }
@@ -196,7 +208,8 @@ pub struct Grant {
     pub target: String,
     /// Port *names* of the target (numbers in the file are resolved to names), in file order.
     pub ports: Vec<String>,
-    /// Normalised network (host bits cleared).
+    /// The network as written; `source = "*"` is the whole family of the target's destination
+    /// (`0.0.0.0/0`, or `::/0` for an IPv6 destination), which the plan warns about.
     pub source: IpNet,
     pub requester: String,
     pub approvers: Vec<String>,
@@ -206,10 +219,12 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// `start + duration`. Validation keeps it in range; a grant built by hand that ends past
+    /// the last representable instant ends there, never panics.
     pub fn end(&self) -> Timestamp {
         self.start
             .saturating_add(self.duration)
-            .expect("duration is bounded by validation")
+            .unwrap_or(Timestamp::MAX)
     }
 
     /// Active while `start <= now < start + duration`.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 
-use super::{clock, Global, Status};
+use super::{Global, Status};
 use crate::live::name_from_id;
 use crate::ops::apply::{ApplyOptions, ApplySummary, MAX_REPLAN_ROUNDS};
 use crate::ops::audit::{self, AuditContext};
@@ -24,8 +24,9 @@ pub struct Args {
     /// Apply without asking (required when stdin is not a terminal)
     #[arg(long)]
     pub auto_approve: bool,
-    /// Apply as of this time instead of now (RFC 3339)
-    #[arg(long, value_name = "RFC3339")]
+    /// Apply as of this time instead of now (RFC 3339). Only within 60 s of the machine's clock
+    /// when a provider changes a real firewall; any time on the snapshot provider (a rehearsal)
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_at)]
     pub at: Option<Timestamp>,
     /// Only apply changes for this target (repeat for several); not with a saved plan
     #[arg(long = "target", value_name = "NAME", conflicts_with = "planfile")]
@@ -40,7 +41,11 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let policy = super::plan::load_policy(global)?;
-    let at = clock(args.at);
+    let now = super::now();
+    let at = args.at.unwrap_or(now);
+    // Before anything is read from a provider or written: a live apply runs at the machine's
+    // time.
+    crate::ops::apply::check_clock(&policy, &args.targets, at, now)?;
     let open = super::plan::open_options(global, args.parallelism);
     let (plan, plan_json, replan) = match &args.planfile {
         Some(path) => {
@@ -71,11 +76,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     };
     let opts = ApplyOptions {
         at,
+        now,
         audit_log: args
             .audit_log
             .unwrap_or_else(|| global.dir.join(".jit").join("audit.jsonl")),
         audit: AuditContext {
-            time: at,
+            time: now,
+            at: args.at,
             actor: audit::actor(|name| std::env::var(name).ok()),
             plan_hash: planfile::hash(&plan_json),
             git_commit: audit::git_commit(&global.dir),

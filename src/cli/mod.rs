@@ -112,12 +112,24 @@ pub enum Command {
     Man,
 }
 
-/// The clock: `--at` when given, else now, truncated to whole seconds (plans and audit lines
-/// carry readable times). Read once, here.
+/// The machine's clock, truncated to whole seconds (plans and audit lines carry readable
+/// times). Read once per run, here and nowhere else.
+pub fn now() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
+}
+
+/// The clock a command runs with: `--at` when given, else [`now`].
 pub fn clock(at: Option<Timestamp>) -> Timestamp {
-    at.unwrap_or_else(|| {
-        let now = Timestamp::now();
-        Timestamp::from_second(now.as_second()).unwrap_or(now)
+    at.unwrap_or_else(now)
+}
+
+/// Parses `--at`: RFC 3339 only, within the range jit accepts for any time, so arithmetic on
+/// it never overflows (a clear error, never a panic).
+pub fn parse_at(s: &str) -> Result<Timestamp, String> {
+    crate::lang::values::time(s).map_err(|bad| match bad.hint {
+        Some(hint) => format!("{}\n  hint: {hint}", bad.message),
+        None => bad.message,
     })
 }
 

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan as of this time instead of now (RFC 3339, e.g. 2026-11-25T15:00:00Z)
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_at)]
     pub at: Option<Timestamp>,
     /// Only plan changes for this target (repeat for several)
     #[arg(long = "target", value_name = "NAME")]

@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Report as of this time instead of now (RFC 3339)
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long, value_name = "RFC3339", value_parser = super::parse_at)]
     pub at: Option<Timestamp>,
     /// Exit 2 when a grant is overdue or wider than its request, or a port is exposed; 0
     /// when nothing needs attention; 1 on error

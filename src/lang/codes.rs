@@ -102,3 +102,21 @@ pub const ACCEPT_JUSTIFICATION_MISMATCH: &str = "E092";
 pub const ACCEPT_EXPIRED: &str = "E093";
 /// An `accept`'s `rule` is not a legal security rule name.
 pub const ACCEPT_RULE_NAME: &str = "E094";
+
+// Trust: risky input and files (E070–E079).
+/// A CIDR with host bits set (`10.0.0.5/24`); the hint gives the network and the host.
+pub const CIDR_HOST_BITS: &str = "E070";
+/// A request's source is of another address family than its target's destination.
+pub const ADDRESS_FAMILY_MISMATCH: &str = "E071";
+/// Warning: a target protects no ports, so jit locks nothing down for it.
+pub const TARGET_WITHOUT_PORTS: &str = "E072";
+/// The allow priority band does not lie below (numbers lower than) the deny band.
+pub const BANDS_ORDER: &str = "E073";
+/// A time that parses but is not RFC 3339 (a space for `T`, `+0100`, no seconds, …).
+pub const NOT_RFC3339: &str = "E074";
+/// A time, or a request's end, outside 1970-01-01T00:00:00Z to 9999-01-01T00:00:00Z.
+pub const TIME_OUT_OF_RANGE: &str = "E075";
+/// A config file or folder is a symbolic link that leads out of the config directory.
+pub const SYMLINK_OUT_OF_CONFIG: &str = "E076";
+/// Plan warning: an active grant is open to any source (`*`, `0.0.0.0/0`, `::/0`).
+pub const GRANT_ANY_SOURCE: &str = "E077";

@@ -109,12 +109,17 @@ pub struct RequestDecl {
     pub target: Option<Spanned<String>>,
     pub ports: Vec<Spanned<PortRef>>,
     pub source: Option<Spanned<IpNet>>,
+    /// `source = "*"`: `source` holds `0.0.0.0/0` until validate picks the family of the
+    /// target's destination.
+    pub source_any: bool,
     pub requester: Option<Spanned<String>>,
     pub approvers: Vec<Spanned<String>>,
     /// The `approvers` attribute, when written.
     pub approvers_at: Option<At>,
     pub justification: Option<Spanned<String>>,
     pub start: Option<Timestamp>,
+    /// Where `start` is written.
+    pub start_at: Option<At>,
     pub duration: Option<Spanned<SignedDuration>>,
     pub ok: bool,
 }

@@ -83,6 +83,8 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
         }
     }
 
+    let source_any = get(&found, "source")
+        .is_some_and(|attr| matches!(&attr.value, Expression::String(s) if s.trim() == "*"));
     let source = get(&found, "source").and_then(|attr| {
         let s = cx.ok(values::string(
             &attr.value,
@@ -91,13 +93,20 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
             true,
             &span(attr),
         ))?;
+        if s.trim() == "*" {
+            // Any source: the whole family of the target's destination, decided in validate.
+            return Some(Spanned {
+                value: values::any_source()[0],
+                at: cx.at(span(attr)),
+            });
+        }
         match values::cidr(s) {
             Ok(net) => Some(Spanned {
                 value: net,
                 at: cx.at(span(attr)),
             }),
-            Err(message) => {
-                cx.bad(Bad::new(span(attr), codes::INVALID_CIDR, message).hint(values::CIDR_HINT));
+            Err(bad) => {
+                cx.bad(bad.span_to(span(attr)));
                 None
             }
         }
@@ -136,6 +145,7 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
 
     let justification = get(&found, "justification").and_then(|a| nonempty(cx, a));
 
+    let start_at = get(&found, "start").map(|a| cx.at(span(a)));
     let start = get(&found, "start").and_then(|attr| {
         let s = string(cx, attr)?;
         values::time(&s.value)
@@ -171,11 +181,13 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
         target,
         ports,
         source,
+        source_any,
         requester,
         approvers,
         approvers_at,
         justification,
         start,
+        start_at,
         duration,
         ok: cx.errors() == before,
     })

@@ -58,7 +58,7 @@ pub fn target(cx: &mut Cx, block: &Block) -> Option<TargetDecl> {
     let mut ports: Vec<PortDecl> = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut numbers: HashMap<u16, usize> = HashMap::new();
-    for block in port_blocks {
+    for block in &port_blocks {
         let Some(port) = port(cx, block, &name.value) else {
             continue;
         };
@@ -98,6 +98,17 @@ pub fn target(cx: &mut Cx, block: &Block) -> Option<TargetDecl> {
         }
         names.insert(port.name.value.clone(), ports.len());
         ports.push(port);
+    }
+    if port_blocks.is_empty() {
+        cx.bad(
+            Bad::new(
+                header(block),
+                codes::TARGET_WITHOUT_PORTS,
+                format!("{what} protects no ports"),
+            )
+            .hint("add a `port \"ssh\" { … }` block; without one jit locks nothing down here")
+            .warning(),
+        );
     }
     Some(TargetDecl {
         at: cx.at(header(block)),
@@ -145,7 +156,13 @@ fn destination(cx: &mut Cx, d: Spanned<String>) -> Option<String> {
         return Some(addr.to_string());
     }
     if let Ok(net) = v.parse::<ipnet::IpNet>() {
-        return Some(net.trunc().to_string());
+        return match values::cidr(v) {
+            Ok(net) => Some(net.to_string()),
+            Err(bad) => {
+                cx.bad(bad.span_to(d.at.span));
+                Some(net.trunc().to_string())
+            }
+        };
     }
     cx.bad(
         Bad::new(
@@ -210,16 +227,14 @@ fn port(cx: &mut Cx, block: &Block, target: &str) -> Option<PortDecl> {
             )) else {
                 continue;
             };
+            if s.trim() == "*" {
+                // Any source, written out: both whole families (see `Port::allowed_sources`).
+                allowed_sources.extend(values::any_source());
+                continue;
+            }
             match values::cidr(s) {
                 Ok(net) => allowed_sources.push(net),
-                Err(message) => cx.bad(
-                    Bad::new(
-                        values::span_of(item, &fallback),
-                        codes::INVALID_CIDR,
-                        message,
-                    )
-                    .hint(values::CIDR_HINT),
-                ),
+                Err(bad) => cx.bad(bad.span_to(values::span_of(item, &fallback))),
             }
         }
     }

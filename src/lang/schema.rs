@@ -32,12 +32,13 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 
-/// CIDR (`198.51.100.0/24`, `2001:db8::/48`) or a single address.
-const CIDR: &str = r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$";
+/// CIDR (`198.51.100.0/24`, `2001:db8::/48`), a single address, or `*` (any source, written
+/// out).
+const CIDR: &str = r"^(\*|[0-9A-Fa-f.:]+(/[0-9]{1,3})?)$";
 /// `3h`, `90m`, `1h30m`, `2 hours` or ISO 8601 `PT3H`.
 const DURATION: &str = r"^[+-]?([Pp][0-9A-Za-z.,]+|[0-9][0-9A-Za-z .,]*)$";
 /// RFC 3339 with an offset: `2026-11-25T14:00:00Z`.
-const TIME: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)";
+const TIME: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$";
 /// An NSG's resource id (loosely: `jit validate` checks the whole shape).
 const NSG_ID: &str = r"^/[Ss]ubscriptions/\S+/[Nn]etwork[Ss]ecurity[Gg]roups/[^/\s]+$";
 /// An ARM security rule name: 1–80 word characters, `.` or `-`, ending with a word character.
@@ -217,8 +218,8 @@ pub struct PortBlock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", pattern(PROTOCOL))]
     pub protocol: Option<String>,
-    /// Networks a grant's source must lie in (IPv4 or IPv6 CIDRs). Default: none, so no grant
-    /// can open the port.
+    /// Networks a grant's source must lie in (IPv4 or IPv6 CIDRs, host bits clear), or `*` for
+    /// any source. Default: none, so no grant can open the port.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(pattern(CIDR)))]
     pub allowed_sources: Vec<String>,
@@ -238,8 +239,8 @@ pub struct RequestBlock {
     /// The target's ports, by name (`"ssh"`) or number (`22`).
     #[schemars(length(min = 1))]
     pub ports: Vec<PortRef>,
-    /// Source network (CIDR or single address); must lie inside one of each port's
-    /// `allowed_sources`.
+    /// Source network (CIDR with host bits clear, or a single address) of the destination's
+    /// address family, or `*`; must lie inside one of each port's `allowed_sources`.
     #[schemars(pattern(CIDR))]
     pub source: String,
     /// Who asks; never one of the approvers.

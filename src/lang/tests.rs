@@ -72,6 +72,14 @@ fn errors(list: &[(&str, &str)]) -> Vec<Diagnostic> {
     load(&files(list)).expect_err("errors")
 }
 
+/// [`errors`] without the warnings.
+fn only_errors(list: &[(&str, &str)]) -> Vec<Diagnostic> {
+    errors(list)
+        .into_iter()
+        .filter(|d| d.severity == crate::diag::Severity::Error)
+        .collect()
+}
+
 /// The one diagnostic, checked for code and a message fragment.
 fn only(diags: Vec<Diagnostic>, code: &str, fragment: &str) -> Diagnostic {
     assert_eq!(diags.len(), 1, "{diags:#?}");
@@ -260,7 +268,7 @@ fn provider_kind_needs_attributes() {
 #[test]
 fn duplicate_names_across_files_point_at_the_first() {
     let d = only(
-        errors(&[("a.hcl", POLICY), ("b.hcl", "target \"web-1\" {\n  provider = \"snapshot.demo\"\n  nsg_id = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n\"\n}\n")]),
+        only_errors(&[("a.hcl", POLICY), ("b.hcl", "target \"web-1\" {\n  provider = \"snapshot.demo\"\n  nsg_id = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n\"\n}\n")]),
         codes::DUPLICATE_NAME,
         "target `web-1` is declared twice",
     );
@@ -542,4 +550,144 @@ fn many_files_give_the_same_result_as_one_thread() {
     assert_eq!(policy.grants.len(), 196);
     assert_eq!(policy.grants[0].id, "INC-0-alice");
     assert_eq!(policy.grants[195].id, "INC-199-alice");
+}
+
+// Risky input (E070–E075, E077): an error or a warning, never silent.
+
+#[test]
+fn host_bits_are_an_error_wherever_a_cidr_is_written() {
+    let d = only(
+        request_with("\"198.51.100.7\"", "\"198.51.100.7/24\""),
+        codes::CIDR_HOST_BITS,
+        "CIDR `198.51.100.7/24` has host bits set",
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("write the network `198.51.100.0/24`, or the single host `198.51.100.7/32`")
+    );
+    assert_eq!((d.file.as_str(), d.line, d.column), ("req.hcl", 4, 19));
+    let d = only(
+        policy_with("\"198.51.100.0/24\", \"2001", "\"198.51.100.9/24\", \"2001"),
+        codes::CIDR_HOST_BITS,
+        "`198.51.100.9/24`",
+    );
+    assert_eq!((d.line, d.column), (17, 24));
+    only(
+        policy_with("\"10.0.1.4\"", "\"10.0.1.4/24\""),
+        codes::CIDR_HOST_BITS,
+        "`10.0.1.4/24`",
+    );
+}
+
+#[test]
+fn a_source_of_another_family_than_the_destination_is_an_error() {
+    let d = only(
+        request_with("\"198.51.100.7\"", "\"2001:db8::7\""),
+        codes::ADDRESS_FAMILY_MISMATCH,
+        "source `2001:db8::7/128` is IPv6 but target `web-1` has the IPv4 destination `10.0.1.4`",
+    );
+    assert_eq!((d.line, d.column), (4, 19));
+    // With destination `*`, either family is fine.
+    let policy = POLICY.replace("\"10.0.1.4\"", "\"*\"");
+    let request = REQUEST
+        .replace("\"198.51.100.7\"", "\"2001:db8::7\"")
+        .replace("[\"ssh\", 3389]", "[\"ssh\"]");
+    load(&files(&[("policy.hcl", &policy), ("req.hcl", &request)])).unwrap();
+}
+
+#[test]
+fn a_target_without_ports_is_a_warning() {
+    let policy = POLICY.replace(
+        "target \"web-1\" {",
+        "target \"bare\" {\n  provider = \"snapshot.demo\"\n  nsg_id = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/b\"\n}\n\ntarget \"web-1\" {",
+    );
+    let loaded = load_all(&files(&[("policy.hcl", &policy)]));
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let d = only(
+        loaded.diagnostics,
+        codes::TARGET_WITHOUT_PORTS,
+        "target `bare` protects no ports",
+    );
+    assert_eq!(d.severity, crate::diag::Severity::Warning);
+    assert_eq!((d.line, d.column), (10, 1));
+    assert!(loaded.policy.target("bare").is_some());
+}
+
+#[test]
+fn the_allow_band_must_lie_below_the_deny_band() {
+    let d = only(
+        policy_with(
+            "  approvals_required    = 1\n",
+            "  approvals_required    = 1\n  allow_priority = [4000, 4095]\n  deny_priority = [100, 199]\n",
+        ),
+        codes::BANDS_ORDER,
+        "`allow_priority` [4000, 4095] is not below `deny_priority` [100, 199]",
+    );
+    assert_eq!((d.line, d.column), (3, 20));
+}
+
+#[test]
+fn start_is_rfc3339_only() {
+    for start in [
+        "2026-11-25 14:00:00Z",
+        "2026-11-25T14:00Z",
+        "2026-11-25T14:00:00+0100",
+        "2026-11-25T14:00:00Z[UTC]",
+    ] {
+        let d = only(
+            request_with("2026-11-25T14:00:00Z", start),
+            codes::NOT_RFC3339,
+            "is not RFC 3339",
+        );
+        assert_eq!((d.line, d.column), (8, 19), "{start}");
+    }
+}
+
+#[test]
+fn times_and_ends_out_of_range_are_errors() {
+    only(
+        request_with("2026-11-25T14:00:00Z", "9999-12-30T22:00:00Z"),
+        codes::TIME_OUT_OF_RANGE,
+        "is out of range",
+    );
+    let d = only(
+        request_with("2026-11-25T14:00:00Z", "9998-12-31T23:30:00Z"),
+        codes::TIME_OUT_OF_RANGE,
+        "request `INC-1-alice` ends after the last time jit accepts",
+    );
+    assert_eq!((d.line, d.column), (8, 19));
+}
+
+#[test]
+fn any_source_is_accepted_when_written_out() {
+    let policy = POLICY.replace("[\"198.51.100.0/24\", \"2001:db8::/48\"]", "[\"*\"]");
+    let request = REQUEST
+        .replace("\"198.51.100.7\"", "\"*\"")
+        .replace("[\"ssh\", 3389]", "[\"ssh\"]");
+    let policy = load(&files(&[("policy.hcl", &policy), ("req.hcl", &request)])).unwrap();
+    let ssh = policy.targets[0].port("ssh").unwrap();
+    let allowed: Vec<String> = ssh
+        .allowed_sources
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(allowed, ["0.0.0.0/0", "::/0"]);
+    assert_eq!(policy.grants[0].source.to_string(), "0.0.0.0/0");
+    // Any other source is inside `*` too.
+    let request = REQUEST.replace("[\"ssh\", 3389]", "[\"ssh\"]");
+    let policy_text = POLICY.replace("[\"198.51.100.0/24\", \"2001:db8::/48\"]", "[\"*\"]");
+    load(&files(&[
+        ("policy.hcl", &policy_text),
+        ("req.hcl", &request),
+    ]))
+    .unwrap();
+    // Without `*` in policy, a request for any source is not allowed.
+    let request = REQUEST
+        .replace("\"198.51.100.7\"", "\"*\"")
+        .replace("[\"ssh\", 3389]", "[\"ssh\"]");
+    only(
+        errors(&[("policy.hcl", POLICY), ("req.hcl", &request)]),
+        codes::SOURCE_NOT_ALLOWED,
+        "source `0.0.0.0/0` is not allowed",
+    );
 }

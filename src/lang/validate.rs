@@ -1,6 +1,7 @@
 //! Rules across blocks and files: at most one `settings`, unique names, targets → providers,
-//! the attributes each provider kind needs, and every request against its target's ports and
-//! the settings (sources, durations, approvers, justification). Builds the
+//! the attributes each provider kind needs, the order of the priority bands, and every request
+//! against its target's ports and the settings (sources and their address family, durations,
+//! the time range of its end, approvers, justification). Builds the
 //! [`Policy`](crate::model::Policy) from declarations that passed.
 
 use std::collections::HashMap;
@@ -72,6 +73,22 @@ fn settings<'d>(all: &'d [SettingsDecl], report: &mut Report) -> Option<&'d Sett
         );
         report.push_at(at, codes::BANDS_OVERLAP, message).hint = Some(
             "allow rules need priorities below (numbers lower than) the deny rules they open, in a separate band".to_string(),
+        );
+    }
+    if !s.allow_priority.overlaps(&s.deny_priority) && s.allow_priority.low > s.deny_priority.high {
+        let at = first
+            .allow_at
+            .as_ref()
+            .or(first.deny_at.as_ref())
+            .unwrap_or(&first.at);
+        let message = format!(
+            "`allow_priority` [{}, {}] is not below `deny_priority` [{}, {}]",
+            s.allow_priority.low, s.allow_priority.high, s.deny_priority.low, s.deny_priority.high
+        );
+        report.push_at(at, codes::BANDS_ORDER, message).hint = Some(
+            "NSGs evaluate lower numbers first: an allow above its deny never opens the port; \
+             swap the bands, such as `allow_priority = [100, 199]` and `deny_priority = [4000, 4095]`"
+                .to_string(),
         );
     }
     Some(first)
@@ -217,7 +234,7 @@ fn requests(
         }
         seen.insert(&r.name.value, &r.name.at);
         let before = report.error_count();
-        let ports = request_target(r, targets, report);
+        let (ports, source) = request_target(r, targets, report);
         people(r, settings, report);
         if let (Some(pattern), Some(j)) =
             (settings.and_then(|s| s.pattern.as_ref()), &r.justification)
@@ -237,23 +254,108 @@ fn requests(
                     .hint = Some(hint);
             }
         }
+        if let (Some(start), Some(d)) = (r.start, &r.duration) {
+            let end = start.checked_add(d.value).ok();
+            if !end.is_some_and(values::in_time_range) {
+                let at = r.start_at.as_ref().unwrap_or(&d.at);
+                report
+                    .push_at(
+                        at,
+                        codes::TIME_OUT_OF_RANGE,
+                        format!(
+                            "request `{}` ends after the last time jit accepts",
+                            r.name.value
+                        ),
+                    )
+                    .hint = Some(format!(
+                    "start + duration must lie in {}",
+                    values::TIME_RANGE
+                ));
+            }
+        }
         if !r.ok || report.error_count() != before {
             continue;
         }
-        if let Some(grant) = build_grant(r, ports) {
+        if let Some(grant) = build_grant(r, ports, source) {
             grants.push(grant);
         }
     }
     grants
 }
 
-/// Checks the request against its target and returns the names of its ports.
+/// The address family of a destination (`None` for `*`, any family).
+fn destination_family(destination: &str) -> Option<bool> {
+    if let Ok(addr) = destination.parse::<std::net::IpAddr>() {
+        return Some(addr.is_ipv4());
+    }
+    destination
+        .parse::<ipnet::IpNet>()
+        .ok()
+        .map(|n| matches!(n, ipnet::IpNet::V4(_)))
+}
+
+fn family_name(v4: bool) -> &'static str {
+    if v4 {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+/// The request's source as granted: `*` becomes the whole family of the target's destination
+/// (IPv4 when the destination is `*`). A source of another family than the destination is an
+/// error: the rule would never match.
+fn request_source(
+    r: &RequestDecl,
+    target: &TargetDecl,
+    report: &mut Report,
+) -> Option<Spanned<ipnet::IpNet>> {
+    let source = r.source.as_ref()?;
+    let wanted = destination_family(&target.destination);
+    if r.source_any {
+        let [v4, v6] = values::any_source();
+        let value = if wanted == Some(false) { v6 } else { v4 };
+        return Some(Spanned {
+            value,
+            at: source.at.clone(),
+        });
+    }
+    let is_v4 = matches!(source.value, ipnet::IpNet::V4(_));
+    if let Some(v4) = wanted {
+        if v4 != is_v4 {
+            report
+                .push_at(
+                    &source.at,
+                    codes::ADDRESS_FAMILY_MISMATCH,
+                    format!(
+                        "source `{}` is {} but target `{}` has the {} destination `{}`",
+                        source.value,
+                        family_name(is_v4),
+                        target.name.value,
+                        family_name(v4),
+                        target.destination
+                    ),
+                )
+                .hint = Some(format!(
+                "an NSG rule matches one address family; request an {} source",
+                family_name(v4)
+            ));
+            return None;
+        }
+    }
+    Some(source.clone())
+}
+
+/// Checks the request against its target and returns the names of its ports and the source
+/// it grants.
 fn request_target(
     r: &RequestDecl,
     targets: &HashMap<&str, &TargetDecl>,
     report: &mut Report,
-) -> Option<Vec<String>> {
-    let reference = r.target.as_ref()?;
+) -> (Option<Vec<String>>, Option<ipnet::IpNet>) {
+    let Some(reference) = r.target.as_ref() else {
+        return (None, None);
+    };
     let Some(target) = targets.get(reference.value.as_str()) else {
         let hint = did_you_mean(&reference.value, targets.keys().copied());
         report
@@ -263,8 +365,9 @@ fn request_target(
                 format!("unknown target `{}`", reference.value),
             )
             .hint = hint;
-        return None;
+        return (None, None);
     };
+    let source = request_source(r, target, report);
     let mut names = Vec::with_capacity(r.ports.len());
     for wanted in &r.ports {
         let Some(port) = find_port(target, &wanted.value) else {
@@ -317,7 +420,7 @@ fn request_target(
             continue;
         }
         names.push(port.name.value.clone());
-        if let Some(source) = &r.source {
+        if let Some(source) = &source {
             if !port
                 .allowed_sources
                 .iter()
@@ -371,7 +474,7 @@ fn request_target(
             }
         }
     }
-    Some(names)
+    (Some(names), source.map(|s| s.value))
 }
 
 fn find_port<'t>(target: &'t TargetDecl, wanted: &PortRef) -> Option<&'t PortDecl> {
@@ -453,13 +556,17 @@ fn build_target(t: &TargetDecl) -> Option<Target> {
     })
 }
 
-fn build_grant(r: &RequestDecl, ports: Option<Vec<String>>) -> Option<Grant> {
+fn build_grant(
+    r: &RequestDecl,
+    ports: Option<Vec<String>>,
+    source: Option<ipnet::IpNet>,
+) -> Option<Grant> {
     let value = |s: &Option<Spanned<String>>| s.as_ref().map(|s| s.value.clone());
     Some(Grant {
         id: r.name.value.clone(),
         target: value(&r.target)?,
         ports: ports?,
-        source: r.source.as_ref()?.value,
+        source: source?,
         requester: value(&r.requester)?,
         approvers: r.approvers.iter().map(|a| a.value.clone()).collect(),
         justification: value(&r.justification)?,

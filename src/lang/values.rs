@@ -1,6 +1,7 @@
 //! Values: reading literal HCL expressions (strings, whole numbers, lists) with precise errors,
 //! and parsing the jit value kinds inside strings — durations (`3h`, `90m`, ISO 8601 `PT3H`),
-//! CIDRs (IPv4 and IPv6, normalised) and RFC 3339 times.
+//! CIDRs (IPv4 and IPv6; host bits set are an error, never cleared silently), `*` as any source,
+//! and RFC 3339 times (RFC 3339 only, within [`TIME_RANGE`]).
 
 use std::ops::Range;
 
@@ -196,36 +197,134 @@ pub fn duration(s: &str) -> Result<SignedDuration, String> {
 
 pub const DURATION_HINT: &str = "write a duration such as `3h`, `90m`, `1h30m` or `PT3H`";
 
-/// A CIDR such as `198.51.100.0/24` or `2001:db8::/48`, or a single address (a /32 or /128),
-/// with host bits cleared.
-pub fn cidr(s: &str) -> Result<IpNet, String> {
+/// A CIDR such as `198.51.100.0/24` or `2001:db8::/48`, or a single address (a /32 or /128).
+/// A CIDR with host bits set (`10.0.0.5/24`) is an error, never silently truncated: the hint
+/// gives both corrections, the network and the host. The error's span is empty; callers place
+/// it.
+pub fn cidr(s: &str) -> Result<IpNet, Bad> {
     let t = s.trim();
     if let Ok(net) = t.parse::<IpNet>() {
-        return Ok(net.trunc());
+        if net.trunc() != net {
+            let host = IpNet::from(net.addr());
+            return Err(Bad::new(
+                0..0,
+                codes::CIDR_HOST_BITS,
+                format!("CIDR `{t}` has host bits set"),
+            )
+            .hint(format!(
+                "write the network `{}`, or the single host `{host}`",
+                net.trunc()
+            )));
+        }
+        return Ok(net);
     }
     if let Ok(addr) = t.parse::<std::net::IpAddr>() {
         return Ok(IpNet::from(addr));
     }
-    Err(format!("invalid CIDR `{s}`"))
+    Err(Bad::new(0..0, codes::INVALID_CIDR, format!("invalid CIDR `{s}`")).hint(CIDR_HINT))
+}
+
+/// `*`, any source (as Defender writes it): every IPv4 and every IPv6 address. Port policy
+/// keeps it as these two networks, so containment needs no special case.
+pub fn any_source() -> [IpNet; 2] {
+    [
+        IpNet::V4(ipnet::Ipv4Net::default()),
+        IpNet::V6(ipnet::Ipv6Net::default()),
+    ]
+}
+
+/// Whether a source is open to every address of its family (`0.0.0.0/0`, `::/0`).
+pub fn is_any(net: &IpNet) -> bool {
+    net.prefix_len() == 0
 }
 
 pub const CIDR_HINT: &str =
     "write an IPv4 or IPv6 network such as `198.51.100.0/24` or `2001:db8::/48`";
 
-/// An RFC 3339 time with a UTC offset, such as `2026-11-25T14:00:00Z`.
+/// The times jit accepts (a request's `start` and end, `--at`): from the Unix epoch to the
+/// start of the year 9999, so that arithmetic on them (a grant's end, clock skew) never leaves
+/// the range a timestamp can hold.
+pub const TIME_RANGE: &str = "1970-01-01T00:00:00Z to 9999-01-01T00:00:00Z";
+
+/// The last instant of [`TIME_RANGE`] (exclusive).
+pub fn latest_time() -> Timestamp {
+    Timestamp::from_second(253_370_764_800).unwrap_or(Timestamp::MAX)
+}
+
+/// Whether `t` lies in [`TIME_RANGE`].
+pub fn in_time_range(t: Timestamp) -> bool {
+    t >= Timestamp::UNIX_EPOCH && t < latest_time()
+}
+
+/// Whether `s` has RFC 3339's `date-time` form: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, `T` and
+/// `Z` in either case. The timestamp parser also takes ISO 8601 and Temporal forms (a space or
+/// no separator, `+0100`, `+01`, hours without seconds, `[Europe/Paris]` annotations, six-digit
+/// years, a comma before the fraction): those are rejected here.
+pub fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+        || !matches!(b[10], b'T' | b't')
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        let frac = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if frac == 0 {
+            return false;
+        }
+        i += 1 + frac;
+    }
+    match &b[i..] {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+const TIME_HINT: &str =
+    "write an RFC 3339 time with an offset, such as `2026-11-25T14:00:00Z` or `2026-11-25T15:00:00+01:00`";
+
+/// An RFC 3339 time with a UTC offset, such as `2026-11-25T14:00:00Z`, within [`TIME_RANGE`].
 pub fn time(s: &str) -> Result<Timestamp, Bad> {
     let t = s.trim();
-    match t.parse::<Timestamp>() {
-        Ok(ts) => Ok(ts),
-        Err(_) => {
-            let message = if t.parse::<jiff::civil::DateTime>().is_ok() {
-                format!("time `{s}` has no UTC offset")
-            } else {
-                format!("invalid RFC 3339 time `{s}`")
-            };
-            Err(Bad::new(0..0, codes::INVALID_TIME, message)
-                .hint("write a time with an offset, such as `2026-11-25T14:00:00Z` or `2026-11-25T15:00:00+01:00`"))
-        }
+    let parsed = t.parse::<Timestamp>();
+    if !is_rfc3339(t) {
+        let (code, message) = if parsed.is_ok() {
+            (codes::NOT_RFC3339, format!("time `{s}` is not RFC 3339"))
+        } else if t.parse::<jiff::civil::DateTime>().is_ok() {
+            (codes::INVALID_TIME, format!("time `{s}` has no UTC offset"))
+        } else {
+            (codes::INVALID_TIME, format!("invalid RFC 3339 time `{s}`"))
+        };
+        return Err(Bad::new(0..0, code, message).hint(TIME_HINT));
+    }
+    match parsed {
+        Ok(ts) if in_time_range(ts) => Ok(ts),
+        Ok(_) => Err(Bad::new(
+            0..0,
+            codes::TIME_OUT_OF_RANGE,
+            format!("time `{s}` is out of range"),
+        )
+        .hint(format!("jit takes times from {TIME_RANGE}"))),
+        Err(_) => Err(Bad::new(
+            0..0,
+            codes::INVALID_TIME,
+            format!("invalid RFC 3339 time `{s}`"),
+        )
+        .hint(TIME_HINT)),
     }
 }
 
@@ -262,11 +361,28 @@ mod tests {
     }
 
     #[test]
-    fn cidrs_are_normalised() {
-        assert_eq!(cidr("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(cidr("2001:db8::1/48").unwrap().to_string(), "2001:db8::/48");
+    fn cidrs_read_as_written() {
+        assert_eq!(cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(cidr("2001:db8::/48").unwrap().to_string(), "2001:db8::/48");
+        assert_eq!(cidr("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
         assert_eq!(cidr("198.51.100.7").unwrap().to_string(), "198.51.100.7/32");
         assert_eq!(cidr("2001:db8::7").unwrap().to_string(), "2001:db8::7/128");
+    }
+
+    #[test]
+    fn host_bits_are_an_error_naming_both_corrections() {
+        let err = cidr("10.0.0.5/24").unwrap_err();
+        assert_eq!(err.code, codes::CIDR_HOST_BITS);
+        assert_eq!(err.message, "CIDR `10.0.0.5/24` has host bits set");
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("write the network `10.0.0.0/24`, or the single host `10.0.0.5/32`")
+        );
+        let err = cidr("2001:db8::1/48").unwrap_err();
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("write the network `2001:db8::/48`, or the single host `2001:db8::1/128`")
+        );
     }
 
     #[test]
@@ -297,12 +413,81 @@ mod tests {
         assert!(time("2026-11-25T15:00:00+01:00").is_ok());
         let err = time("2026-11-25T14:00:00").unwrap_err();
         assert!(err.message.contains("no UTC offset"), "{}", err.message);
+        assert_eq!(err.code, codes::INVALID_TIME);
         let err = time("tomorrow").unwrap_err();
         assert!(
             err.message.contains("invalid RFC 3339 time"),
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn only_rfc3339_times() {
+        assert!(time("2026-11-25T14:00:00.5Z").is_ok());
+        assert!(time("2026-11-25t14:00:00z").is_ok());
+        assert!(time("2026-11-25T14:00:00-00:00").is_ok());
+        // What the timestamp parser accepts beyond RFC 3339.
+        for s in [
+            "2026-11-25 14:00:00Z",
+            "2026-11-25T14:00Z",
+            "2026-11-25T14Z",
+            "2026-11-25T14:00:00+0100",
+            "2026-11-25T14:00:00+01",
+            "2026-11-25T14:00:00,5Z",
+            "20261125T140000Z",
+            "2026-11-25T14:00:00Z[Europe/Paris]",
+            "2026-11-25T14:00:00+01:00[Europe/Paris]",
+            "+002026-11-25T14:00:00Z",
+        ] {
+            let err = time(s).unwrap_err();
+            assert_eq!(err.code, codes::NOT_RFC3339, "{s}: {}", err.message);
+            assert!(err.message.contains("is not RFC 3339"), "{s}");
+        }
+        assert!(is_rfc3339("2026-11-25T14:00:00Z"));
+        assert!(!is_rfc3339("2026-11-25T14:00:00."));
+    }
+
+    #[test]
+    fn times_out_of_range_are_errors() {
+        for s in [
+            "9999-12-30T22:00:00Z",
+            "9999-06-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let err = time(s).unwrap_err();
+            assert_eq!(err.code, codes::TIME_OUT_OF_RANGE, "{s}");
+        }
+        assert!(time("9998-12-31T23:59:59Z").is_ok());
+        assert!(time("1970-01-01T00:00:00Z").is_ok());
+    }
+
+    proptest::proptest! {
+        /// Any text: `time` never panics, and what it accepts is RFC 3339 and in range.
+        #[test]
+        fn time_accepts_only_rfc3339_in_range(s in "[0-9T:Zz+ .,\\[\\]-]{0,30}") {
+            if let Ok(t) = time(&s) {
+                proptest::prop_assert!(is_rfc3339(s.trim()));
+                proptest::prop_assert!(in_time_range(t));
+            }
+        }
+
+        /// Any address and prefix: accepted exactly when no host bit is set, never truncated.
+        #[test]
+        fn cidrs_are_never_truncated(a: [u8; 4], len in 0u8..=32) {
+            let text = format!("{}.{}.{}.{}/{len}", a[0], a[1], a[2], a[3]);
+            let net: IpNet = text.parse().unwrap();
+            match cidr(&text) {
+                Ok(read) => {
+                    proptest::prop_assert_eq!(read, net);
+                    proptest::prop_assert_eq!(net.trunc(), net);
+                }
+                Err(bad) => {
+                    proptest::prop_assert_eq!(bad.code, codes::CIDR_HOST_BITS);
+                    proptest::prop_assert_ne!(net.trunc(), net);
+                }
+            }
+        }
     }
 
     fn expr(src: &str) -> (Expression, String) {

@@ -46,6 +46,10 @@ use crate::providers::{OnOutcome, OpenOptions, Outcome};
 /// runners). Beyond it, applying could open a grant before its start.
 const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
 
+/// How far `apply --at` may be from the machine's clock when a provider changes a real
+/// firewall (DESIGN §5b: the clock is not an input to a live apply).
+pub const MAX_AT_DRIFT: SignedDuration = SignedDuration::from_secs(60);
+
 /// Re-plans of one NSG that keeps changing under the apply, before it fails.
 pub const MAX_REPLAN_ROUNDS: usize = 3;
 
@@ -53,9 +57,13 @@ pub const MAX_REPLAN_ROUNDS: usize = 3;
 pub struct ApplyOptions {
     /// The clock (`--at`, else now).
     pub at: Timestamp,
+    /// The machine's clock, read once by the CLI: `at` may differ from it by at most
+    /// [`MAX_AT_DRIFT`] when a provider changes a real firewall ([`check_clock`]).
+    pub now: Timestamp,
     /// Where the audit log goes (`--audit-log`, default `.jit/audit.jsonl` in the config dir).
     pub audit_log: PathBuf,
-    /// Actor, plan hash and git commit for the audit lines; its `time` is `at`.
+    /// Actor, plan hash and git commit for the audit lines; its `time` is `now` and its `at`
+    /// the simulated clock, when `--at` was given.
     pub audit: AuditContext,
     /// The options the plan was made with, when this run made it: NSGs that change under the
     /// apply are re-planned with them. `None` for a saved plan: those NSGs fail as stale.
@@ -89,6 +97,51 @@ impl ApplySummary {
     }
 }
 
+/// Refuses an apply whose clock `at` is more than [`MAX_AT_DRIFT`] from the machine's `now`
+/// when any provider it could write through changes a real firewall (a property of the
+/// provider kind: azure in either mode, nftables). `targets` narrows to those targets' providers
+/// (`--target`); empty means every target. Reads and writes nothing: call it first.
+pub fn check_clock(
+    policy: &Policy,
+    targets: &[String],
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<(), OpsError> {
+    let drift = at.duration_since(now);
+    if drift.unsigned_abs() <= MAX_AT_DRIFT.unsigned_abs() {
+        return Ok(());
+    }
+    let mut live: Vec<String> = Vec::new();
+    for target in &policy.targets {
+        if !targets.is_empty() && !targets.contains(&target.name) {
+            continue;
+        }
+        let Some(decl) = policy.provider(&target.provider) else {
+            continue;
+        };
+        let address = format!("`{}`", decl.address());
+        if decl.config.changes_real_firewall() && !live.contains(&address) {
+            live.push(address);
+        }
+    }
+    if live.is_empty() {
+        return Ok(());
+    }
+    let side = if drift.is_negative() {
+        "before"
+    } else {
+        "after"
+    };
+    Err(OpsError::Invalid(format!(
+        "refusing to apply at `{at}`: it is {} {side} this machine's clock ({now}), and provider \
+         {} changes a real firewall\n\
+         hint: on a live firewall apply runs at the machine's time: drop `--at`; preview another \
+         time with `jit plan --at {at}` or `jit status --at {at}`",
+        crate::plan::reason::span(drift.abs()),
+        live.join(", ")
+    )))
+}
+
 /// Refuses a plan that no longer describes the clock or live state. Reads every NSG the plan
 /// was made against. With `tolerate_moved`, an NSG whose fingerprint moved is not an error:
 /// its key is returned, for a re-plan.
@@ -104,7 +157,7 @@ pub(crate) fn check_fresh(
             "the plan has errors and cannot be applied; fix them and re-run jit plan".into(),
         ));
     }
-    if plan.created_at > at + MAX_CLOCK_SKEW {
+    if plan.created_at > at.saturating_add(MAX_CLOCK_SKEW).unwrap_or(Timestamp::MAX) {
         return Err(OpsError::Stale(format!(
             "it was made for {}, later than now ({at})",
             plan.created_at
@@ -167,6 +220,12 @@ pub fn apply(
     on_outcome: &OnOutcome<'_>,
     on_replan: &OnReplan<'_>,
 ) -> Result<ApplySummary, OpsError> {
+    let targets = opts
+        .replan
+        .as_ref()
+        .map(|o| o.targets.clone())
+        .unwrap_or_default();
+    check_clock(policy, &targets, opts.at, opts.now)?;
     let mut providers = Providers::new(policy, open);
     let moved = check_fresh(policy, plan, opts.at, &mut providers, opts.replan.is_some())?;
     if !plan.has_changes() && moved.is_empty() {
@@ -368,4 +427,68 @@ fn nsg_name(plan: &Plan, key: &str) -> String {
             || name_from_id(key).to_string(),
             |id| name_from_id(id).to_string(),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AzureMode, ProviderConfig, ProviderDecl, Target};
+
+    fn policy() -> Policy {
+        let target = |name: &str, provider: &str| {
+            Target {
+            name: name.into(),
+            provider: provider.into(),
+            vm_id: None,
+            nsg_id: Some(format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/{name}")),
+            destination: "*".into(),
+            ports: vec![],
+        }
+        };
+        Policy {
+            providers: vec![
+                ProviderDecl {
+                    name: "lab".into(),
+                    config: ProviderConfig::Snapshot {
+                        path: "live.json".into(),
+                    },
+                },
+                ProviderDecl {
+                    name: "prod".into(),
+                    config: ProviderConfig::Azure {
+                        subscription_id: "s".into(),
+                        mode: AzureMode::Defender,
+                        endpoint: None,
+                    },
+                },
+            ],
+            targets: vec![
+                target("rehearsal", "snapshot.lab"),
+                target("web-1", "azure.prod"),
+            ],
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn the_clock_is_the_machines_on_a_live_firewall() {
+        let now: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let at = |s: i64| now + SignedDuration::from_secs(s);
+        let p = policy();
+        // Within a minute either way: clock skew, accepted.
+        check_clock(&p, &[], at(60), now).unwrap();
+        check_clock(&p, &[], at(-60), now).unwrap();
+        // Beyond it, refused for the azure target (Defender mode too), naming the provider.
+        for s in [61, -61, -86_400 * 6] {
+            let err = check_clock(&p, &[], at(s), now).unwrap_err().to_string();
+            assert!(
+                err.contains("provider `azure.prod` changes a real firewall"),
+                "{err}"
+            );
+            assert!(!err.contains("snapshot.lab"), "{err}");
+        }
+        // Narrowed to the snapshot target, a rehearsal at any time.
+        check_clock(&p, &["rehearsal".into()], at(-86_400 * 6), now).unwrap();
+        assert!(check_clock(&p, &["web-1".into()], at(3600), now).is_err());
+    }
 }

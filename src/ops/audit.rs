@@ -4,8 +4,14 @@
 //! Fields: `time`, `actor`, `action`, `address`, `provider`, `nsg_id`, `rule`, `request`,
 //! `requester`, `approvers`, `justification`, `reason`, `outcome` (`applied`, `failed`,
 //! `skipped`), `error` (when not applied), `plan_hash`, and `git_commit` when the config
-//! directory is in a git repository. `time` is the clock the apply ran with (`--at` when
-//! given), the same instant its freshness checks used.
+//! directory is in a git repository. `time` is the machine's clock; `at` is there only when
+//! the apply ran with `--at` (a rehearsal on the snapshot provider, or within a minute of now):
+//! the simulated clock its freshness checks and grants used. A log line never carries a fake
+//! `time`.
+//!
+//! The log never follows a symbolic link: a link at its path (which could point the appends at
+//! any file the applier may write) is an error before anything is written, and the file is
+//! opened with `O_NOFOLLOW` so a link swapped in meanwhile fails the open too.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -23,7 +29,10 @@ use crate::providers::Outcome;
 /// Who applied, from what, and when; the same for every line of one apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditContext {
+    /// The machine's clock.
     pub time: Timestamp,
+    /// The simulated clock, when the apply ran with `--at`.
+    pub at: Option<Timestamp>,
     pub actor: String,
     /// `sha256:<hex>` of the plan JSON.
     pub plan_hash: String,
@@ -34,6 +43,8 @@ pub struct AuditContext {
 #[derive(Debug, Serialize)]
 struct Record<'a> {
     time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<String>,
     actor: &'a str,
     action: Action,
     address: &'a str,
@@ -71,11 +82,30 @@ impl AuditLog {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
+        let link = || {
+            OpsError::Invalid(format!(
+                "audit log `{}` is a symbolic link; jit does not follow it\n\
+             hint: remove the link, or pass `--audit-log FILE` naming a regular file",
+                path.display()
+            ))
+        };
+        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(link());
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        let file = options.open(path).map_err(|e| {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return link();
+            }
+            io(e)
+        })?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -116,6 +146,7 @@ impl AuditLog {
         };
         let record = Record {
             time: self.context.time.to_string(),
+            at: self.context.at.map(|t| t.to_string()),
             actor: &self.context.actor,
             action: change.action(),
             address: &change.address,
@@ -215,6 +246,7 @@ mod tests {
         let path = dir.path().join(".jit/audit.jsonl");
         let context = AuditContext {
             time: "2026-11-25T15:00:00Z".parse().unwrap(),
+            at: None,
             actor: "alice".into(),
             plan_hash: "sha256:ab".into(),
             git_commit: None,
@@ -257,6 +289,7 @@ mod tests {
         assert_eq!(lines[0]["outcome"], "applied");
         assert_eq!(lines[0]["plan_hash"], "sha256:ab");
         assert!(lines[0].get("git_commit").is_none());
+        assert!(lines[0].get("at").is_none(), "no `--at`, no `at`");
         assert!(lines[0].get("error").is_none());
         // A delete without request info still names the request from the rule's description.
         assert_eq!(lines[1]["request"], "INC-1");
@@ -264,6 +297,26 @@ mod tests {
         assert_eq!(lines[1]["outcome"], "failed");
         assert_eq!(lines[1]["error"], "boom");
         assert_eq!(lines[2]["outcome"], "applied");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_log_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, "precious\n").unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let context = AuditContext {
+            time: "2026-11-25T15:00:00Z".parse().unwrap(),
+            at: Some("2026-11-25T14:00:00Z".parse().unwrap()),
+            actor: "alice".into(),
+            plan_hash: "sha256:ab".into(),
+            git_commit: None,
+        };
+        let err = AuditLog::open(&path, context).unwrap_err().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious\n");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Reading the config directory: every `*.hcl` file under it, recursively, in path order,
 //! skipping hidden files and folders (`.terraform.lock.hcl`, `.jit/`, `.git/`), then
-//! [`lang::load`](crate::lang::load). Paths in diagnostics are shown as the user would type
+//! [`lang::load`](crate::lang::load). A symbolic link is followed only when its target, fully
+//! resolved, lies inside the directory; one that leads out is an error naming the link (E076),
+//! and nothing behind it is read. Paths in diagnostics are shown as the user would type
 //! them: joined to the directory given with `-C` (`examples/quickstart/policy.hcl`), or bare
 //! when it is `.`.
 
@@ -42,8 +44,25 @@ fn count(n: usize) -> String {
     }
 }
 
-/// The config files under `dir`, as paths relative to it, in path order.
+/// The config files under `dir`, as paths relative to it, in path order. Symbolic links that
+/// lead out of the directory are left out (see [`discover_all`]).
 pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    discover_all(dir).map(|d| d.files)
+}
+
+/// What discovery found: the config files, and the symbolic links (to a `*.hcl` file or to a
+/// folder) that lead out of the config directory, which are never read.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<PathBuf>,
+    /// `(path relative to the dir, whether it links to a folder)`.
+    pub links_out: Vec<(PathBuf, bool)>,
+}
+
+/// Like [`discover`], keeping the links that lead out. A link is followed only when its target,
+/// fully resolved, lies inside the config directory: a request file linked to a token file
+/// elsewhere is reported by name and its bytes are never read.
+pub fn discover_all(dir: &Path) -> Result<Discovered, LoadError> {
     let shown = display_dir(dir);
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -58,17 +77,23 @@ pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         Ok(m) if !m.is_dir() => return Err(LoadError::NotADir(shown)),
         Ok(_) => {}
     }
-    let mut found = Vec::new();
+    let root = dir.canonicalize().map_err(|source| LoadError::Read {
+        path: display_dir(dir),
+        source,
+    })?;
+    let mut found = Discovered::default();
     let mut visited = HashSet::new();
-    walk(dir, Path::new(""), &mut found, &mut visited)?;
-    found.sort();
+    walk(dir, &root, Path::new(""), &mut found, &mut visited)?;
+    found.files.sort();
+    found.links_out.sort();
     Ok(found)
 }
 
 fn walk(
     root: &Path,
+    canonical_root: &Path,
     rel: &Path,
-    found: &mut Vec<PathBuf>,
+    found: &mut Discovered,
     visited: &mut HashSet<PathBuf>,
 ) -> Result<(), LoadError> {
     let here = root.join(rel);
@@ -76,7 +101,7 @@ fn walk(
         path: shown_path(root, rel),
         source,
     };
-    // Symlinked folders are followed once; a loop is not an endless walk.
+    // Symlinked folders inside the directory are followed once; a loop is not an endless walk.
     if let Ok(canonical) = here.canonicalize() {
         if !visited.insert(canonical) {
             return Ok(());
@@ -92,14 +117,28 @@ fn walk(
             continue;
         }
         let child = rel.join(&name);
-        let meta = std::fs::metadata(entry.path()).map_err(|source| LoadError::Read {
+        let read_err = |source| LoadError::Read {
             path: shown_path(root, &child),
             source,
-        })?;
+        };
+        let is_link = entry.file_type().map_err(read_err)?.is_symlink();
+        // Where a link leads is looked up (never read) before it is followed.
+        let outside = is_link
+            && !std::fs::canonicalize(entry.path())
+                .map_err(read_err)?
+                .starts_with(canonical_root);
+        let meta = std::fs::metadata(entry.path()).map_err(read_err)?;
+        let is_config = meta.is_file() && child.extension().is_some_and(|e| e == "hcl");
+        if outside {
+            if meta.is_dir() || is_config {
+                found.links_out.push((child, meta.is_dir()));
+            }
+            continue;
+        }
         if meta.is_dir() {
-            walk(root, &child, found, visited)?;
-        } else if meta.is_file() && child.extension().is_some_and(|e| e == "hcl") {
-            found.push(child);
+            walk(root, canonical_root, &child, found, visited)?;
+        } else if is_config {
+            found.files.push(child);
         }
     }
     Ok(())
@@ -128,18 +167,32 @@ pub fn shown_path(dir: &Path, rel: &Path) -> String {
 /// Every config file under `dir`, read. A file that is not UTF-8 is read lossily and reported
 /// as a diagnostic, so its other problems are reported too.
 pub fn read_sources(dir: &Path) -> Result<(Vec<SourceFile>, Vec<Diagnostic>), LoadError> {
-    let files = discover(dir)?;
-    if files.is_empty() {
+    let Discovered { files, links_out } = discover_all(dir)?;
+    if files.is_empty() && links_out.is_empty() {
         return Err(LoadError::NoFiles(display_dir(dir)));
     }
     let mut sources = Vec::with_capacity(files.len());
-    let mut diagnostics = Vec::new();
+    let mut diagnostics: Vec<Diagnostic> = links_out
+        .iter()
+        .map(|(rel, is_dir)| link_out(&shown_path(dir, rel), *is_dir))
+        .collect();
+    let root = dir.canonicalize().map_err(|source| LoadError::Read {
+        path: display_dir(dir),
+        source,
+    })?;
     for rel in files {
         let path = shown_path(dir, &rel);
-        let bytes = std::fs::read(dir.join(&rel)).map_err(|source| LoadError::Read {
+        let read_err = |source| LoadError::Read {
             path: path.clone(),
             source,
-        })?;
+        };
+        // Resolved again right before reading: a link swapped since discovery is caught too.
+        let real = dir.join(&rel).canonicalize().map_err(read_err)?;
+        if !real.starts_with(&root) {
+            diagnostics.push(link_out(&path, false));
+            continue;
+        }
+        let bytes = std::fs::read(&real).map_err(read_err)?;
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
         let text = match std::str::from_utf8(bytes) {
             Ok(text) => text.to_string(),
@@ -166,6 +219,27 @@ pub fn read_sources(dir: &Path) -> Result<(Vec<SourceFile>, Vec<Diagnostic>), Lo
         sources.push(SourceFile { path, text });
     }
     Ok((sources, diagnostics))
+}
+
+/// The error for a symbolic link out of the config directory: it names the link, never what it
+/// points at, and nothing behind it is read.
+fn link_out(path: &str, is_dir: bool) -> Diagnostic {
+    let what = if is_dir { "folder" } else { "config file" };
+    Diagnostic {
+        file: path.to_string(),
+        line: 1,
+        column: 1,
+        offset: 0,
+        len: 0,
+        severity: Severity::Error,
+        code: codes::SYMLINK_OUT_OF_CONFIG,
+        message: format!(
+            "{what} `{path}` is a symbolic link out of the config directory; it was not read"
+        ),
+        hint: Some(
+            "copy the file into the config directory, or make the link point inside it".to_string(),
+        ),
+    }
 }
 
 /// What was loaded: the policy, the files it came from, and what loading said about them.
@@ -270,6 +344,52 @@ mod tests {
             .map(|f| f.to_string_lossy().into_owned())
             .collect::<Vec<_>>();
         assert_eq!(found, ["a/z.hcl", "a.hcl", "b.hcl"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_dir_are_named_and_never_read() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("token");
+        std::fs::write(&secret, "ghp_SECRET_TOKEN_BYTES").unwrap();
+        std::fs::create_dir(outside.path().join("more")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join("policy.hcl"), "settings {}\n").unwrap();
+        std::fs::create_dir(p.join("requests")).unwrap();
+        symlink(&secret, p.join("requests/evil.hcl")).unwrap();
+        symlink(outside.path().join("more"), p.join("vendor")).unwrap();
+        // Inside the directory, links are followed.
+        symlink(p.join("policy.hcl"), p.join("requests/alias.hcl")).unwrap();
+        symlink(&secret, p.join("notes.txt")).unwrap();
+        let found = discover_all(p).unwrap();
+        let files: Vec<String> = found
+            .files
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files, ["policy.hcl", "requests/alias.hcl"]);
+        assert_eq!(
+            found.links_out,
+            [
+                (PathBuf::from("requests/evil.hcl"), false),
+                (PathBuf::from("vendor"), true)
+            ]
+        );
+        let loaded = load_lenient(p).unwrap();
+        let d = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.code == codes::SYMLINK_OUT_OF_CONFIG)
+            .unwrap();
+        assert!(d.message.contains("requests/evil.hcl"), "{}", d.message);
+        for s in &loaded.sources {
+            assert!(!s.text.contains("SECRET"), "{}", s.path);
+        }
+        for d in &loaded.diagnostics {
+            assert!(!format!("{d:?}").contains("SECRET"));
+        }
     }
 
     #[test]

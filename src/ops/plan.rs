@@ -81,6 +81,7 @@ fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
     plan.findings.retain(|f| nsgs.contains(&nsg_key(&f.nsg_id)));
     plan.accepted.retain(|f| nsgs.contains(&nsg_key(&f.nsg_id)));
     plan.errors.retain(|e| nsgs.contains(&nsg_key(&e.nsg_id)));
+    plan.warnings.retain(|w| nsgs.contains(&nsg_key(&w.nsg_id)));
     plan.fingerprints
         .retain(|id, _| nsgs.contains(&nsg_key(id)));
 }

@@ -90,6 +90,7 @@ mod tests {
             findings: vec![],
             accepted: vec![],
             errors: vec![],
+            warnings: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "sha256:00".to_string())]),
         }
     }

@@ -19,14 +19,15 @@ use crate::nsg::Rule;
 use crate::plan::findings::{self, Guard};
 use crate::plan::priority::{self, BandFull};
 use crate::plan::{
-    reason, Action, ActionReason, Change, Plan, PlanError, RequestInfo, ResourceChange,
-    FORMAT_VERSION,
+    reason, Action, ActionReason, Change, Plan, PlanError, PlanWarning, RequestInfo,
+    ResourceChange, FORMAT_VERSION,
 };
 
 pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> Plan {
     let mut resource_changes = Vec::new();
     let mut findings = Vec::new();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut fingerprints = BTreeMap::new();
     let index = Index::new(policy);
     for nsg in &desired.nsgs {
@@ -38,6 +39,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
             continue;
         };
         fingerprints.insert(nsg.nsg_id.clone(), live_nsg.fingerprint.clone());
+        warnings.extend(any_source_warnings(nsg));
         let planned = NsgDiff::new(policy, &index, nsg, live_nsg, now);
         findings.extend(findings::for_nsg(
             &policy.settings.rule_prefix,
@@ -67,8 +69,42 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
         findings,
         accepted,
         errors,
+        warnings,
         fingerprints,
     }
+}
+
+/// A warning for every desired allow rule open to any source (`source = "*"`, `0.0.0.0/0`,
+/// `::/0`): allowed when policy says so, but never silent.
+fn any_source_warnings(nsg: &DesiredNsg) -> Vec<PlanWarning> {
+    nsg.rules
+        .iter()
+        .filter_map(|desired| {
+            let Origin::Grant {
+                request,
+                port,
+                expires,
+            } = &desired.origin
+            else {
+                return None;
+            };
+            let open = desired
+                .rule
+                .sources
+                .iter()
+                .find(|s| matches!(s.as_str(), "*" | "0.0.0.0/0" | "::/0"))?;
+            Some(PlanWarning {
+                code: crate::lang::codes::GRANT_ANY_SOURCE.to_string(),
+                nsg_id: nsg.nsg_id.clone(),
+                rule: desired.rule.name.clone(),
+                message: format!(
+                    "request `{request}` opens port `{port}` of target `{}` to any source \
+                     (`{open}`) until {expires}",
+                    desired.target
+                ),
+            })
+        })
+        .collect()
 }
 
 /// The earliest grant start or end strictly after `now`, among grants of NSG-shaped targets:

@@ -42,6 +42,10 @@ pub struct Plan {
     /// not in `resource_changes`; a plan with errors exits 1 and cannot be applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<PlanError>,
+    /// What the plan allows that a reviewer should see: an active grant open to any source.
+    /// Not findings (nothing is wrong with live state) and never a reason to refuse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PlanWarning>,
     /// Fingerprint of every live NSG the plan was made against, keyed by NSG id.
     pub fingerprints: BTreeMap<String, String>,
 }
@@ -185,6 +189,17 @@ pub enum FindingKind {
     Overdue,
     /// Two rules with the same priority and direction.
     PriorityClash,
+}
+
+/// A warning about a desired rule, with its stable code (docs/diagnostics.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanWarning {
+    /// `E077`: a grant open to any source.
+    pub code: String,
+    pub nsg_id: String,
+    /// The managed rule the warning is about.
+    pub rule: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

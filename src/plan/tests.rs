@@ -685,3 +685,31 @@ fn valid_until_is_the_next_grant_boundary() {
     let plan = plan(&policy, &live(vec![]));
     assert_eq!(plan.valid_until, Some(ts("2026-11-25T15:00:00Z")));
 }
+
+#[test]
+fn a_grant_open_to_any_source_is_a_warning_and_a_plain_one_is_not() {
+    let mut open = grant("INC-9", "2026-11-25T14:00:00Z", 2);
+    open.source = "0.0.0.0/0".parse().unwrap();
+    let plain = grant("INC-1", "2026-11-25T14:00:00Z", 2);
+    let mut ended = grant("INC-8", "2026-11-25T10:00:00Z", 1);
+    ended.source = "::/0".parse().unwrap();
+    let policy = policy(vec![open, plain, ended]);
+    let p = plan(&policy, &live(vec![]));
+    assert_eq!(p.warnings.len(), 1, "{:#?}", p.warnings);
+    let w = &p.warnings[0];
+    assert_eq!(w.code, crate::lang::codes::GRANT_ANY_SOURCE);
+    assert_eq!(w.rule, "jit-allow-INC-9-ssh");
+    assert_eq!(
+        w.message,
+        "request `INC-9` opens port `ssh` of target `web-1` to any source (`0.0.0.0/0`) until 2026-11-25T16:00:00Z"
+    );
+    // Warned about in every plan while it is active, with or without changes.
+    let after = apply_to_live(&live(vec![]), &p);
+    let again = plan(&policy, &after);
+    assert!(
+        again.resource_changes.is_empty(),
+        "{:#?}",
+        again.resource_changes
+    );
+    assert_eq!(again.warnings, p.warnings);
+}

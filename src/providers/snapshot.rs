@@ -8,6 +8,14 @@
 //! the rule order (new rules are appended). Writes are atomic: a temporary file in the same
 //! directory, fsync, rename.
 //!
+//! Several applies may share one file (config directories whose NSGs live in one export).
+//! `apply` holds an exclusive lock on a sidecar `<file>.lock` from its read to its rename, so
+//! each read–modify–rename sees the one before it and none is lost (the file itself cannot be
+//! locked: the rename replaces it). A symlinked snapshot is written through to its target, so
+//! the link stays a link, and the lock is taken beside the target. The rewrite keeps the
+//! file's permission bits (a 0600 export stays 0600). Numbers keep their exact text (`1e400`,
+//! `0.10`, see `numbers`).
+//!
 //! Fingerprint of an NSG: its `etag` when it has one (apply then gives it a new one, as Azure
 //! does), else `sha256:` over the canonical JSON of its security rules. A hand edit of a file
 //! whose NSGs carry etags is therefore only noticed if the etag is changed too.
@@ -48,8 +56,17 @@ impl SnapshotProvider {
         &self.path
     }
 
-    fn load(&self) -> Result<(Document, Vec<u8>), ProviderError> {
-        let bytes = fs::read(&self.path).map_err(|source| ProviderError::Io {
+    /// The file an apply reads and replaces: the snapshot path with every symbolic link
+    /// resolved.
+    fn resolved(&self) -> Result<PathBuf, ProviderError> {
+        fs::canonicalize(&self.path).map_err(|source| ProviderError::Io {
+            context: format!("cannot read snapshot `{}`", self.path.display()),
+            source,
+        })
+    }
+
+    fn load(&self, real: &Path) -> Result<(Document, Vec<u8>), ProviderError> {
+        let bytes = fs::read(real).map_err(|source| ProviderError::Io {
             context: format!("cannot read snapshot `{}`", self.path.display()),
             source,
         })?;
@@ -87,7 +104,13 @@ impl Provider for SnapshotProvider {
         changes: &[ResourceChange],
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
-        let (mut doc, original) = self.load()?;
+        let real = self.resolved()?;
+        // Held until this function returns: read, modify and rename as one step.
+        let _lock = lock_exclusive(&real).map_err(|source| ProviderError::Io {
+            context: format!("cannot lock snapshot `{}`", self.path.display()),
+            source,
+        })?;
+        let (mut doc, original) = self.load(&real)?;
         // The NSGs to change must be understood; the others are written back as they are.
         let touched: HashSet<String> = changes.iter().map(|c| nsg_key(&c.nsg_id)).collect();
         for nsg in doc.nsgs() {
@@ -98,11 +121,11 @@ impl Provider for SnapshotProvider {
         let (outcomes, changed) = doc.apply_changes(changes);
         let mut report = ApplyReport::default();
         let write_error = if changed {
-            // Another apply may have rewritten the file meanwhile: do not overwrite its work.
-            // (A last check, not a lock: the window left is the rename itself.)
-            let unchanged = fs::read(&self.path).is_ok_and(|now| now == original);
+            // Every jit apply holds the lock; a writer that does not (a hand edit, another
+            // tool) may still have rewritten the file meanwhile: do not overwrite its work.
+            let unchanged = fs::read(&real).is_ok_and(|now| now == original);
             if unchanged {
-                write_atomic(&self.path, |file| file.write_all(&doc.to_bytes()))
+                write_atomic(&real, |file| file.write_all(&doc.to_bytes()))
                     .err()
                     .map(|e| format!("cannot write snapshot `{}`: {e}", self.path.display()))
             } else {
@@ -161,7 +184,10 @@ impl Document {
             source_name: source.to_string(),
             message,
         };
-        let root: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let protected = numbers::protect(bytes);
+        let root: Value = serde_json::from_slice(&protected).map_err(|e| {
+            // Positions of the file as written.
+            let e = serde_json::from_slice::<Value>(bytes).err().unwrap_or(e);
             corrupt(format!(
                 "invalid JSON at line {}, column {}: {}",
                 e.line(),
@@ -333,7 +359,7 @@ impl Document {
         if self.trailing_newline {
             out.push(b'\n');
         }
-        out
+        numbers::restore(out)
     }
 }
 
@@ -619,9 +645,30 @@ fn strip_position(message: &str) -> &str {
         .map_or(message, |i| &message[..i])
 }
 
+/// The sidecar lock of a file, `<file>.lock` beside it, locked exclusively (waiting for any
+/// other holder). The lock is released when the returned file is dropped, or when the process
+/// dies.
+pub(crate) fn lock_exclusive(path: &Path) -> io::Result<fs::File> {
+    let mut name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?
+        .to_os_string();
+    name.push(".lock");
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path.with_file_name(name))?;
+    lock.lock()?;
+    Ok(lock)
+}
+
 /// Writes a file atomically: `fill` writes a temporary file in the same directory, which is
 /// flushed to disk and renamed over `path`. On any error the temporary file is removed and
-/// `path` is untouched.
+/// `path` is untouched. When `path` exists, the new file gets its permission bits (a 0600
+/// file stays 0600). `path` itself is replaced: resolve a symbolic link first to write
+/// through it.
 pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
@@ -639,10 +686,18 @@ pub(crate) fn write_atomic(
         std::process::id()
     ));
     let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let existing = fs::metadata(path).ok();
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if existing.is_some() {
+            // Never wider than the file it replaces, not even while it is being written.
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        if let Some(meta) = existing {
+            file.set_permissions(meta.permissions())?;
+        }
         fill(&mut file)?;
         file.flush()?;
         file.sync_all()?;
@@ -660,6 +715,7 @@ pub(crate) fn write_atomic(
     result
 }
 
+mod numbers;
 mod read;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,7 @@ mod tests {
             findings: vec![],
             accepted: vec![],
             errors: vec![],
+            warnings: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "etag".to_string())]),
         };
         let mut out = Vec::new();

@@ -73,6 +73,19 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
         )?;
         writeln!(out)?;
     }
+    for warning in &plan.warnings {
+        writeln!(
+            out,
+            "{}: grant open to any source in NSG {}",
+            paint.paint(
+                Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
+                "Warning"
+            ),
+            name_from_id(&warning.nsg_id)
+        )?;
+        writeln!(out, "  {}", warning.message)?;
+        writeln!(out)?;
+    }
     for error in &plan.errors {
         writeln!(
             out,

@@ -12,11 +12,33 @@ use crate::common::*;
 use crate::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger};
 use crate::support::{config_dir, Run, TestCommand};
 
-const BEFORE: &str = "2026-11-25T13:00:00Z";
-const DURING: &str = "2026-11-25T14:30:00Z";
-const AFTER: &str = "2026-11-25T16:30:00Z";
+/// Before the grant starts, during it, after it. A live apply runs at the machine's clock
+/// (`apply --at` far from it is refused), so the request's start moves instead: each phase puts
+/// the machine's clock there, relative to when the tests began.
+const BEFORE: &str = "before";
+const DURING: &str = "during";
+const AFTER: &str = "after";
+
+static T0: std::sync::LazyLock<jiff::Timestamp> = std::sync::LazyLock::new(|| {
+    jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap()
+});
+
+/// The request's start in `phase` (it lasts 2h).
+fn start(phase: &str) -> String {
+    let minutes = match phase {
+        BEFORE => 60,
+        DURING => -30,
+        AFTER => -180,
+        other => panic!("unknown phase {other}"),
+    };
+    (*T0 + jiff::SignedDuration::from_mins(minutes)).to_string()
+}
 
 fn policy(endpoint: &str) -> String {
+    policy_at(endpoint, BEFORE)
+}
+
+fn policy_at(endpoint: &str, phase: &str) -> String {
     format!(
         r#"
 provider "azure" "prod" {{
@@ -61,12 +83,13 @@ request "INC-1-alice" {{
   requester     = "alice@example.com"
   approvers     = ["bob@example.com"]
   justification = "INC-1 investigate"
-  start         = "2026-11-25T14:00:00Z"
+  start         = "{start}"
   duration      = "2h"
 }}
 "#,
         a = nsg_id("a"),
         b = nsg_id("b"),
+        start = start(phase),
     )
 }
 
@@ -74,6 +97,7 @@ request "INC-1-alice" {{
 struct Setup {
     dir: TempDir,
     bin: TempDir,
+    endpoint: String,
 }
 
 fn setup(emu: &Emulator) -> Setup {
@@ -94,7 +118,11 @@ fn setup(emu: &Emulator) -> Setup {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    Setup { dir, bin }
+    Setup {
+        dir,
+        bin,
+        endpoint: emu.base_url(),
+    }
 }
 
 impl Setup {
@@ -107,12 +135,24 @@ impl Setup {
             .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
     }
 
-    fn apply(&self, at: &str) -> Run {
-        self.jit(&["apply", "--auto-approve", "--at", at]).run()
+    /// Moves the request so that the machine's clock is in `phase`.
+    fn phase(&self, phase: &str) -> &Setup {
+        std::fs::write(
+            self.dir.path().join("policy.hcl"),
+            policy_at(&self.endpoint, phase),
+        )
+        .unwrap();
+        self
     }
 
-    fn plan_exit(&self, at: &str) -> Run {
-        self.jit(&["plan", "--detailed-exitcode", "--at", at]).run()
+    fn apply(&self, phase: &str) -> Run {
+        self.phase(phase).jit(&["apply", "--auto-approve"]).run()
+    }
+
+    fn plan_exit(&self, phase: &str) -> Run {
+        self.phase(phase)
+            .jit(&["plan", "--detailed-exitcode"])
+            .run()
     }
 
     fn path(&self) -> &Path {
@@ -153,7 +193,7 @@ fn lock_down_grant_and_expiry_leave_foreign_rules_alone() {
         .code(2)
         .stdout_has("Plan: 3 to add, 0 to change, 0 to destroy.");
     emu.reset_stats();
-    s.jit(&["plan", "--at", BEFORE]).run().code(0);
+    s.jit(&["plan"]).run().code(0);
     assert_eq!(emu.stats().requests_by("GET"), 2, "plan: one GET per NSG");
     assert_eq!(emu.stats().requests_by("PUT"), 0, "plan writes nothing");
 
@@ -184,30 +224,85 @@ fn lock_down_grant_and_expiry_leave_foreign_rules_alone() {
     foreign_untouched(&emu, &seeded);
 }
 
+/// The clock is not an input to a live apply: `apply --at` inside a grant that ended an hour
+/// ago is refused before anything is read or written (fresh and saved plans alike); within a
+/// minute of the machine's clock it is accepted.
+#[test]
+fn apply_at_far_from_now_is_refused_before_any_request() {
+    let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
+    let seeded = seeded(&emu);
+    let s = setup(&emu);
+    s.phase(AFTER);
+    let inside_ended_grant = (*T0 - jiff::SignedDuration::from_hours(2)).to_string();
+    let plan = s.path().join("plan.json");
+    // Previews may use any time.
+    s.jit(&[
+        "plan",
+        "--out",
+        plan.to_str().unwrap(),
+        "--at",
+        &inside_ended_grant,
+    ])
+    .run()
+    .code(0)
+    .stdout_has("4 to add");
+    emu.reset_stats();
+    for args in [
+        vec!["apply", "--auto-approve", "--at", &inside_ended_grant],
+        vec!["apply", plan.to_str().unwrap(), "--at", &inside_ended_grant],
+    ] {
+        s.jit(&args)
+            .run()
+            .code(1)
+            .stderr_has("error: refusing to apply at `")
+            .stderr_has("before this machine's clock")
+            .stderr_has("provider `azure.prod` changes a real firewall")
+            .stdout_lacks("Apply");
+    }
+    let stats = emu.stats();
+    assert_eq!(
+        (
+            stats.requests_by("GET"),
+            stats.requests_by("PUT"),
+            stats.requests_by("DELETE")
+        ),
+        (0, 0, 0),
+        "nothing read or written"
+    );
+    assert!(managed_names(&emu, "a").is_empty() && managed_names(&emu, "b").is_empty());
+    assert!(audit_lines(&s).is_empty(), "no audit line claims an apply");
+    foreign_untouched(&emu, &seeded);
+
+    let near = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(20)).to_string();
+    s.jit(&["apply", "--auto-approve", "--at", &near])
+        .run()
+        .code(0)
+        .stdout_has("3 added");
+    assert!(audit_lines(&s).iter().all(|l| l["at"] == near.as_str()));
+}
+
 #[test]
 fn a_saved_plan_is_refused_when_an_nsg_changed() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let s = setup(&emu);
     let plan = s.path().join("plan.json");
-    s.jit(&["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE])
+    s.jit(&["plan", "--out", plan.to_str().unwrap()])
         .run()
         .code(0);
     emu.edit_nsg(&nsg_id("a"), |nsg| {
         nsg["properties"]["securityRules"][0]["properties"]["priority"] = serde_json::json!(131);
     });
     emu.reset_stats();
-    s.jit(&["apply", plan.to_str().unwrap(), "--at", BEFORE])
+    s.jit(&["apply", plan.to_str().unwrap()])
         .run()
         .code(1)
         .stderr_has("stale plan");
     assert_eq!(emu.stats().requests_by("PUT"), 0);
     // A fresh plan goes through.
-    s.jit(&["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE])
+    s.jit(&["plan", "--out", plan.to_str().unwrap()])
         .run()
         .code(0);
-    s.jit(&["apply", plan.to_str().unwrap(), "--at", BEFORE])
-        .run()
-        .code(0);
+    s.jit(&["apply", plan.to_str().unwrap()]).run().code(0);
 }
 
 #[test]
@@ -215,7 +310,7 @@ fn client_secret_against_the_emulator_token_endpoint() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let s = setup(&emu);
     let run = |secret: &str| {
-        TestCommand::new(s.path(), &["plan", "--at", BEFORE])
+        TestCommand::new(s.path(), &["plan"])
             .env("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
             .env("AZURE_TENANT_ID", "tenant-1")
             .env("AZURE_CLIENT_ID", "client-1")
@@ -239,7 +334,7 @@ fn client_secret_against_the_emulator_token_endpoint() {
 fn no_credential_names_each_one_tried() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let s = setup(&emu);
-    TestCommand::new(s.path(), &["plan", "--at", BEFORE])
+    TestCommand::new(s.path(), &["plan"])
         .env("AZURE_TOKEN_CREDENTIALS", "prod")
         .env("JIT_IMDS_ENDPOINT", "http://127.0.0.1:9")
         .run()
@@ -254,7 +349,7 @@ fn no_credential_names_each_one_tried() {
 #[test]
 fn plain_http_endpoint_off_loopback_is_refused() {
     let s = config_dir(&[("policy.hcl", &policy("http://arm.example.com"))]);
-    TestCommand::new(s.path(), &["plan", "--at", BEFORE])
+    TestCommand::new(s.path(), &["plan"])
         .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
         .run()
         .code(1)
@@ -491,11 +586,11 @@ fn a_saved_plan_fails_an_nsg_changed_between_read_and_write() {
     let s = setup(&emu);
     let plan = s.path().join("plan.json");
     emu.set_faults(vec![edit_b_after_second_read()]);
-    s.jit(&["plan", "--out", plan.to_str().unwrap(), "--at", BEFORE])
+    s.jit(&["plan", "--out", plan.to_str().unwrap()])
         .run()
         .code(0);
     let run = s
-        .jit(&["apply", plan.to_str().unwrap(), "--at", BEFORE])
+        .jit(&["apply", plan.to_str().unwrap()])
         .run()
         .code(1)
         .stderr_has("stale plan: re-run jit plan (NSG `b` changed since the plan was made)")
@@ -574,13 +669,9 @@ fn plan_names_a_missing_nsg_and_suggests_the_near_one() {
     let s = setup(&emu);
     let text = policy(&emu.base_url()).replace(&nsg_id("b"), &nsg_id("web-nsgg"));
     std::fs::write(s.path().join("policy.hcl"), text).unwrap();
-    let run = s
-        .jit(&["plan", "--at", BEFORE])
-        .run()
-        .code(1)
-        .stderr_has(&format!(
-            "error: network security group not found: {}; did you mean `web-nsg`?",
-            nsg_id("web-nsgg")
-        ));
+    let run = s.jit(&["plan"]).run().code(1).stderr_has(&format!(
+        "error: network security group not found: {}; did you mean `web-nsg`?",
+        nsg_id("web-nsgg")
+    ));
     assert!(run.stdout.is_empty(), "{}", run.stdout);
 }

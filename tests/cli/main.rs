@@ -1,9 +1,14 @@
 //! CLI tests through the real `jit` binary, one module per command.
 
+mod lab;
 mod lifecycle;
 mod support;
 
+mod clock;
+mod files;
 mod findings;
+mod inputs;
+
 mod fmt;
 mod fmt_golden;
 mod schema;

@@ -244,7 +244,7 @@ fn two_bad_files() -> tempfile::TempDir {
     config_dir(&[
         (
             "b.hcl",
-            "target \"x\" {\n  provider = \"snapshot.none\"\n}\n",
+            "target \"x\" {\n  provider = \"snapshot.none\"\n  port \"ssh\" {\n    number       = 22\n    max_duration = \"3h\"\n  }\n}\n",
         ),
         ("a.hcl", "settings {\n  colour = \"red\"\n}\nbogus {\n}\n"),
     ])

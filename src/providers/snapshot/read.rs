@@ -158,8 +158,10 @@ fn read_nsg(
     let mut canonical_rules = etag.is_none().then(|| String::from("["));
     let mut rules = Vec::with_capacity(rule_values.len());
     for (n, raw_rule) in rule_values.iter().enumerate() {
-        let value: Value = serde_json::from_str(raw_rule.get())
-            .map_err(|e| in_nsg(strip_position(&e.to_string()).to_string()))?;
+        // Numbers that serde_json cannot hold (`1e400`) are read as the apply reads them.
+        let value: Value =
+            serde_json::from_slice(&super::numbers::protect(raw_rule.get().as_bytes()))
+                .map_err(|e| in_nsg(strip_position(&e.to_string()).to_string()))?;
         let rule = Rule::from_arm(&value).map_err(|e| in_nsg(e.to_string()))?;
         if let Some(text) = canonical_rules.as_mut() {
             if n > 0 {
