@@ -89,8 +89,24 @@ impl<'a> Providers<'a> {
         Ok(())
     }
 
-    /// Reads the given NSGs, `(provider address, id)` pairs, one `read` per provider.
+    /// Reads the given NSGs, `(provider address, id)` pairs, one `read` per provider. Any NSG
+    /// that cannot be read is an error.
     pub(crate) fn read(
+        &mut self,
+        nsgs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Live, OpsError> {
+        let live = self.read_each(nsgs)?;
+        match live.failed.values().next() {
+            Some(why) => Err(OpsError::Invalid(why.clone())),
+            None => Ok(live),
+        }
+    }
+
+    /// Like [`Providers::read`], but an NSG that cannot be read, even because its whole
+    /// provider failed (a snapshot file that cannot be read, no credentials), is listed in
+    /// [`Live::failed`] and the others are still read: what a plan needs to keep revoking
+    /// access elsewhere. Only a provider that cannot be opened is an error.
+    pub(crate) fn read_each(
         &mut self,
         nsgs: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Live, OpsError> {
@@ -100,8 +116,17 @@ impl<'a> Providers<'a> {
         }
         let mut live = Live::default();
         for (address, ids) in by_provider {
-            let part = self.get(&address)?.read(&ids)?;
-            live.nsgs.extend(part.nsgs);
+            match self.get(&address)?.read(&ids) {
+                Ok(part) => {
+                    live.nsgs.extend(part.nsgs);
+                    live.failed.extend(part.failed);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    live.failed
+                        .extend(ids.iter().map(|id| (nsg_key(id), why.clone())));
+                }
+            }
         }
         Ok(live)
     }

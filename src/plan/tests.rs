@@ -108,6 +108,11 @@ pub(crate) fn live(rules: Vec<Rule>) -> Live {
     live
 }
 
+/// A plan with nothing in it, made at [`now`].
+pub(crate) fn empty_plan() -> Plan {
+    plan(&Policy::default(), &Live::default())
+}
+
 pub(crate) fn plan(policy: &Policy, live: &Live) -> Plan {
     diff(policy, &compile(policy, now()), live, now())
 }

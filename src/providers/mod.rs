@@ -85,8 +85,11 @@ pub trait Provider {
     /// `<kind>.<name>`.
     fn address(&self) -> String;
 
-    /// Read the NSGs with these ids (as written in policy). An id that does not exist is
-    /// [`ProviderError::NotFound`].
+    /// Read the NSGs with these ids (as written in policy). An NSG that cannot be read on its
+    /// own account (it does not exist, the service refuses it, its body is not understood) is
+    /// listed in [`Live::failed`] with the error, and the others are still read: one missing
+    /// NSG never keeps jit from revoking access in the rest. `Err` is for a failure of the
+    /// whole read (the snapshot file cannot be read, no credentials, no connection).
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError>;
 
     /// Apply `changes` (all for this provider, in plan order). Changes to one NSG are applied

@@ -69,14 +69,15 @@ impl Provider for SnapshotProvider {
             source,
         })?;
         let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
-        let live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
+        let mut live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
         for id in nsg_ids {
             if !live.nsgs.contains_key(&nsg_key(id)) {
-                return Err(ProviderError::NotFound {
+                let missing = ProviderError::NotFound {
                     what: "NSG",
                     id: format!("{id} (in snapshot `{}`)", self.path.display()),
                     hint: None,
-                });
+                };
+                live.failed.insert(nsg_key(id), missing.to_string());
             }
         }
         Ok(live)

@@ -26,6 +26,8 @@ mod tests {
             resource_changes: vec![],
             findings: vec![],
             errors: vec![],
+            config_digest: None,
+            targets: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "etag".to_string())]),
         };
         let mut out = Vec::new();

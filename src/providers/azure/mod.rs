@@ -193,8 +193,12 @@ impl Provider for AzureProvider {
 
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
         let mut ids: Vec<&String> = Vec::new();
+        let mut refused = Vec::new();
         for id in nsg_ids {
-            self.check_id(id)?;
+            if let Err(e) = self.check_id(id) {
+                refused.push((nsg_key(id), e.to_string()));
+                continue;
+            }
             if !ids.iter().any(|seen| nsg_key(seen) == nsg_key(id)) {
                 ids.push(id);
             }
@@ -205,11 +209,25 @@ impl Provider for AzureProvider {
                 .collect(),
         );
         let mut live = Live::default();
+        live.failed.extend(refused);
         let mut etags = self.read_etags.lock().expect("no panics while held");
         for (id, result) in ids.iter().zip(results) {
-            let nsg = result?;
-            etags.insert(nsg_key(id), nsg.fingerprint.clone());
-            live.nsgs.insert(nsg_key(id), nsg);
+            match result {
+                Ok(nsg) => {
+                    etags.insert(nsg_key(id), nsg.fingerprint.clone());
+                    live.nsgs.insert(nsg_key(id), nsg);
+                }
+                // This NSG's own failure: the others are still read and planned.
+                Err(
+                    e @ (ProviderError::NotFound { .. }
+                    | ProviderError::Remote { .. }
+                    | ProviderError::Corrupt { .. }),
+                ) => {
+                    etags.remove(&nsg_key(id));
+                    live.failed.insert(nsg_key(id), e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(live)
     }
