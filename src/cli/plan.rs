@@ -154,5 +154,6 @@ pub(super) fn open_options(global: &Global, parallelism: usize) -> OpenOptions {
     OpenOptions {
         config_dir: global.dir.clone(),
         parallelism: parallelism.max(1),
+        ..OpenOptions::default()
     }
 }

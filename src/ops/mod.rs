@@ -74,7 +74,11 @@ impl<'a> Providers<'a> {
                     "provider `{address}` is not declared in the policy"
                 ))
             })?;
-            let provider = providers::open(decl, self.opts)?;
+            let opts = OpenOptions {
+                rule_prefix: self.policy.settings.rule_prefix.clone(),
+                ..self.opts.clone()
+            };
+            let provider = providers::open(decl, &opts)?;
             self.open.insert(address.to_string(), provider);
         }
         Ok(self.open[address].as_ref())

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use crate::digest::{self, canonical_json};
 use crate::live::{name_from_id, nsg_key, Live, LiveNsg, LiveRule};
-use crate::nsg::{json_kind, Rule, MANAGED_MARKER};
+use crate::nsg::{json_kind, Rule};
 use crate::plan::{Action, ResourceChange};
 use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
 
@@ -33,6 +33,8 @@ pub struct SnapshotProvider {
     address: String,
     /// Where the file is, resolved against the config directory.
     path: PathBuf,
+    /// Only rules named `<prefix>-…` that carry the marker are changed or deleted.
+    rule_prefix: String,
 }
 
 impl SnapshotProvider {
@@ -41,7 +43,15 @@ impl SnapshotProvider {
         SnapshotProvider {
             address: address.into(),
             path: path.into(),
+            rule_prefix: "jit".to_string(),
         }
+    }
+
+    /// The policy's `rule_prefix` (default `jit`): the provider changes, deletes and creates
+    /// only rules named `<prefix>-…` with the marker in their description.
+    pub fn with_rule_prefix(mut self, prefix: &str) -> SnapshotProvider {
+        self.rule_prefix = prefix.to_string();
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -88,6 +98,8 @@ impl Provider for SnapshotProvider {
         changes: &[ResourceChange],
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
+        // Refused before the file is even read: nothing is written.
+        super::check_changes(changes, &self.rule_prefix)?;
         let (mut doc, original) = self.load()?;
         // The NSGs to change must be understood; the others are written back as they are.
         let touched: HashSet<String> = changes.iter().map(|c| nsg_key(&c.nsg_id)).collect();
@@ -96,7 +108,7 @@ impl Provider for SnapshotProvider {
                 doc.live_nsg(nsg)?;
             }
         }
-        let (outcomes, changed) = doc.apply_changes(changes);
+        let (outcomes, changed) = doc.apply_changes(changes, &self.rule_prefix);
         let mut report = ApplyReport::default();
         let write_error = if changed {
             // Another apply may have rewritten the file meanwhile: do not overwrite its work.
@@ -273,7 +285,11 @@ impl Document {
 
     /// Applies `changes` to the tree; one outcome per change, in order. Changes to one NSG stop
     /// at its first failure. The flag says whether the tree changed.
-    fn apply_changes(&mut self, changes: &[ResourceChange]) -> (Vec<Outcome>, bool) {
+    fn apply_changes(
+        &mut self,
+        changes: &[ResourceChange],
+        rule_prefix: &str,
+    ) -> (Vec<Outcome>, bool) {
         let index: HashMap<String, usize> = self
             .nsgs()
             .iter()
@@ -293,9 +309,8 @@ impl Document {
             }
             let result = match index.get(&key) {
                 None => Err(format!("NSG `{}` not found in the snapshot", change.nsg_id)),
-                Some(&i) => {
-                    apply_change(&mut self.nsgs_mut()[i], change).map(|changed| (i, changed))
-                }
+                Some(&i) => apply_change(&mut self.nsgs_mut()[i], change, rule_prefix)
+                    .map(|changed| (i, changed)),
             };
             match result {
                 Ok((i, changed)) => {
@@ -397,22 +412,18 @@ fn rule_name(rule: &Value) -> Option<&str> {
     rule.get("name").and_then(Value::as_str)
 }
 
-/// Whether a live rule carries jit's marker (the provider does not know the name prefix; the
-/// plan already decided which rules are managed, this only guards against a rule that changed
-/// hands since).
-fn carries_marker(rule: &Value) -> bool {
-    let props = rule
-        .get("properties")
-        .filter(|p| p.is_object())
-        .unwrap_or(rule);
-    props
-        .get("description")
-        .and_then(Value::as_str)
-        .is_some_and(|d| d.split(';').any(|part| part.trim() == MANAGED_MARKER))
+/// Whether a live rule is managed by jit, name prefix and marker both ([`Rule::is_managed`]),
+/// checked on the rule as it is in the file now, whatever the plan says of it.
+fn is_managed(rule: &Value, rule_prefix: &str) -> bool {
+    Rule::from_arm(rule).is_ok_and(|r| r.is_managed(rule_prefix))
 }
 
 /// Applies one change to one NSG; `Ok(false)` when it was already in effect.
-fn apply_change(nsg: &mut Value, change: &ResourceChange) -> Result<bool, String> {
+fn apply_change(
+    nsg: &mut Value,
+    change: &ResourceChange,
+    rule_prefix: &str,
+) -> Result<bool, String> {
     let shape = shape_of(nsg);
     let nsg_id = nsg_id(nsg).unwrap_or_default().to_string();
     let nsg_etag = nsg.get("etag").and_then(Value::as_str).map(str::to_string);
@@ -430,9 +441,10 @@ fn apply_change(nsg: &mut Value, change: &ResourceChange) -> Result<bool, String
             })?;
             match position {
                 Some(i) => {
-                    if !carries_marker(&rules[i]) {
+                    if !is_managed(&rules[i], rule_prefix) {
                         return Err(format!(
-                            "rule `{name}` exists and is not managed by jit; re-run jit plan"
+                            "rule `{name}` exists and is not managed by jit; refusing to change \
+                             it (re-run jit plan)"
                         ));
                     }
                     write_rule_fields(&mut rules[i], after);
@@ -445,9 +457,10 @@ fn apply_change(nsg: &mut Value, change: &ResourceChange) -> Result<bool, String
         }
         Action::Delete => {
             if let Some(i) = position {
-                if !carries_marker(&rules[i]) {
+                if !is_managed(&rules[i], rule_prefix) {
                     return Err(format!(
-                        "rule `{name}` is no longer managed by jit; re-run jit plan"
+                        "rule `{name}` is not managed by jit; refusing to delete it (re-run jit \
+                         plan)"
                     ));
                 }
                 rules.remove(i);

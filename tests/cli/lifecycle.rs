@@ -641,8 +641,11 @@ fn saved_plan_from_the_future_is_refused() {
     assert_eq!(live_file(d), before);
 }
 
+/// A broken request keeps jit from opening anything, never from closing: plan and apply hold
+/// only the narrowing changes (here the lock-downs), print the diagnostics and exit 1; status
+/// (which only reports) refuses an invalid config.
 #[test]
-fn invalid_config_stops_plan_and_apply() {
+fn invalid_config_allows_only_narrowing_changes() {
     let dir = lab(false);
     let d = dir.path();
     fs::write(
@@ -651,14 +654,26 @@ fn invalid_config_stops_plan_and_apply() {
     )
     .unwrap();
     let before = live_file(d);
-    for args in [&["plan"][..], &["apply", "--auto-approve"], &["status"]] {
-        jit(d, args)
-            .run()
-            .code(1)
-            .stderr_has("requests.hcl:")
-            .stderr_has("invalid config");
-    }
+    jit(d, &["plan", "--detailed-exitcode", "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has("requests.hcl:2:12")
+        .stderr_has("error: invalid config: ")
+        .stderr_has("holds only changes that close access")
+        .stdout_has("Plan incomplete (")
+        .stdout_has("2 to add, 0 to change, 0 to destroy.");
+    jit(d, &["status"])
+        .run()
+        .code(1)
+        .stderr_has("requests.hcl:")
+        .stderr_has("invalid config");
     assert_eq!(live_file(d), before);
+    jit(d, &["apply", "--auto-approve", "--at", BEFORE])
+        .run()
+        .code(1)
+        .stdout_has("Apply incomplete! Resources: 2 added, 0 changed, 0 destroyed")
+        .stderr_has("requests.hcl:2:12");
+    assert_eq!(rule_names(d), ["allow-http", "jit-deny-web-1-ssh"]);
 }
 
 #[test]
