@@ -90,3 +90,11 @@ pub const TOO_FEW_APPROVERS: &str = "E048";
 pub const JUSTIFICATION_MISMATCH: &str = "E049";
 /// A port or an approver listed twice in one request.
 pub const DUPLICATE_ENTRY: &str = "E050";
+
+// Names that collide once compiled (E080–E089).
+/// Two requests whose ids differ only in case (ARM rule names compare without case).
+pub const REQUEST_IDS_DIFFER_IN_CASE: &str = "E080";
+/// Two request/port pairs whose allow rules compile to one rule name.
+pub const ALLOW_RULE_NAME_COLLISION: &str = "E081";
+/// Two target/port pairs of one NSG whose lock-down rules compile to one rule name.
+pub const LOCK_DOWN_NAME_COLLISION: &str = "E082";

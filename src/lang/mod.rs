@@ -8,6 +8,7 @@
 //! stable code from [`codes`].
 
 pub mod codes;
+mod collisions;
 mod decl;
 mod decode;
 mod decode_request;

@@ -16,7 +16,7 @@ pub fn validate(decls: Decls, report: &mut Report) -> Policy {
     let providers = providers(&decls, report);
     let targets = targets(&decls, &providers, report);
     let grants = requests(&decls, &targets, settings, report);
-    Policy {
+    let mut policy = Policy {
         settings: settings.map(|s| s.settings.clone()).unwrap_or_default(),
         providers: decls
             .providers
@@ -35,7 +35,9 @@ pub fn validate(decls: Decls, report: &mut Report) -> Policy {
             .filter_map(build_target)
             .collect(),
         grants,
-    }
+    };
+    super::collisions::check(&decls, &mut policy, report);
+    policy
 }
 
 fn first_at(report: &Report, at: &At) -> String {
