@@ -44,11 +44,10 @@ use std::sync::Mutex;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::live::{name_from_id, nsg_key};
-use crate::model::Policy;
 use crate::ops::audit::{AuditContext, AuditLog};
 use crate::ops::config::{config_digest, Loaded};
 use crate::ops::plan::{check_targets, plan_with, PlanOptions};
-use crate::ops::{planfile, policy_nsgs, OpsError, Providers};
+use crate::ops::{config_nsgs, planfile, OpsError, Providers};
 use crate::plan::{verify, Action, Plan, ResourceChange};
 use crate::providers::{OnOutcome, OpenOptions, Outcome};
 
@@ -139,7 +138,7 @@ fn verify_saved(
         Some(_) => {}
     }
     check_targets(&config.policy, &saved.targets)?;
-    let known = policy_nsgs(&config.policy);
+    let known = config_nsgs(config);
     for id in saved.fingerprints.keys() {
         if !known.contains_key(&nsg_key(id)) {
             return Err(OpsError::Stale(format!(
@@ -226,7 +225,7 @@ pub fn apply(
             BTreeSet::new(),
         ),
         Some(_) => {
-            let moved = check_fresh(plan, &mut providers, &policy_nsgs(policy))?;
+            let moved = check_fresh(plan, &mut providers, &config_nsgs(config))?;
             (plan.clone(), moved)
         }
     };
@@ -248,7 +247,7 @@ pub fn apply(
         moved,
     };
     for number in 0.. {
-        let outcome = apply_round(policy, &round, &audit, &mut providers, on_outcome)?;
+        let outcome = apply_round(config, &round, &audit, &mut providers, on_outcome)?;
         let mut stale = outcome.stale;
         stale.extend(round.moved.iter().cloned());
         let mut failed_replan: BTreeMap<String, String> = BTreeMap::new();
@@ -349,14 +348,14 @@ struct RoundOutcome {
 }
 
 fn apply_round(
-    policy: &Policy,
+    config: &Loaded,
     round: &Round,
     audit: &AuditLog,
     providers: &mut Providers<'_>,
     on_outcome: &OnOutcome<'_>,
 ) -> Result<RoundOutcome, OpsError> {
-    // The provider that serves each NSG today, from the policy (checked fresh above).
-    let known = policy_nsgs(policy);
+    // The provider that serves each NSG today, from the configuration (checked above).
+    let known = config_nsgs(config);
     let mut by_provider: BTreeMap<String, Vec<ResourceChange>> = BTreeMap::new();
     let mut set_aside = Vec::new();
     for change in &round.plan.resource_changes {

@@ -176,6 +176,8 @@ pub struct Loaded {
     /// Sorted by file, line and column. From [`load`], only warnings; from [`load_lenient`],
     /// errors too.
     pub diagnostics: Vec<Diagnostic>,
+    /// See [`lang::Loaded::invalid_target_nsgs`]; empty without errors.
+    pub invalid_target_nsgs: Vec<(String, String)>,
 }
 
 impl Loaded {
@@ -241,6 +243,7 @@ pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
         policy: loaded.policy,
         sources,
         diagnostics,
+        invalid_target_nsgs: loaded.invalid_target_nsgs,
     })
 }
 

@@ -51,6 +51,17 @@ pub(crate) fn policy_nsgs(policy: &Policy) -> BTreeMap<String, (String, String)>
     out
 }
 
+/// [`policy_nsgs`], and the NSGs of targets left out of the policy by an error (a plan still
+/// closes access there): every NSG a plan of `config` may change.
+pub(crate) fn config_nsgs(config: &config::Loaded) -> BTreeMap<String, (String, String)> {
+    let mut out = policy_nsgs(&config.policy);
+    for (provider, id) in &config.invalid_target_nsgs {
+        out.entry(nsg_key(id))
+            .or_insert_with(|| (provider.clone(), id.clone()));
+    }
+    out
+}
+
 /// Opened providers, each opened once, by address.
 pub(crate) struct Providers<'a> {
     policy: &'a Policy,

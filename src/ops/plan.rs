@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 
-use crate::compile::compile;
+use crate::compile::{compile, DesiredNsg};
 use crate::diag::{Diagnostic, Severity};
 use crate::lang::did_you_mean;
 use crate::live::nsg_key;
@@ -55,6 +55,24 @@ pub(crate) fn plan_with(
 ) -> Result<Plan, OpsError> {
     let policy = &config.policy;
     let mut desired = compile(policy, opts.at);
+    // The NSG of a target left out by an error holds no rule any valid target explains: its
+    // managed allows are closed (its lock-downs stay, their deletes being widening).
+    for (provider, nsg_id) in &config.invalid_target_nsgs {
+        let key = nsg_key(nsg_id);
+        if let Err(at) = desired
+            .nsgs
+            .binary_search_by(|n| nsg_key(&n.nsg_id).cmp(&key))
+        {
+            desired.nsgs.insert(
+                at,
+                DesiredNsg {
+                    nsg_id: nsg_id.clone(),
+                    provider: provider.clone(),
+                    rules: Vec::new(),
+                },
+            );
+        }
+    }
     if let Some(only) = only {
         desired.nsgs.retain(|n| only.contains(&nsg_key(&n.nsg_id)));
     }
