@@ -421,7 +421,9 @@ fn a_failed_change_skips_the_rest_of_its_nsg_only() {
             ),
         ],
     );
-    assert!(matches!(&outcomes[0], Outcome::Failed(m) if m.contains("no longer managed by jit")));
+    assert!(
+        matches!(&outcomes[0], Outcome::Failed(m) if m.contains("is not managed by jit; refusing to delete it"))
+    );
     assert!(matches!(outcomes[1], Outcome::Skipped(_)));
     assert_eq!(outcomes[2], Outcome::Applied);
     assert!(matches!(&outcomes[3], Outcome::Failed(m) if m.contains("no longer exists")));
