@@ -12,11 +12,11 @@ use crate::common::*;
 use crate::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger};
 use crate::support::{config_dir, Run, TestCommand};
 
-const BEFORE: &str = "2026-11-25T13:00:00Z";
-const DURING: &str = "2026-11-25T14:30:00Z";
-const AFTER: &str = "2026-11-25T16:30:00Z";
+pub(crate) const BEFORE: &str = "2026-11-25T13:00:00Z";
+pub(crate) const DURING: &str = "2026-11-25T14:30:00Z";
+pub(crate) const AFTER: &str = "2026-11-25T16:30:00Z";
 
-fn policy(endpoint: &str) -> String {
+pub(crate) fn policy(endpoint: &str) -> String {
     format!(
         r#"
 provider "azure" "prod" {{
@@ -71,12 +71,12 @@ request "INC-1-alice" {{
 }
 
 /// A config dir for the emulator, and a bin dir with a stand-in `az` printing a token it accepts.
-struct Setup {
+pub(crate) struct Setup {
     dir: TempDir,
     bin: TempDir,
 }
 
-fn setup(emu: &Emulator) -> Setup {
+pub(crate) fn setup(emu: &Emulator) -> Setup {
     let dir = config_dir(&[("policy.hcl", &policy(&emu.base_url()))]);
     let bin = tempfile::tempdir().unwrap();
     let az = bin.path().join("az");
@@ -98,7 +98,7 @@ fn setup(emu: &Emulator) -> Setup {
 }
 
 impl Setup {
-    fn jit(&self, args: &[&str]) -> TestCommand {
+    pub(crate) fn jit(&self, args: &[&str]) -> TestCommand {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths: Vec<PathBuf> = vec![self.bin.path().to_path_buf()];
         paths.extend(std::env::split_paths(&path));
@@ -107,20 +107,20 @@ impl Setup {
             .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
     }
 
-    fn apply(&self, at: &str) -> Run {
+    pub(crate) fn apply(&self, at: &str) -> Run {
         self.jit(&["apply", "--auto-approve", "--at", at]).run()
     }
 
-    fn plan_exit(&self, at: &str) -> Run {
+    pub(crate) fn plan_exit(&self, at: &str) -> Run {
         self.jit(&["plan", "--detailed-exitcode", "--at", at]).run()
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
 
-fn managed_names(emu: &Emulator, nsg: &str) -> Vec<String> {
+pub(crate) fn managed_names(emu: &Emulator, nsg: &str) -> Vec<String> {
     let mut names: Vec<String> = stored_rules(emu, nsg)
         .iter()
         .filter(|r| {
@@ -134,11 +134,11 @@ fn managed_names(emu: &Emulator, nsg: &str) -> Vec<String> {
     names
 }
 
-fn seeded(emu: &Emulator) -> (Vec<Value>, Vec<Value>) {
+pub(crate) fn seeded(emu: &Emulator) -> (Vec<Value>, Vec<Value>) {
     (stored_rules(emu, "a"), stored_rules(emu, "b"))
 }
 
-fn foreign_untouched(emu: &Emulator, seeded: &(Vec<Value>, Vec<Value>)) {
+pub(crate) fn foreign_untouched(emu: &Emulator, seeded: &(Vec<Value>, Vec<Value>)) {
     assert_foreign_untouched(emu, "a", &seeded.0);
     assert_foreign_untouched(emu, "b", &seeded.1);
 }
@@ -425,7 +425,7 @@ fn edit_b_after_second_read() -> Fault {
     )
 }
 
-fn audit_lines(s: &Setup) -> Vec<Value> {
+pub(crate) fn audit_lines(s: &Setup) -> Vec<Value> {
     std::fs::read_to_string(s.path().join(".jit/audit.jsonl"))
         .unwrap_or_default()
         .lines()

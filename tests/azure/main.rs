@@ -14,3 +14,5 @@ mod cli;
 mod credentials;
 mod missing;
 mod provider;
+mod revocation;
+mod tampered;
