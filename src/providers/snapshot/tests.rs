@@ -610,3 +610,50 @@ fn only_the_nsgs_asked_for_are_parsed() {
         "{err}"
     );
 }
+
+#[test]
+fn illegal_names_and_unmanaged_creates_are_refused_before_the_file_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), FLAT);
+    let before = fs::read(&path).unwrap();
+    let p = provider(&path);
+    let mut evil = managed("jit-x", 101, "*");
+    evil.name = "../../x/securityRules/open-all".into();
+    let mut traversal = change(TESTNSG, Action::Create, None, Some(evil));
+    traversal.name = "../../x/securityRules/open-all".into();
+    let legal = change(
+        TESTNSG,
+        Action::Create,
+        None,
+        Some(managed("jit-x", 101, "*")),
+    );
+    let mut unmarked = managed("jit-y", 102, "*");
+    unmarked.description = None;
+    let mut renamed = legal.clone();
+    renamed.name = "jit-z".into();
+    for (changes, expected) in [
+        (
+            vec![legal.clone(), traversal],
+            "is not a legal security rule name",
+        ),
+        (
+            vec![change(TESTNSG, Action::Create, None, Some(unmarked))],
+            "is not managed by jit",
+        ),
+        (
+            vec![change(
+                TESTNSG,
+                Action::Create,
+                None,
+                Some(managed("other-x", 101, "*")),
+            )],
+            "is not managed by jit",
+        ),
+        (vec![renamed], "its rule is named `jit-x`, not `jit-z`"),
+    ] {
+        let err = p.apply(&changes, &|_, _| {}).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains("nothing was written"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), before);
+    }
+}
