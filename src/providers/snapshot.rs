@@ -81,7 +81,7 @@ impl Provider for SnapshotProvider {
         let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
         let mut live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
         for id in nsg_ids {
-            if !live.nsgs.contains_key(&nsg_key(id)) {
+            if !live.nsgs.contains_key(&nsg_key(id)) && !live.failed.contains_key(&nsg_key(id)) {
                 let missing = ProviderError::NotFound {
                     what: "NSG",
                     id: format!("{id} (in snapshot `{}`)", self.path.display()),

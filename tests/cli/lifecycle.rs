@@ -336,14 +336,19 @@ fn corrupt_snapshot_is_a_clear_error() {
         .stderr_has("live/nsgs.json")
         .stderr_has("invalid JSON at line 4");
 
-    let no_priority = snapshot(vec![json!({"name": "odd", "properties": {
-        "protocol": "Tcp", "access": "Allow", "direction": "Inbound"}})]);
+    // An NSG that cannot be understood fails alone: the other is still locked down, and the
+    // odd one is written back as it was.
+    let odd = json!({"name": "odd", "properties": {
+        "protocol": "Tcp", "access": "Allow", "direction": "Inbound"}});
+    let no_priority = snapshot(vec![odd.clone()]);
     fs::write(dir.path().join("live/nsgs.json"), &no_priority).unwrap();
     jit(dir.path(), &["apply", "--auto-approve", "--at", BEFORE])
         .run()
         .code(1)
-        .stderr_has("rule `odd`: missing `priority`");
-    assert_eq!(live_file(dir.path()), no_priority);
+        .stderr_has("cannot read NSG `web-nsg`")
+        .stderr_has("rule `odd`: missing `priority`")
+        .stdout_has("Apply incomplete! Resources: 1 added");
+    assert_eq!(web_rules(dir.path()), [odd]);
 
     fs::remove_file(dir.path().join("live/nsgs.json")).unwrap();
     jit(dir.path(), &["plan", "--at", BEFORE])
