@@ -4,9 +4,9 @@
 //!
 //! Invariants: no allow rule wider than its grant and the policy; foreign rules never in an
 //! action and untouched by apply; a plan applied then re-planned at the same instant has no
-//! changes (an NSG in error: after one more apply); plans and their renderings are deterministic; existing managed rules keep their
-//! priority; no two rules of a direction share a priority after apply unless foreign rules
-//! already did.
+//! changes (for an NSG in error, after one more apply); plans and their renderings are
+//! deterministic; existing managed rules keep their priority; no two rules of a direction
+//! share a priority after apply unless foreign rules already did.
 
 use std::collections::{BTreeMap, BTreeSet};
 
