@@ -5,7 +5,7 @@
 //! traversal never reaches another NSG), a create without jit's marks, and an update or delete
 //! of a rule that is not managed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -51,7 +51,7 @@ fn planned() -> (Emulator, Setup, PathBuf) {
     (emu, s, plan)
 }
 
-fn tamper(plan: &PathBuf, edit: impl FnOnce(&mut Value)) {
+fn tamper(plan: &Path, edit: impl FnOnce(&mut Value)) {
     let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(plan).unwrap()).unwrap();
     edit(&mut doc);
     std::fs::write(plan, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
@@ -68,7 +68,7 @@ fn change_of<'a>(doc: &'a mut Value, part: &str) -> &'a mut Value {
 
 /// `jit apply PLAN` exits 1 with `expected` on stderr; the emulator got no write and nothing
 /// about the other subscription, its NSGs are as they were, and no audit line was written.
-fn refused(emu: &Emulator, s: &Setup, plan: &PathBuf, expected: &str) {
+fn refused(emu: &Emulator, s: &Setup, plan: &Path, expected: &str) {
     let before: Vec<Value> = emu.nsgs();
     emu.reset_stats();
     emu.set_faults(spy());

@@ -266,7 +266,8 @@ fn a_plan_without_config_digest_is_refused() {
 
 #[test]
 fn malformed_plans_are_clear_errors_never_panics() {
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|doc| change(doc, ALLOW)["change"]["actions"] = json!([])),
             "a change has no action",
