@@ -16,14 +16,20 @@
 //!   description or priority drifted is narrowing; moving it to another port is not (the old
 //!   port would open).
 //!
+//! A managed allow rule whose own `expires=` has passed is revoked whatever else is wrong: when
+//! the plan would update it (its grant was extended, or it drifted), a plan with errors deletes
+//! it instead ([`keep_narrowing`]); the grant opens again once the errors are fixed.
+//!
 //! Everything else is **widening**: creating or changing an allow rule (even to a smaller
 //! source: it cannot be told apart from opening it from the plan alone), deleting a deny rule,
 //! and changing a deny rule into anything it does not cover. The covering test compares the
 //! written values, so it is sound but conservative: `10.0.0.0/8` is not taken to cover
 //! `10.1.0.0/16`, and such an update waits for an error-free configuration.
 
+use jiff::Timestamp;
+
 use crate::nsg::{Access, Rule};
-use crate::plan::{Action, Plan, ResourceChange};
+use crate::plan::{reason, Action, ActionReason, Plan, ResourceChange};
 
 /// Whether `change` can only reduce access (see the module doc).
 pub fn is_narrowing(change: &ResourceChange) -> bool {
@@ -54,8 +60,26 @@ fn covers(a: &Rule, b: &Rule) -> bool {
         && list_covers(&a.destination_ports, &b.destination_ports)
 }
 
-/// Drops every widening change: what a plan with errors may still do.
+/// What a plan with errors may still do: updates of managed allow rules whose `expires=` has
+/// passed (at the plan's `created_at`) become deletes, and every widening change is dropped.
 pub fn keep_narrowing(plan: &mut Plan) {
+    let now = plan.created_at;
+    for change in &mut plan.resource_changes {
+        let expired = change
+            .change
+            .before
+            .as_ref()
+            .filter(|b| b.access == Access::Allow)
+            .and_then(|b| b.description_field("expires"))
+            .and_then(|e| e.parse::<Timestamp>().ok())
+            .filter(|e| *e <= now);
+        if let (Action::Update, Some(expired)) = (change.action(), expired) {
+            change.change.actions = vec![Action::Delete];
+            change.change.after = None;
+            change.action_reason = ActionReason::RequestExpired;
+            change.reason = reason::request_expired(expired, now);
+        }
+    }
     plan.resource_changes.retain(is_narrowing);
 }
 
@@ -63,7 +87,7 @@ pub fn keep_narrowing(plan: &mut Plan) {
 mod tests {
     use super::*;
     use crate::nsg::Direction;
-    use crate::plan::{ActionReason, Change};
+    use crate::plan::Change;
 
     fn rule(access: Access, port: &str, source: &str, priority: u16) -> Rule {
         Rule {
@@ -177,5 +201,38 @@ mod tests {
             })
             .collect();
         assert_eq!(kept, [(Action::Delete, ALLOW), (Action::Create, DENY)]);
+    }
+
+    #[test]
+    fn an_allow_past_its_expires_is_deleted_rather_than_updated() {
+        let mut plan = crate::plan::tests::empty_plan();
+        let now = plan.created_at;
+        let mut overdue = rule(ALLOW, "22", "198.51.100.7/32", 100);
+        overdue.description = Some(format!(
+            "managed-by=jit; request=INC-1; expires={}",
+            now - jiff::SignedDuration::from_mins(5)
+        ));
+        let mut extended = overdue.clone();
+        extended.description = Some(format!(
+            "managed-by=jit; request=INC-1; expires={}",
+            now + jiff::SignedDuration::from_hours(1)
+        ));
+        let mut current = overdue.clone();
+        current.description = extended.description.clone();
+        plan.resource_changes = vec![
+            change(Action::Update, Some(overdue), Some(extended.clone())),
+            change(Action::Update, Some(current), Some(extended)),
+        ];
+        keep_narrowing(&mut plan);
+        assert_eq!(
+            plan.resource_changes.len(),
+            1,
+            "the unexpired update widens"
+        );
+        let revoked = &plan.resource_changes[0];
+        assert_eq!(revoked.action(), Action::Delete);
+        assert_eq!(revoked.change.after, None);
+        assert_eq!(revoked.action_reason, ActionReason::RequestExpired);
+        assert_eq!(revoked.reason, "request expired 5m ago");
     }
 }
