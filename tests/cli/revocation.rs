@@ -259,3 +259,28 @@ fn name_collisions_are_validation_errors() {
         .stdout_lacks("security_rule \"web-nsg/jit-allow")
         .stdout_has("jit-deny-web-1-ssh");
 }
+
+/// A managed allow whose `expires=` has passed is revoked whatever else is wrong: even when its
+/// grant was extended (which, without errors, updates the rule), a plan with errors deletes it.
+#[test]
+fn an_allow_past_its_expires_is_revoked_even_when_its_grant_was_extended() {
+    let dir = expired_grant();
+    let d = dir.path();
+    let request = d.join("requests/INC-1-alice.hcl");
+    let text = fs::read_to_string(&request)
+        .unwrap()
+        .replace("\"2h\"", "\"3h\"");
+    fs::write(&request, text).unwrap();
+    let at = "2026-11-25T16:30:00Z";
+    jit(d, &["plan", "--at", at])
+        .run()
+        .code(0)
+        .stdout_has(&format!("web-nsg/{ALLOW} will be updated in-place"));
+    add(d, "requests/INC-3-dave.hcl", BROKEN);
+    jit(d, &["apply", "--auto-approve", "--at", at])
+        .run()
+        .code(1)
+        .stdout_has("request expired 30m ago")
+        .stdout_has("Apply incomplete! Resources: 0 added, 0 changed, 1 destroyed");
+    assert!(!rule_names(d).contains(&ALLOW.to_string()));
+}
