@@ -134,7 +134,8 @@ fn main() {
 
     let at: Timestamp = AT.parse().unwrap();
     let start = Instant::now();
-    let policy = jit::ops::config::load_policy(dir.path()).expect("generated policy is valid");
+    let config = jit::ops::config::load(dir.path()).expect("generated policy is valid");
+    let policy = &config.policy;
     let loaded = start.elapsed();
     let opts = jit::ops::plan::PlanOptions {
         at,
@@ -143,8 +144,9 @@ fn main() {
     let open = jit::providers::OpenOptions {
         config_dir: dir.path().to_path_buf(),
         parallelism: 10,
+        ..Default::default()
     };
-    let plan = jit::ops::plan::plan(&policy, &opts, &open).expect("plan succeeds");
+    let plan = jit::ops::plan::plan(&config, &opts, &open).expect("plan succeeds");
     let planned = start.elapsed();
     let json = jit::ops::planfile::to_json(&plan);
     let total = start.elapsed();
@@ -152,7 +154,7 @@ fn main() {
 
     // The same work again, step by step, to show where the time goes.
     let step = Instant::now();
-    let desired = jit::compile::compile(&policy, at);
+    let desired = jit::compile::compile(policy, at);
     let compiled = step.elapsed();
     let ids: Vec<String> = desired.nsgs.iter().map(|n| n.nsg_id.clone()).collect();
     let provider = jit::providers::open(&policy.providers[0], &open).unwrap();
@@ -160,7 +162,8 @@ fn main() {
     let live = provider.read(&ids).unwrap();
     let read = step.elapsed();
     let step = Instant::now();
-    let again = jit::plan::diff::diff(&policy, &desired, &live, at);
+    let mut again = jit::plan::diff::diff(policy, &desired, &live, at);
+    again.config_digest = plan.config_digest.clone();
     let diffed = step.elapsed();
     assert_eq!(again, plan, "plans are deterministic");
     println!(

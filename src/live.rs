@@ -9,6 +9,10 @@ use crate::nsg::Rule;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Live {
     pub nsgs: BTreeMap<String, LiveNsg>,
+    /// NSGs that were asked for and could not be read (missing, refused, not understood),
+    /// keyed by [`nsg_key`], with the provider's error. Each is an error for that NSG only:
+    /// the others are still planned (DESIGN §5b, revoke always).
+    pub failed: BTreeMap<String, String>,
 }
 
 impl Live {

@@ -40,12 +40,12 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let policy = super::plan::load_policy(global)?;
+    let config = super::plan::load_config(global)?;
     let now = super::now();
     let at = args.at.unwrap_or(now);
     // Before anything is read from a provider or written: a live apply runs at the machine's
     // time.
-    crate::ops::apply::check_clock(&policy, &args.targets, at, now)?;
+    crate::ops::apply::check_clock(&config.policy, &args.targets, at, now)?;
     let open = super::plan::open_options(global, args.parallelism);
     let (plan, plan_json, replan) = match &args.planfile {
         Some(path) => {
@@ -57,14 +57,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                 at,
                 targets: args.targets.clone(),
             };
-            let plan = crate::ops::plan::plan(&policy, &opts, &open)?;
+            let plan = crate::ops::plan::plan(&config, &opts, &open)?;
             super::plan::print_plan(global, &plan, false)?;
             if !plan.errors.is_empty() {
-                return Ok(Status::Failure);
+                // Still apply what closes access (the plan holds nothing else), then fail.
+                super::plan::print_plan_errors(&config, &plan);
             }
             if !plan.has_changes() {
-                print_summary(&ApplySummary::default())?;
-                return Ok(Status::Success);
+                return Ok(if plan.errors.is_empty() {
+                    print_summary(&ApplySummary::default())?;
+                    Status::Success
+                } else {
+                    Status::Failure
+                });
             }
             if !args.auto_approve && !confirm()? {
                 eprintln!("Apply cancelled.");
@@ -91,7 +96,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     };
     let progress = Progress::new(global, plan.resource_changes.len());
     let summary = crate::ops::apply::apply(
-        &policy,
+        &config,
         &plan,
         &opts,
         &open,
@@ -221,7 +226,18 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
             if n == 1 { "" } else { "s" }
         ),
     };
-    if s.failures.is_empty() && s.stale.is_empty() {
+    if s.failures.is_empty() && s.stale.is_empty() && !s.errors.is_empty() {
+        let n = s.errors.len();
+        writeln!(
+            out,
+            "\nApply incomplete! {counts}{replanned}; only changes that close access were \
+             applied, because of {n} error{}.",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for error in &s.errors {
+            eprintln!("error: {error}");
+        }
+    } else if s.failures.is_empty() && s.stale.is_empty() {
         writeln!(out, "\nApply complete! {counts}{replanned}.")?;
     } else {
         let failed = s
@@ -241,6 +257,9 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
         }
         for message in &s.stale {
             eprintln!("error: {message}");
+        }
+        for error in &s.errors {
+            eprintln!("error: {error}");
         }
     }
     out.flush()?;

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::{clock, Global, Status};
 use crate::diag;
 use crate::model::Policy;
-use crate::ops::config::{self, LoadError};
+use crate::ops::config::{self, LoadError, Loaded};
 use crate::ops::plan::PlanOptions;
 use crate::ops::planfile;
 use crate::plan::Plan;
@@ -37,20 +37,14 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let policy = load_policy(global)?;
+    let config = load_config(global)?;
     let opts = PlanOptions {
         at: clock(args.at),
         targets: args.targets,
     };
-    warn_expired_accepts(global, &policy, opts.at)?;
-    let plan = crate::ops::plan::plan(&policy, &opts, &open_options(global, 10))?;
+    warn_expired_accepts(global, &config.policy, opts.at)?;
+    let plan = crate::ops::plan::plan(&config, &opts, &open_options(global, 10))?;
     print_plan(global, &plan, args.json)?;
-    if !plan.errors.is_empty() {
-        if args.out.is_some() {
-            eprintln!("error: the plan has errors, so it was not saved");
-        }
-        return Ok(Status::Failure);
-    }
     if let Some(path) = &args.out {
         planfile::write(path, &plan)?;
         if !global.quiet {
@@ -60,6 +54,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             );
         }
     }
+    if !plan.errors.is_empty() {
+        print_plan_errors(&config, &plan);
+        return Ok(Status::Failure);
+    }
     Ok(
         if args.detailed_exitcode && (plan.has_changes() || plan.has_findings()) {
             Status::Changes
@@ -67,6 +65,25 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             Status::Success
         },
     )
+}
+
+/// A plan's errors on stderr (the configuration's were rendered in full when it was loaded),
+/// and what they mean for the plan.
+pub(super) fn print_plan_errors(config: &Loaded, plan: &Plan) {
+    for error in plan.errors.iter().filter(|e| e.nsg_id.is_some()) {
+        eprintln!("error: {}", error.message);
+    }
+    let invalid = diag::error_count(&config.diagnostics);
+    if invalid > 0 {
+        eprintln!(
+            "error: invalid config: {invalid} error{}",
+            if invalid == 1 { "" } else { "s" }
+        );
+    }
+    eprintln!(
+        "error: the plan is incomplete: with errors it holds only changes that close access; \
+         fix them and re-run jit plan to open any"
+    );
 }
 
 /// The plan on stdout, as text (coloured on a terminal) or JSON.
@@ -80,6 +97,24 @@ pub(super) fn print_plan(global: &Global, plan: &Plan, json: bool) -> anyhow::Re
     }
     out.flush()?;
     Ok(())
+}
+
+/// Reads and validates the config directory, keeping its errors (a plan with errors still
+/// closes access, see `ops::plan`); diagnostics go to stderr (warnings not with `--quiet`).
+pub(super) fn load_config(global: &Global) -> anyhow::Result<Loaded> {
+    let loaded = config::load_lenient(&global.dir)?;
+    let shown: Vec<diag::Diagnostic> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| !global.quiet || d.severity == diag::Severity::Error)
+        .cloned()
+        .collect();
+    if !shown.is_empty() {
+        let mut err = std::io::stderr().lock();
+        diag::render_text(&mut err, &shown, &loaded.sources, global.color_stderr())?;
+        err.flush()?;
+    }
+    Ok(loaded)
 }
 
 /// Reads and validates the config directory; diagnostics (warnings too) go to stderr.
@@ -139,5 +174,6 @@ pub(super) fn open_options(global: &Global, parallelism: usize) -> OpenOptions {
     OpenOptions {
         config_dir: global.dir.clone(),
         parallelism: parallelism.max(1),
+        ..OpenOptions::default()
     }
 }

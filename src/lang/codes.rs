@@ -120,3 +120,10 @@ pub const TIME_OUT_OF_RANGE: &str = "E075";
 pub const SYMLINK_OUT_OF_CONFIG: &str = "E076";
 /// Plan warning: an active grant is open to any source (`*`, `0.0.0.0/0`, `::/0`).
 pub const GRANT_ANY_SOURCE: &str = "E077";
+// Names that collide once compiled (E080–E089).
+/// Two requests whose ids differ only in case (ARM rule names compare without case).
+pub const REQUEST_IDS_DIFFER_IN_CASE: &str = "E080";
+/// Two request/port pairs whose allow rules compile to one rule name.
+pub const ALLOW_RULE_NAME_COLLISION: &str = "E081";
+/// Two target/port pairs of one NSG whose lock-down rules compile to one rule name.
+pub const LOCK_DOWN_NAME_COLLISION: &str = "E082";

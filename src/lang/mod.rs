@@ -9,6 +9,7 @@
 
 pub mod accept;
 pub mod codes;
+mod collisions;
 mod decl;
 mod decode;
 mod decode_request;
@@ -46,6 +47,11 @@ pub struct SourceFile {
 pub struct Loaded {
     pub policy: Policy,
     pub diagnostics: Vec<Diagnostic>,
+    /// `(provider address, nsg_id)` of each target left out of `policy` by an error, when its
+    /// `nsg_id` and its (valid, NSG-shaped) provider are known: a plan still reads that NSG and
+    /// closes what it can there (every managed allow rule in it is one no valid target
+    /// explains).
+    pub invalid_target_nsgs: Vec<(String, String)>,
 }
 
 impl Loaded {
@@ -106,11 +112,48 @@ pub fn load_all(files: &[SourceFile]) -> Loaded {
         decls.append(part);
         report.extend(problems);
     }
+    let candidates: Vec<(String, String, String)> = decls
+        .targets
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.name.value.clone(),
+                t.provider.as_ref()?.value.clone(),
+                t.nsg_id.as_ref()?.value.clone(),
+            ))
+        })
+        .collect();
     let policy = validate::validate(decls, &mut report);
+    let invalid_target_nsgs = invalid_target_nsgs(&policy, candidates);
     Loaded {
         policy,
         diagnostics: report.finish(),
+        invalid_target_nsgs,
     }
+}
+
+/// The NSGs of targets (`(name, provider, nsg_id)`) that did not make it into `policy`, when
+/// their provider did and keeps its rules in NSGs.
+fn invalid_target_nsgs(
+    policy: &Policy,
+    candidates: Vec<(String, String, String)>,
+) -> Vec<(String, String)> {
+    use crate::model::{AzureMode, ProviderConfig};
+    candidates
+        .into_iter()
+        .filter(|(name, _, _)| policy.target(name).is_none())
+        .filter(|(_, provider, _)| {
+            matches!(
+                policy.provider(provider).map(|p| &p.config),
+                Some(ProviderConfig::Snapshot { .. })
+                    | Some(ProviderConfig::Azure {
+                        mode: AzureMode::Nsg,
+                        ..
+                    })
+            )
+        })
+        .map(|(_, provider, nsg)| (provider, nsg))
+        .collect()
 }
 
 /// Below this many files, one thread.

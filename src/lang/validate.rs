@@ -18,7 +18,7 @@ pub fn validate(decls: Decls, report: &mut Report) -> Policy {
     let targets = targets(&decls, &providers, report);
     let grants = requests(&decls, &targets, settings, report);
     let accepts = super::accept::validate(&decls.accepts, &decls.targets, settings, report);
-    Policy {
+    let mut policy = Policy {
         settings: settings.map(|s| s.settings.clone()).unwrap_or_default(),
         providers: decls
             .providers
@@ -38,7 +38,9 @@ pub fn validate(decls: Decls, report: &mut Report) -> Policy {
             .collect(),
         grants,
         accepts,
-    }
+    };
+    super::collisions::check(&decls, &mut policy, report);
+    policy
 }
 
 fn first_at(report: &Report, at: &At) -> String {

@@ -1,10 +1,19 @@
-//! `apply`: re-check a plan against the clock and live state, then apply exactly its actions
-//! through the providers, auditing each outcome.
+//! `apply`: check a plan against the configuration, the clock and live state, then apply its
+//! actions through the providers, auditing each outcome.
 //!
-//! A plan is refused, and nothing written, when it has errors, when its `valid_until` has
-//! passed, when it was made for a later time than now, or when any NSG it was made against has
-//! another fingerprint now ("stale plan: re-run jit plan"). Each action is idempotent (a create
-//! that finds its rule, a delete that does not), so re-running after a crash converges.
+//! **A saved plan is checked, never trusted** (DESIGN §5b). `jit apply FILE` refuses, with
+//! "stale plan: …" and nothing written, a plan made for a later time than now, one whose
+//! `valid_until` has passed, one whose `config_digest` is not the configuration's now (or that
+//! has none), and one whose NSGs have other fingerprints now. It then derives the plan afresh,
+//! as `jit plan` would at this instant with the plan's `--target` names, and applies only when
+//! the file holds exactly the derived changes ([`verify::first_difference`]: addresses,
+//! actions, every `after` attribute, `valid_until`). What is written, and what the audit log
+//! records (request, requester, approvers), comes from the derived plan, never from the file.
+//!
+//! A plan with errors (the configuration's, or an NSG's) holds only narrowing changes (see
+//! `ops::plan`): they are applied, and the summary names the errors, so the run exits 1.
+//! Each action is idempotent (a create that finds its rule, a delete that does not), so
+//! re-running after a crash converges.
 //!
 //! **Stale NSGs during apply.** A provider may find that an NSG moved after it was read (its
 //! etag changed, or a 412 it cannot explain) and list it in `ApplyReport::stale`; that NSG's
@@ -37,9 +46,10 @@ use jiff::{SignedDuration, Timestamp};
 use crate::live::{name_from_id, nsg_key};
 use crate::model::Policy;
 use crate::ops::audit::{AuditContext, AuditLog};
-use crate::ops::plan::{plan_with, PlanOptions};
-use crate::ops::{planfile, policy_nsgs, OpsError, Providers};
-use crate::plan::{Action, Plan, ResourceChange};
+use crate::ops::config::{config_digest, Loaded};
+use crate::ops::plan::{check_targets, plan_with, PlanOptions};
+use crate::ops::{config_nsgs, planfile, OpsError, Providers};
+use crate::plan::{verify, Action, Plan, ResourceChange};
 use crate::providers::{OnOutcome, OpenOptions, Outcome};
 
 /// How far a plan's clock may run ahead of the applying machine's (clock skew between CI
@@ -89,18 +99,24 @@ pub struct ApplySummary {
     pub stale: Vec<String>,
     /// The audit log could not be written (the firewall may have changed regardless).
     pub audit_error: Option<String>,
+    /// The errors of the plan applied: what it could not plan. Only its narrowing changes were
+    /// applied; the apply is not a success.
+    pub errors: Vec<String>,
 }
 
 impl ApplySummary {
     pub fn ok(&self) -> bool {
-        self.failures.is_empty() && self.stale.is_empty() && self.audit_error.is_none()
+        self.failures.is_empty()
+            && self.stale.is_empty()
+            && self.audit_error.is_none()
+            && self.errors.is_empty()
     }
 }
 
 /// Refuses an apply whose clock `at` is more than [`MAX_AT_DRIFT`] from the machine's `now`
 /// when any provider it could write through changes a real firewall (a property of the
 /// provider kind: azure in either mode, nftables). `targets` narrows to those targets' providers
-/// (`--target`); empty means every target. Reads and writes nothing: call it first.
+/// (`--target`); empty means every declared provider. Reads and writes nothing: call it first.
 pub fn check_clock(
     policy: &Policy,
     targets: &[String],
@@ -111,14 +127,17 @@ pub fn check_clock(
     if drift.unsigned_abs() <= MAX_AT_DRIFT.unsigned_abs() {
         return Ok(());
     }
+    // With `--target`, the providers of those targets; otherwise every declared provider, so
+    // that a target left out by an error (whose NSG is still read and narrowed) counts too.
     let mut live: Vec<String> = Vec::new();
-    for target in &policy.targets {
-        if !targets.is_empty() && !targets.contains(&target.name) {
-            continue;
-        }
-        let Some(decl) = policy.provider(&target.provider) else {
-            continue;
-        };
+    let decls = policy.providers.iter().filter(|decl| {
+        targets.is_empty()
+            || policy
+                .targets
+                .iter()
+                .any(|t| targets.contains(&t.name) && t.provider == decl.address())
+    });
+    for decl in decls {
         let address = format!("`{}`", decl.address());
         if decl.config.changes_real_firewall() && !live.contains(&address) {
             live.push(address);
@@ -142,42 +161,83 @@ pub fn check_clock(
     )))
 }
 
-/// Refuses a plan that no longer describes the clock or live state. Reads every NSG the plan
-/// was made against. With `tolerate_moved`, an NSG whose fingerprint moved is not an error:
-/// its key is returned, for a re-plan.
-pub(crate) fn check_fresh(
-    policy: &Policy,
-    plan: &Plan,
+/// Checks a saved plan against the clock, the configuration and live state, and returns the
+/// plan derived now, which is what gets applied (see the module doc).
+fn verify_saved(
+    config: &Loaded,
+    saved: &Plan,
     at: Timestamp,
+    open: &OpenOptions,
     providers: &mut Providers<'_>,
-    tolerate_moved: bool,
-) -> Result<BTreeSet<String>, OpsError> {
-    if !plan.errors.is_empty() {
-        return Err(OpsError::Invalid(
-            "the plan has errors and cannot be applied; fix them and re-run jit plan".into(),
-        ));
-    }
-    if plan.created_at > at.saturating_add(MAX_CLOCK_SKEW).unwrap_or(Timestamp::MAX) {
+) -> Result<Plan, OpsError> {
+    if saved.created_at > at.saturating_add(MAX_CLOCK_SKEW).unwrap_or(Timestamp::MAX) {
         return Err(OpsError::Stale(format!(
             "it was made for {}, later than now ({at})",
-            plan.created_at
+            saved.created_at
         )));
     }
-    if let Some(until) = plan.valid_until {
+    if let Some(until) = saved.valid_until {
         if at >= until {
             return Err(OpsError::Stale(format!("it was valid until {until}")));
         }
     }
-    let known = policy_nsgs(policy);
-    let fingerprinted: HashSet<String> = plan.fingerprints.keys().map(|id| nsg_key(id)).collect();
-    for change in &plan.resource_changes {
-        if !fingerprinted.contains(&nsg_key(&change.nsg_id)) {
-            return Err(OpsError::Invalid(format!(
-                "the plan has no fingerprint for NSG `{}`; re-run jit plan",
-                change.nsg_id
+    match &saved.config_digest {
+        None => {
+            return Err(OpsError::Stale(
+                "the plan file records no `config_digest`".into(),
+            ))
+        }
+        Some(digest) if *digest != config_digest(&open.config_dir, &config.sources) => {
+            return Err(OpsError::Stale(
+                "the configuration changed since the plan was made".into(),
+            ))
+        }
+        Some(_) => {}
+    }
+    check_targets(&config.policy, &saved.targets)?;
+    let known = config_nsgs(config);
+    for id in saved.fingerprints.keys() {
+        if !known.contains_key(&nsg_key(id)) {
+            return Err(OpsError::Stale(format!(
+                "NSG `{}` is no longer in the policy",
+                name_from_id(id)
             )));
         }
     }
+    providers.open_all()?;
+    let opts = PlanOptions {
+        at,
+        targets: saved.targets.clone(),
+    };
+    let derived = plan_with(config, &opts, open, providers, None)?;
+    let now: BTreeMap<String, &String> = derived
+        .fingerprints
+        .iter()
+        .map(|(id, fingerprint)| (nsg_key(id), fingerprint))
+        .collect();
+    for (id, fingerprint) in &saved.fingerprints {
+        if now.get(&nsg_key(id)) != Some(&fingerprint) {
+            return Err(OpsError::Stale(format!(
+                "NSG `{}` changed since the plan was made",
+                name_from_id(id)
+            )));
+        }
+    }
+    if let Some(why) = verify::first_difference(saved, &derived) {
+        return Err(OpsError::Stale(format!(
+            "the plan file does not match what jit would do: {why}"
+        )));
+    }
+    Ok(derived)
+}
+
+/// For a plan this run just made: reads every NSG it was made against again, and returns the
+/// keys of those whose fingerprint moved (or that cannot be read any more), for a re-plan.
+fn check_fresh(
+    plan: &Plan,
+    providers: &mut Providers<'_>,
+    known: &BTreeMap<String, (String, String)>,
+) -> Result<BTreeSet<String>, OpsError> {
     let mut wanted = Vec::new();
     for id in plan.fingerprints.keys() {
         match known.get(&nsg_key(id)) {
@@ -190,36 +250,31 @@ pub(crate) fn check_fresh(
             }
         }
     }
-    let live = providers.read(wanted)?;
+    let live = providers.read_each(wanted)?;
     let mut moved = BTreeSet::new();
     for (id, fingerprint) in &plan.fingerprints {
         let now = live.nsg(id).map(|n| n.fingerprint.as_str());
         if now != Some(fingerprint.as_str()) {
-            if tolerate_moved && now.is_some() {
-                moved.insert(nsg_key(id));
-                continue;
-            }
-            return Err(OpsError::Stale(format!(
-                "NSG `{}` changed since the plan was made",
-                name_from_id(id)
-            )));
+            moved.insert(nsg_key(id));
         }
     }
     Ok(moved)
 }
 
-/// Checks the plan is fresh, then applies it provider by provider, re-planning NSGs that change
-/// under it when `opts.replan` allows (see the module doc). `on_outcome` sees each outcome after
-/// it is in the audit log (for progress output); `on_replan` sees each re-plan before it is
-/// applied.
+/// Checks the plan (a saved one against a fresh derivation, see the module doc), then applies
+/// it provider by provider, re-planning NSGs that change under it when `opts.replan` allows.
+/// `config` is the configuration as loaded now, with [`load_lenient`](crate::ops::config::
+/// load_lenient). `on_outcome` sees each outcome after it is in the audit log (for progress
+/// output); `on_replan` sees each re-plan before it is applied.
 pub fn apply(
-    policy: &Policy,
+    config: &Loaded,
     plan: &Plan,
     opts: &ApplyOptions,
     open: &OpenOptions,
     on_outcome: &OnOutcome<'_>,
     on_replan: &OnReplan<'_>,
 ) -> Result<ApplySummary, OpsError> {
+    let policy = &config.policy;
     let targets = opts
         .replan
         .as_ref()
@@ -227,19 +282,35 @@ pub fn apply(
         .unwrap_or_default();
     check_clock(policy, &targets, opts.at, opts.now)?;
     let mut providers = Providers::new(policy, open);
-    let moved = check_fresh(policy, plan, opts.at, &mut providers, opts.replan.is_some())?;
+    let (plan, moved) = match &opts.replan {
+        None => (
+            verify_saved(config, plan, opts.at, open, &mut providers)?,
+            BTreeSet::new(),
+        ),
+        Some(_) => {
+            let moved = check_fresh(plan, &mut providers, &config_nsgs(config))?;
+            (plan.clone(), moved)
+        }
+    };
+    let errors: Vec<String> = plan.errors.iter().map(|e| e.message.clone()).collect();
     if !plan.has_changes() && moved.is_empty() {
-        return Ok(ApplySummary::default());
+        return Ok(ApplySummary {
+            errors,
+            ..ApplySummary::default()
+        });
     }
     let audit = AuditLog::open(&opts.audit_log, opts.audit.clone())?;
-    let mut summary = ApplySummary::default();
+    let mut summary = ApplySummary {
+        errors,
+        ..ApplySummary::default()
+    };
     let mut round = Round {
-        plan: plan.clone(),
+        plan,
         hash: opts.audit.plan_hash.clone(),
         moved,
     };
     for number in 0.. {
-        let outcome = apply_round(policy, &round, &audit, &mut providers, on_outcome)?;
+        let outcome = apply_round(config, &round, &audit, &mut providers, on_outcome)?;
         let mut stale = outcome.stale;
         stale.extend(round.moved.iter().cloned());
         let mut failed_replan: BTreeMap<String, String> = BTreeMap::new();
@@ -264,19 +335,24 @@ pub fn apply(
                     ));
                 }
             }
-            Some(plan_opts) => match plan_with(policy, plan_opts, &mut providers, Some(&stale)) {
-                Ok(replan) => {
-                    for error in &replan.errors {
-                        failed_replan.insert(nsg_key(&error.nsg_id), error.message.clone());
+            Some(plan_opts) => {
+                match plan_with(config, plan_opts, open, &mut providers, Some(&stale)) {
+                    Ok(replan) => {
+                        for error in &replan.errors {
+                            // The configuration's errors are in the summary already.
+                            if let Some(id) = &error.nsg_id {
+                                failed_replan.insert(nsg_key(id), error.message.clone());
+                            }
+                        }
+                        next = Some(replan);
                     }
-                    next = Some(replan);
-                }
-                Err(e) => {
-                    for key in &stale {
-                        failed_replan.insert(key.clone(), e.to_string());
+                    Err(e) => {
+                        for key in &stale {
+                            failed_replan.insert(key.clone(), e.to_string());
+                        }
                     }
                 }
-            },
+            }
         }
         for (key, why) in &failed_replan {
             summary.stale.push(format!(
@@ -335,14 +411,14 @@ struct RoundOutcome {
 }
 
 fn apply_round(
-    policy: &Policy,
+    config: &Loaded,
     round: &Round,
     audit: &AuditLog,
     providers: &mut Providers<'_>,
     on_outcome: &OnOutcome<'_>,
 ) -> Result<RoundOutcome, OpsError> {
-    // The provider that serves each NSG today, from the policy (checked fresh above).
-    let known = policy_nsgs(policy);
+    // The provider that serves each NSG today, from the configuration (checked above).
+    let known = config_nsgs(config);
     let mut by_provider: BTreeMap<String, Vec<ResourceChange>> = BTreeMap::new();
     let mut set_aside = Vec::new();
     for change in &round.plan.resource_changes {

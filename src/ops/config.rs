@@ -250,6 +250,8 @@ pub struct Loaded {
     /// Sorted by file, line and column. From [`load`], only warnings; from [`load_lenient`],
     /// errors too.
     pub diagnostics: Vec<Diagnostic>,
+    /// See [`lang::Loaded::invalid_target_nsgs`]; empty without errors.
+    pub invalid_target_nsgs: Vec<(String, String)>,
 }
 
 impl Loaded {
@@ -259,6 +261,30 @@ impl Loaded {
             .iter()
             .any(|d| d.severity == Severity::Error)
     }
+}
+
+/// `sha256:` over every config file's path (relative to the config directory `dir`) and text,
+/// in path order: what a saved plan's `config_digest` records. Each path and text is
+/// length-prefixed, so no two configurations share a digest by moving bytes between files.
+pub fn config_digest(dir: &Path, sources: &[SourceFile]) -> String {
+    let shown_dir = shown_path(dir, Path::new(""));
+    let mut bytes = Vec::new();
+    for source in sources {
+        let rel = match shown_dir.as_str() {
+            "." => source.path.as_str(),
+            d => source
+                .path
+                .strip_prefix(d.trim_end_matches('/'))
+                .and_then(|p| p.strip_prefix('/'))
+                .unwrap_or(&source.path),
+        };
+        for part in [rel, source.text.as_str()] {
+            bytes.extend_from_slice(format!("{}:", part.len()).as_bytes());
+            bytes.extend_from_slice(part.as_bytes());
+            bytes.push(b'\n');
+        }
+    }
+    crate::digest::tagged(&bytes)
 }
 
 /// Read and validate the config directory.
@@ -291,6 +317,7 @@ pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
         policy: loaded.policy,
         sources,
         diagnostics,
+        invalid_target_nsgs: loaded.invalid_target_nsgs,
     })
 }
 
@@ -389,6 +416,29 @@ mod tests {
         }
         for d in &loaded.diagnostics {
             assert!(!format!("{d:?}").contains("SECRET"));
+        }
+    }
+
+    #[test]
+    fn the_digest_covers_paths_and_texts_whatever_the_dir_is_called() {
+        let file = |path: &str, text: &str| SourceFile {
+            path: path.into(),
+            text: text.into(),
+        };
+        let here = config_digest(Path::new("."), &[file("a.hcl", "x"), file("b.hcl", "y")]);
+        let there = config_digest(
+            Path::new("conf/"),
+            &[file("conf/a.hcl", "x"), file("conf/b.hcl", "y")],
+        );
+        assert_eq!(here, there);
+        assert!(here.starts_with("sha256:"));
+        for other in [
+            vec![file("a.hcl", "x"), file("b.hcl", "z")],
+            vec![file("a.hcl", "x"), file("c.hcl", "y")],
+            vec![file("a.hcl", "xy"), file("b.hcl", "")],
+            vec![file("a.hcl", "x")],
+        ] {
+            assert_ne!(config_digest(Path::new("."), &other), here);
         }
     }
 

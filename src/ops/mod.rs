@@ -51,6 +51,17 @@ pub(crate) fn policy_nsgs(policy: &Policy) -> BTreeMap<String, (String, String)>
     out
 }
 
+/// [`policy_nsgs`], and the NSGs of targets left out of the policy by an error (a plan still
+/// closes access there): every NSG a plan of `config` may change.
+pub(crate) fn config_nsgs(config: &config::Loaded) -> BTreeMap<String, (String, String)> {
+    let mut out = policy_nsgs(&config.policy);
+    for (provider, id) in &config.invalid_target_nsgs {
+        out.entry(nsg_key(id))
+            .or_insert_with(|| (provider.clone(), id.clone()));
+    }
+    out
+}
+
 /// Opened providers, each opened once, by address.
 pub(crate) struct Providers<'a> {
     policy: &'a Policy,
@@ -74,7 +85,11 @@ impl<'a> Providers<'a> {
                     "provider `{address}` is not declared in the policy"
                 ))
             })?;
-            let provider = providers::open(decl, self.opts)?;
+            let opts = OpenOptions {
+                rule_prefix: self.policy.settings.rule_prefix.clone(),
+                ..self.opts.clone()
+            };
+            let provider = providers::open(decl, &opts)?;
             self.open.insert(address.to_string(), provider);
         }
         Ok(self.open[address].as_ref())
@@ -89,8 +104,24 @@ impl<'a> Providers<'a> {
         Ok(())
     }
 
-    /// Reads the given NSGs, `(provider address, id)` pairs, one `read` per provider.
+    /// Reads the given NSGs, `(provider address, id)` pairs, one `read` per provider. Any NSG
+    /// that cannot be read is an error.
     pub(crate) fn read(
+        &mut self,
+        nsgs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Live, OpsError> {
+        let live = self.read_each(nsgs)?;
+        match live.failed.values().next() {
+            Some(why) => Err(OpsError::Invalid(why.clone())),
+            None => Ok(live),
+        }
+    }
+
+    /// Like [`Providers::read`], but an NSG that cannot be read, even because its whole
+    /// provider failed (a snapshot file that cannot be read, no credentials), is listed in
+    /// [`Live::failed`] and the others are still read: what a plan needs to keep revoking
+    /// access elsewhere. Only a provider that cannot be opened is an error.
+    pub(crate) fn read_each(
         &mut self,
         nsgs: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Live, OpsError> {
@@ -100,8 +131,17 @@ impl<'a> Providers<'a> {
         }
         let mut live = Live::default();
         for (address, ids) in by_provider {
-            let part = self.get(&address)?.read(&ids)?;
-            live.nsgs.extend(part.nsgs);
+            match self.get(&address)?.read(&ids) {
+                Ok(part) => {
+                    live.nsgs.extend(part.nsgs);
+                    live.failed.extend(part.failed);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    live.failed
+                        .extend(ids.iter().map(|id| (nsg_key(id), why.clone())));
+                }
+            }
         }
         Ok(live)
     }

@@ -1,6 +1,9 @@
 //! Saved plans: `jit plan --out FILE` writes the JSON plan (the same document `jit show --json`
 //! prints) atomically; `jit apply FILE` and `jit show FILE` read it back. A file that is not
-//! JSON, was cut short, or has another `format_version` is a clear error naming the file.
+//! JSON, was cut short, has another `format_version`, or is not shaped like a plan (a change
+//! with no action or several, an unknown action, a field missing or of the wrong type) is a
+//! clear error naming the file and the place in it, never a panic. Reading a plan only checks
+//! its shape: `ops::apply` checks what it says against the configuration and live state.
 
 use std::fs;
 use std::path::Path;
@@ -72,7 +75,15 @@ fn parse(bytes: &[u8]) -> Result<Plan, String> {
         }
         _ => return Err("not a jit plan: no `format_version`".into()),
     }
-    serde_json::from_value(value).map_err(|e| format!("not a valid jit plan: {e}"))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            format!("not a valid jit plan: {inner}")
+        } else {
+            format!("not a valid jit plan: at `{path}`: {inner}")
+        }
+    })
 }
 
 #[cfg(test)]
@@ -91,6 +102,8 @@ mod tests {
             accepted: vec![],
             errors: vec![],
             warnings: vec![],
+            config_digest: None,
+            targets: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "sha256:00".to_string())]),
         }
     }
@@ -129,6 +142,54 @@ mod tests {
                 "not a valid jit plan: missing field `created_at`",
             ),
         ];
+        let mut cases = cases.to_vec();
+        let change = serde_json::json!({
+            "address": "n/r", "provider": "snapshot.s", "nsg_id": "/x/nsg", "name": "r",
+            "change": {"actions": ["delete"], "before": null, "after": null},
+            "action_reason": "not_in_policy", "reason": ""
+        });
+        let with_change = |edit: &dyn Fn(&mut Value)| {
+            let mut doc: Value = serde_json::from_str(&full).unwrap();
+            let mut c = change.clone();
+            edit(&mut c);
+            doc["resource_changes"] = serde_json::json!([c]);
+            doc.to_string()
+        };
+        for (edit, expected) in [
+            (
+                &(|c: &mut Value| c["change"]["actions"] = serde_json::json!([]))
+                    as &dyn Fn(&mut Value),
+                "at `resource_changes[0].change.actions`: a change has no action",
+            ),
+            (
+                &|c| c["change"]["actions"] = serde_json::json!(["create", "delete"]),
+                "a change has 2 actions",
+            ),
+            (
+                &|c| c["change"]["actions"] = serde_json::json!(["open"]),
+                "unknown variant `open`",
+            ),
+            (
+                &|c| c["change"]["actions"] = serde_json::json!("delete"),
+                "at `resource_changes[0].change.actions`: invalid type",
+            ),
+            (
+                &|c| {
+                    c.as_object_mut().unwrap().remove("change");
+                },
+                "missing field `change`",
+            ),
+            (
+                &|c| c["change"]["after"] = serde_json::json!({"name": 3}),
+                "at `resource_changes[0].change.after`",
+            ),
+            (
+                &|c| c["nsg_id"] = serde_json::json!(7),
+                "at `resource_changes[0].nsg_id`: invalid type: integer `7`",
+            ),
+        ] {
+            cases.push((with_change(edit), expected));
+        }
         for (text, expected) in cases {
             fs::write(&path, &text).unwrap();
             let err = read(&path).unwrap_err().to_string();

@@ -2,6 +2,11 @@
 //! by name (case-insensitively, as ARM does), allocates priorities (`priority`), words the
 //! reasons (`reason`), and records findings (`findings`). Foreign rules are read, never changed.
 //!
+//! Errors are per NSG (it could not be read, a band is full) or per rule (a foreign rule has a
+//! managed rule's name, two rules would share a name): the rest of that NSG, and every other
+//! NSG, is still planned, and the plan holds every change it derives. Dropping the widening
+//! ones from a plan with errors is `ops::plan`'s job, through [`super::narrowing`].
+//!
 //! Only the NSGs of `desired` are planned: a managed rule in an NSG no NSG-shaped target names
 //! any more is left alone, so several config directories can share an estate. Keys of
 //! `fingerprints` and `ResourceChange::nsg_id` are NSG ids as the policy writes them.
@@ -32,9 +37,13 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
     let index = Index::new(policy);
     for nsg in &desired.nsgs {
         let Some(live_nsg) = live.nsg(&nsg.nsg_id) else {
+            let message = match live.failed.get(&nsg_key(&nsg.nsg_id)) {
+                Some(why) => format!("cannot read NSG `{}`: {why}", name_from_id(&nsg.nsg_id)),
+                None => format!("NSG `{}` not found", nsg.nsg_id),
+            };
             errors.push(PlanError {
-                nsg_id: nsg.nsg_id.clone(),
-                message: format!("NSG `{}` not found", nsg.nsg_id),
+                nsg_id: Some(nsg.nsg_id.clone()),
+                message,
             });
             continue;
         };
@@ -48,10 +57,9 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
             &planned.guards(),
             now,
         ));
-        match planned.changes() {
-            Ok(changes) => resource_changes.extend(changes),
-            Err(error) => errors.push(error),
-        }
+        let (changes, nsg_errors) = planned.changes();
+        resource_changes.extend(changes);
+        errors.extend(nsg_errors);
     }
     resource_changes.sort_by(|a: &ResourceChange, b: &ResourceChange| {
         nsg_key(&a.nsg_id)
@@ -60,7 +68,8 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
     });
     findings::sort(&mut findings);
     let (findings, accepted) = findings::accept(findings, &policy.accepts, now);
-    errors.sort_by(|a, b| (nsg_key(&a.nsg_id), &a.message).cmp(&(nsg_key(&b.nsg_id), &b.message)));
+    let error_key = |e: &PlanError| (e.nsg_id.as_deref().map(nsg_key), e.message.clone());
+    errors.sort_by_key(error_key);
     Plan {
         format_version: FORMAT_VERSION.to_string(),
         created_at: now,
@@ -71,6 +80,8 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
         errors,
         warnings,
         fingerprints,
+        config_digest: None,
+        targets: Vec::new(),
     }
 }
 
@@ -182,7 +193,8 @@ struct NsgDiff<'a> {
     now: Timestamp,
     /// Per desired rule, the index of the managed live rule of the same name.
     matches: Vec<Option<usize>>,
-    priorities: Result<Vec<u16>, BandFull>,
+    /// Per desired rule, its priority, or its band is full.
+    priorities: Vec<Result<u16, BandFull>>,
 }
 
 impl<'a> NsgDiff<'a> {
@@ -203,7 +215,7 @@ impl<'a> NsgDiff<'a> {
                 })
             })
             .collect();
-        let priorities = priority::allocate(&policy.settings, &nsg.rules, &matches, live);
+        let priorities = priority::allocate_each(&policy.settings, &nsg.rules, &matches, live);
         NsgDiff {
             policy,
             index,
@@ -238,8 +250,8 @@ impl<'a> NsgDiff<'a> {
             let Some(port) = target.port(port) else {
                 continue;
             };
-            let priority = match (&self.priorities, self.matches[i]) {
-                (Ok(p), _) => p[i],
+            let priority = match (&self.priorities[i], self.matches[i]) {
+                (Ok(p), _) => *p,
                 (Err(_), Some(index)) => self.live.rules[index].rule.priority,
                 (Err(_), None) => self.policy.settings.deny_priority.low,
             };
@@ -254,16 +266,24 @@ impl<'a> NsgDiff<'a> {
 
     fn error(&self, message: String) -> PlanError {
         PlanError {
-            nsg_id: self.nsg.nsg_id.clone(),
+            nsg_id: Some(self.nsg.nsg_id.clone()),
             message,
         }
     }
 
-    fn changes(&self) -> Result<Vec<ResourceChange>, PlanError> {
+    /// The changes of this NSG, and its errors. A name in error gets no change at all (neither
+    /// written nor deleted); a rule whose band is full is not written. Everything else is
+    /// planned as if there were no error.
+    fn changes(&self) -> (Vec<ResourceChange>, Vec<PlanError>) {
         let prefix = &self.policy.settings.rule_prefix;
+        let mut errors = Vec::new();
+        // Lower-case names that no change may touch.
+        let mut blocked: BTreeSet<String> = BTreeSet::new();
         for pair in self.nsg.rules.windows(2) {
-            if pair[0].rule.name.eq_ignore_ascii_case(&pair[1].rule.name) {
-                return Err(self.error(format!(
+            if pair[0].rule.name.eq_ignore_ascii_case(&pair[1].rule.name)
+                && blocked.insert(pair[1].rule.name.to_ascii_lowercase())
+            {
+                errors.push(self.error(format!(
                     "two managed rules of NSG `{}` would both be named `{}`: rename a target, port or request",
                     self.nsg_name(),
                     pair[1].rule.name
@@ -275,37 +295,50 @@ impl<'a> NsgDiff<'a> {
                 l.rule.name.eq_ignore_ascii_case(&desired.rule.name) && !l.rule.is_managed(prefix)
             });
             if let (None, Some(foreign)) = (self.matches[i], foreign) {
-                return Err(self.error(format!(
-                    "rule `{}` in NSG `{}` is not managed by jit (its description lacks `managed-by=jit`) but has the name of a managed rule: rename or remove it",
-                    foreign.rule.name,
-                    self.nsg_name()
-                )));
+                if blocked.insert(desired.rule.name.to_ascii_lowercase()) {
+                    errors.push(self.error(format!(
+                        "rule `{}` in NSG `{}` is not managed by jit (its description lacks `managed-by=jit`) but has the name of a managed rule: rename or remove it",
+                        foreign.rule.name,
+                        self.nsg_name()
+                    )));
+                }
             }
         }
         let mut seen = BTreeSet::new();
         for l in self.live.rules.iter().filter(|l| l.rule.is_managed(prefix)) {
-            if !seen.insert(l.rule.name.to_ascii_lowercase()) {
-                return Err(self.error(format!(
+            let name = l.rule.name.to_ascii_lowercase();
+            if !seen.insert(name.clone()) && blocked.insert(name) {
+                errors.push(self.error(format!(
                     "NSG `{}` holds several rules named `{}`",
                     self.nsg_name(),
                     l.rule.name
                 )));
             }
         }
-        let priorities = self.priorities.as_ref().map_err(|full| {
-            self.error(format!(
-                "the {} priority band {}-{} of NSG `{}` is full: no free priority for `{}`",
-                full.band_name,
-                full.band.low,
-                full.band.high,
-                self.nsg_name(),
-                full.rule
-            ))
-        })?;
+        let mut full_bands = BTreeSet::new();
         let mut out = Vec::new();
         for (i, desired) in self.nsg.rules.iter().enumerate() {
+            if blocked.contains(&desired.rule.name.to_ascii_lowercase()) {
+                continue;
+            }
+            let priority = match &self.priorities[i] {
+                Ok(p) => *p,
+                Err(full) => {
+                    if full_bands.insert(full.band_name) {
+                        errors.push(self.error(format!(
+                            "the {} priority band {}-{} of NSG `{}` is full: no free priority for `{}`",
+                            full.band_name,
+                            full.band.low,
+                            full.band.high,
+                            self.nsg_name(),
+                            full.rule
+                        )));
+                    }
+                    continue;
+                }
+            };
             let mut after = desired.rule.clone();
-            after.priority = priorities[i];
+            after.priority = priority;
             match self.matches[i] {
                 None => out.push(self.create(desired, after)),
                 Some(index) => {
@@ -324,13 +357,15 @@ impl<'a> NsgDiff<'a> {
             .map(|d| d.rule.name.to_ascii_lowercase())
             .collect();
         for l in &self.live.rules {
+            let name = l.rule.name.to_ascii_lowercase();
             if l.rule.is_managed(prefix)
-                && !desired_names.contains(&l.rule.name.to_ascii_lowercase())
+                && !desired_names.contains(&name)
+                && !blocked.contains(&name)
             {
                 out.push(self.delete(&l.rule));
             }
         }
-        Ok(out)
+        (out, errors)
     }
 
     fn change(

@@ -8,8 +8,10 @@
 pub mod apply;
 pub mod diff;
 pub mod findings;
+pub mod narrowing;
 pub mod priority;
 pub mod reason;
+pub mod verify;
 
 pub use apply::apply_to_live;
 pub use diff::diff;
@@ -38,8 +40,10 @@ pub struct Plan {
     /// attention. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accepted: Vec<AcceptedFinding>,
-    /// NSGs that could not be planned (a full priority band, a missing NSG). Their rules are
-    /// not in `resource_changes`; a plan with errors exits 1 and cannot be applied.
+    /// What could not be planned: errors in the configuration, NSGs that could not be read, a
+    /// full priority band, a foreign rule squatting a managed name. A plan with errors holds
+    /// only narrowing changes (see [`narrowing`]); it exits 1, and `apply` applies those
+    /// changes and exits 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<PlanError>,
     /// What the plan allows that a reviewer should see: an active grant open to any source.
@@ -48,6 +52,15 @@ pub struct Plan {
     pub warnings: Vec<PlanWarning>,
     /// Fingerprint of every live NSG the plan was made against, keyed by NSG id.
     pub fingerprints: BTreeMap<String, String>,
+    /// `sha256:` over every config file's path and text (see `ops::config::digest`). Set by
+    /// `ops::plan`; a saved plan without it, or with another one than the configuration has
+    /// now, is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
+    /// The `--target` names the plan was narrowed to; empty for every target. `apply FILE`
+    /// re-derives the plan with the same narrowing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 impl Plan {
@@ -100,6 +113,8 @@ pub struct ResourceChange {
 }
 
 impl ResourceChange {
+    /// The one action of the change: `Change::actions` always holds exactly one (a plan file
+    /// with none or several is refused when it is read).
     pub fn action(&self) -> Action {
         self.change.actions[0]
     }
@@ -107,12 +122,28 @@ impl ResourceChange {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// Always exactly one, in a list as `terraform show -json` has it.
+    /// Always exactly one, in a list as `terraform show -json` has it; reading a plan with
+    /// none or several is an error.
+    #[serde(deserialize_with = "exactly_one_action")]
     pub actions: Vec<Action>,
     /// The live rule, `null` for a create.
     pub before: Option<Rule>,
     /// The desired rule, `null` for a delete.
     pub after: Option<Rule>,
+}
+
+fn exactly_one_action<'de, D>(deserializer: D) -> Result<Vec<Action>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let actions = Vec::<Action>::deserialize(deserializer)?;
+    match actions.len() {
+        1 => Ok(actions),
+        0 => Err(serde::de::Error::custom("a change has no action")),
+        n => Err(serde::de::Error::custom(format!(
+            "a change has {n} actions; jit plans hold exactly one per change"
+        ))),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -204,7 +235,9 @@ pub struct PlanWarning {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanError {
-    pub nsg_id: String,
+    /// The NSG the error is about; `None` for an error in the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nsg_id: Option<String>,
     pub message: String,
 }
 

@@ -28,13 +28,27 @@ pub struct BandFull {
 }
 
 /// Priorities for `rules` (sorted by name), in the same order. `live_match[i]` is the index in
-/// `live.rules` of the managed rule with the same name as `rules[i]`, if any.
+/// `live.rules` of the managed rule with the same name as `rules[i]`, if any. The first rule
+/// that finds its band full is the error; [`allocate_each`] says it per rule.
 pub fn allocate(
     settings: &Settings,
     rules: &[DesiredRule],
     live_match: &[Option<usize>],
     live: &LiveNsg,
 ) -> Result<Vec<u16>, BandFull> {
+    allocate_each(settings, rules, live_match, live)
+        .into_iter()
+        .collect()
+}
+
+/// [`allocate`], rule by rule: a rule whose band is full gets the error and the others still
+/// get their priority (a full allow band never keeps a lock-down from being created).
+pub fn allocate_each(
+    settings: &Settings,
+    rules: &[DesiredRule],
+    live_match: &[Option<usize>],
+    live: &LiveNsg,
+) -> Vec<Result<u16, BandFull>> {
     let mut taken: BTreeMap<(Direction, u16), usize> = BTreeMap::new();
     for r in &live.rules {
         *taken
@@ -45,7 +59,7 @@ pub fn allocate(
     for &(direction, priority) in taken.keys() {
         used.entry(direction).or_default().insert(priority);
     }
-    let mut out: Vec<Option<u16>> = vec![None; rules.len()];
+    let mut out: Vec<Option<Result<u16, BandFull>>> = vec![None; rules.len()];
     for (i, desired) in rules.iter().enumerate() {
         let Some(index) = live_match[i] else { continue };
         let existing = &live.rules[index].rule;
@@ -53,7 +67,7 @@ pub fn allocate(
         let alone = taken.get(&(existing.direction, existing.priority)) == Some(&1);
         if existing.direction == desired.rule.direction && band.contains(existing.priority) && alone
         {
-            out[i] = Some(existing.priority);
+            out[i] = Some(Ok(existing.priority));
         }
     }
     for (i, desired) in rules.iter().enumerate() {
@@ -63,19 +77,19 @@ pub fn allocate(
         let (band, band_name) = band(settings, &desired.origin);
         let used = used.entry(desired.rule.direction).or_default();
         let free = (band.low..=band.high).find(|p| !used.contains(p));
-        match free {
+        out[i] = Some(match free {
             Some(p) => {
                 used.insert(p);
-                out[i] = Some(p);
+                Ok(p)
             }
-            None => {
-                return Err(BandFull {
-                    rule: desired.rule.name.clone(),
-                    band,
-                    band_name,
-                })
-            }
-        }
+            None => Err(BandFull {
+                rule: desired.rule.name.clone(),
+                band,
+                band_name,
+            }),
+        });
     }
-    Ok(out.into_iter().map(|p| p.unwrap_or_default()).collect())
+    out.into_iter()
+        .map(|p| p.expect("every rule was given a priority or an error"))
+        .collect()
 }

@@ -108,6 +108,11 @@ pub(crate) fn live(rules: Vec<Rule>) -> Live {
     live
 }
 
+/// A plan with nothing in it, made at [`now`].
+pub(crate) fn empty_plan() -> Plan {
+    plan(&Policy::default(), &Live::default())
+}
+
 pub(crate) fn plan(policy: &Policy, live: &Live) -> Plan {
     diff(policy, &compile(policy, now()), live, now())
 }
@@ -712,4 +717,76 @@ fn a_grant_open_to_any_source_is_a_warning_and_a_plain_one_is_not() {
         again.resource_changes
     );
     assert_eq!(again.warnings, p.warnings);
+}
+
+#[test]
+fn a_squatter_blocks_only_its_own_name() {
+    let policy = policy(vec![grant("INC-1", "2026-11-25T14:00:00Z", 2)]);
+    let squatter = rule(
+        "jit-deny-web-1-ssh",
+        "Deny",
+        4000,
+        "*",
+        "22",
+        Some("by hand"),
+    );
+    let plan = plan(&policy, &live(vec![squatter]));
+    assert_eq!(plan.errors.len(), 1);
+    assert_eq!(plan.errors[0].nsg_id.as_deref(), Some(NSG));
+    let names: Vec<(Action, &str)> = plan
+        .resource_changes
+        .iter()
+        .map(|c| (c.action(), c.name.as_str()))
+        .collect();
+    assert_eq!(names, [(Action::Create, "jit-allow-INC-1-ssh")]);
+}
+
+#[test]
+fn a_full_allow_band_still_creates_the_lock_down_and_deletes() {
+    let mut policy = policy(vec![grant("INC-1", "2026-11-25T14:00:00Z", 2)]);
+    policy.settings.allow_priority = crate::model::PriorityBand {
+        low: 100,
+        high: 100,
+    };
+    let expired = rule(
+        "jit-allow-OLD-ssh",
+        "Allow",
+        100,
+        "198.51.100.9/32",
+        "22",
+        Some("managed-by=jit; request=OLD; expires=2026-11-25T10:00:00Z"),
+    );
+    let plan = plan(&policy, &live(vec![expired]));
+    assert_eq!(plan.errors.len(), 1, "{:?}", plan.errors);
+    assert!(plan.errors[0]
+        .message
+        .contains("allow priority band 100-100"));
+    let mut names: Vec<(Action, &str)> = plan
+        .resource_changes
+        .iter()
+        .map(|c| (c.action(), c.name.as_str()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            (Action::Create, "jit-deny-web-1-ssh"),
+            (Action::Delete, "jit-allow-OLD-ssh")
+        ]
+    );
+}
+
+#[test]
+fn an_nsg_that_could_not_be_read_says_why() {
+    let policy = policy(vec![]);
+    let mut unreadable = Live::default();
+    unreadable
+        .failed
+        .insert(nsg_key(NSG), "access denied".to_string());
+    let plan = plan(&policy, &unreadable);
+    assert_eq!(
+        plan.errors[0].message,
+        "cannot read NSG `nsg-a`: access denied"
+    );
+    assert!(!plan.has_changes());
 }

@@ -85,8 +85,11 @@ pub trait Provider {
     /// `<kind>.<name>`.
     fn address(&self) -> String;
 
-    /// Read the NSGs with these ids (as written in policy). An id that does not exist is
-    /// [`ProviderError::NotFound`].
+    /// Read the NSGs with these ids (as written in policy). An NSG that cannot be read on its
+    /// own account (it does not exist, the service refuses it, its body is not understood) is
+    /// listed in [`Live::failed`] with the error, and the others are still read: one missing
+    /// NSG never keeps jit from revoking access in the rest. `Err` is for a failure of the
+    /// whole read (the snapshot file cannot be read, no credentials, no connection).
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError>;
 
     /// Apply `changes` (all for this provider, in plan order). Changes to one NSG are applied
@@ -99,6 +102,50 @@ pub trait Provider {
     ) -> Result<ApplyReport, ProviderError>;
 }
 
+/// Checks, before anything is written, that every change is one a provider may make, whatever
+/// the plan it came from says (DESIGN §5b): its rule name is a legal security rule name and is
+/// the name of its `after` rule; a create or update has an `after` rule that is managed (name
+/// prefix `<prefix>-` **and** the description marker). Whether the live rule an update or
+/// delete touches is managed is checked by each provider against the rule as it reads it.
+pub fn check_changes(changes: &[ResourceChange], rule_prefix: &str) -> Result<(), ProviderError> {
+    use crate::plan::Action;
+    for change in changes {
+        let refuse = |why: String| {
+            Err(ProviderError::Other(format!(
+                "refusing to apply `{}`: {why}; nothing was written",
+                change.address
+            )))
+        };
+        if !crate::compile::is_legal_rule_name(&change.name) {
+            return refuse(format!(
+                "`{}` is not a legal security rule name",
+                change.name
+            ));
+        }
+        let after = change.change.after.as_ref();
+        if let Some(after) = after {
+            if after.name != change.name {
+                return refuse(format!(
+                    "its rule is named `{}`, not `{}`",
+                    after.name, change.name
+                ));
+            }
+        }
+        match (change.action(), after) {
+            (Action::Delete, _) => {}
+            (_, None) => return refuse("it has no `after` rule".to_string()),
+            (_, Some(after)) if !after.is_managed(rule_prefix) => {
+                return refuse(format!(
+                    "the rule it would write is not managed by jit (a name starting with \
+                     `{rule_prefix}-` and `managed-by=jit` in its description)"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// What every provider may need to start: where the config lives, how much to do at once.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -106,6 +153,10 @@ pub struct OpenOptions {
     pub config_dir: PathBuf,
     /// Writes in flight at once, across NSGs (`--parallelism`).
     pub parallelism: usize,
+    /// The policy's `rule_prefix`: a provider changes or deletes only live rules whose name
+    /// starts with `<prefix>-` and whose description carries the marker, and creates only such
+    /// rules. `ops` sets it from the policy.
+    pub rule_prefix: String,
 }
 
 impl Default for OpenOptions {
@@ -113,6 +164,7 @@ impl Default for OpenOptions {
         OpenOptions {
             config_dir: PathBuf::from("."),
             parallelism: 10,
+            rule_prefix: "jit".to_string(),
         }
     }
 }
@@ -120,11 +172,11 @@ impl Default for OpenOptions {
 /// The provider a `provider` block declares.
 pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>, ProviderError> {
     match &decl.config {
-        ProviderConfig::Snapshot { path } => Ok(Box::new(snapshot::SnapshotProvider::new(
-            decl.address(),
-            opts.config_dir.join(path),
-        ))),
-        ProviderConfig::Azure { .. } => azure::open(decl, opts.parallelism),
+        ProviderConfig::Snapshot { path } => Ok(Box::new(
+            snapshot::SnapshotProvider::new(decl.address(), opts.config_dir.join(path))
+                .with_rule_prefix(&opts.rule_prefix),
+        )),
+        ProviderConfig::Azure { .. } => azure::open(decl, opts),
         ProviderConfig::Nftables { .. } => Err(ProviderError::Other(format!(
             "provider `{}`: the {} provider is not available yet in this build",
             decl.address(),

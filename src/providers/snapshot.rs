@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 
 use crate::digest::{self, canonical_json};
 use crate::live::{name_from_id, nsg_key, Live, LiveNsg, LiveRule};
-use crate::nsg::{json_kind, Rule, MANAGED_MARKER};
+use crate::nsg::{json_kind, Rule};
 use crate::plan::{Action, ResourceChange};
 use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
 
@@ -41,6 +41,8 @@ pub struct SnapshotProvider {
     address: String,
     /// Where the file is, resolved against the config directory.
     path: PathBuf,
+    /// Only rules named `<prefix>-…` that carry the marker are changed or deleted.
+    rule_prefix: String,
 }
 
 impl SnapshotProvider {
@@ -49,7 +51,15 @@ impl SnapshotProvider {
         SnapshotProvider {
             address: address.into(),
             path: path.into(),
+            rule_prefix: "jit".to_string(),
         }
+    }
+
+    /// The policy's `rule_prefix` (default `jit`): the provider changes, deletes and creates
+    /// only rules named `<prefix>-…` with the marker in their description.
+    pub fn with_rule_prefix(mut self, prefix: &str) -> SnapshotProvider {
+        self.rule_prefix = prefix.to_string();
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -86,14 +96,15 @@ impl Provider for SnapshotProvider {
             source,
         })?;
         let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
-        let live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
+        let mut live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
         for id in nsg_ids {
-            if !live.nsgs.contains_key(&nsg_key(id)) {
-                return Err(ProviderError::NotFound {
+            if !live.nsgs.contains_key(&nsg_key(id)) && !live.failed.contains_key(&nsg_key(id)) {
+                let missing = ProviderError::NotFound {
                     what: "NSG",
                     id: format!("{id} (in snapshot `{}`)", self.path.display()),
                     hint: None,
-                });
+                };
+                live.failed.insert(nsg_key(id), missing.to_string());
             }
         }
         Ok(live)
@@ -104,6 +115,8 @@ impl Provider for SnapshotProvider {
         changes: &[ResourceChange],
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
+        // Refused before the file is even read: nothing is written.
+        super::check_changes(changes, &self.rule_prefix)?;
         let real = self.resolved()?;
         // Held until this function returns: read, modify and rename as one step.
         let _lock = lock_exclusive(&real).map_err(|source| ProviderError::Io {
@@ -118,7 +131,7 @@ impl Provider for SnapshotProvider {
                 doc.live_nsg(nsg)?;
             }
         }
-        let (outcomes, changed) = doc.apply_changes(changes);
+        let (outcomes, changed) = doc.apply_changes(changes, &self.rule_prefix);
         let mut report = ApplyReport::default();
         let write_error = if changed {
             // Every jit apply holds the lock; a writer that does not (a hand edit, another
@@ -298,7 +311,11 @@ impl Document {
 
     /// Applies `changes` to the tree; one outcome per change, in order. Changes to one NSG stop
     /// at its first failure. The flag says whether the tree changed.
-    fn apply_changes(&mut self, changes: &[ResourceChange]) -> (Vec<Outcome>, bool) {
+    fn apply_changes(
+        &mut self,
+        changes: &[ResourceChange],
+        rule_prefix: &str,
+    ) -> (Vec<Outcome>, bool) {
         let index: HashMap<String, usize> = self
             .nsgs()
             .iter()
@@ -318,9 +335,8 @@ impl Document {
             }
             let result = match index.get(&key) {
                 None => Err(format!("NSG `{}` not found in the snapshot", change.nsg_id)),
-                Some(&i) => {
-                    apply_change(&mut self.nsgs_mut()[i], change).map(|changed| (i, changed))
-                }
+                Some(&i) => apply_change(&mut self.nsgs_mut()[i], change, rule_prefix)
+                    .map(|changed| (i, changed)),
             };
             match result {
                 Ok((i, changed)) => {
@@ -422,22 +438,18 @@ fn rule_name(rule: &Value) -> Option<&str> {
     rule.get("name").and_then(Value::as_str)
 }
 
-/// Whether a live rule carries jit's marker (the provider does not know the name prefix; the
-/// plan already decided which rules are managed, this only guards against a rule that changed
-/// hands since).
-fn carries_marker(rule: &Value) -> bool {
-    let props = rule
-        .get("properties")
-        .filter(|p| p.is_object())
-        .unwrap_or(rule);
-    props
-        .get("description")
-        .and_then(Value::as_str)
-        .is_some_and(|d| d.split(';').any(|part| part.trim() == MANAGED_MARKER))
+/// Whether a live rule is managed by jit, name prefix and marker both ([`Rule::is_managed`]),
+/// checked on the rule as it is in the file now, whatever the plan says of it.
+fn is_managed(rule: &Value, rule_prefix: &str) -> bool {
+    Rule::from_arm(rule).is_ok_and(|r| r.is_managed(rule_prefix))
 }
 
 /// Applies one change to one NSG; `Ok(false)` when it was already in effect.
-fn apply_change(nsg: &mut Value, change: &ResourceChange) -> Result<bool, String> {
+fn apply_change(
+    nsg: &mut Value,
+    change: &ResourceChange,
+    rule_prefix: &str,
+) -> Result<bool, String> {
     let shape = shape_of(nsg);
     let nsg_id = nsg_id(nsg).unwrap_or_default().to_string();
     let nsg_etag = nsg.get("etag").and_then(Value::as_str).map(str::to_string);
@@ -455,9 +467,10 @@ fn apply_change(nsg: &mut Value, change: &ResourceChange) -> Result<bool, String
             })?;
             match position {
                 Some(i) => {
-                    if !carries_marker(&rules[i]) {
+                    if !is_managed(&rules[i], rule_prefix) {
                         return Err(format!(
-                            "rule `{name}` exists and is not managed by jit; re-run jit plan"
+                            "rule `{name}` exists and is not managed by jit; refusing to change \
+                             it (re-run jit plan)"
                         ));
                     }
                     write_rule_fields(&mut rules[i], after);
@@ -470,9 +483,10 @@ fn apply_change(nsg: &mut Value, change: &ResourceChange) -> Result<bool, String
         }
         Action::Delete => {
             if let Some(i) = position {
-                if !carries_marker(&rules[i]) {
+                if !is_managed(&rules[i], rule_prefix) {
                     return Err(format!(
-                        "rule `{name}` is no longer managed by jit; re-run jit plan"
+                        "rule `{name}` is not managed by jit; refusing to delete it (re-run jit \
+                         plan)"
                     ));
                 }
                 rules.remove(i);

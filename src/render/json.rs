@@ -28,6 +28,8 @@ mod tests {
             accepted: vec![],
             errors: vec![],
             warnings: vec![],
+            config_digest: None,
+            targets: vec![],
             fingerprints: BTreeMap::from([("/x/nsg".to_string(), "etag".to_string())]),
         };
         let mut out = Vec::new();

@@ -96,7 +96,10 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
             ),
             error.message
         )?;
-        writeln!(out, "  in NSG {}", error.nsg_id)?;
+        match &error.nsg_id {
+            Some(id) => writeln!(out, "  in NSG {id}")?,
+            None => writeln!(out, "  in the configuration")?,
+        }
         writeln!(out)?;
     }
     let (add, change, destroy) = plan.counts();

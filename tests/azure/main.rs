@@ -15,3 +15,5 @@ mod credentials;
 mod findings;
 mod missing;
 mod provider;
+mod revocation;
+mod tampered;

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use jit::plan::{Action, ResourceChange};
-use jit::providers::{Outcome, Provider, ProviderError};
+use jit::providers::{Outcome, Provider};
 
 use crate::common::*;
 use crate::emulator::{DeletePolling, EmulatorConfig, Fault, FaultKind, Trigger};
@@ -54,18 +54,21 @@ fn reads_one_get_per_nsg_with_etags() {
 fn a_missing_nsg_is_not_found_and_a_foreign_subscription_is_refused() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
     let p = provider(&emu);
-    let err = p.read(&[nsg_id("nope")]).unwrap_err();
-    assert!(matches!(err, ProviderError::NotFound { .. }), "{err}");
+    // Each is that NSG's failure: the NSG that exists is still read.
     let other = nsg_id("a").replace("/subid/", "/other/");
-    let err = p.read(&[other]).unwrap_err().to_string();
+    let odd = "/subscriptions/subid/resourceGroups/rg1".to_string();
+    let live = p
+        .read(&[nsg_id("nope"), other.clone(), odd.clone(), nsg_id("a")])
+        .unwrap();
+    assert_eq!(live.nsgs.len(), 1);
+    let why = |id: &str| live.failed[&jit::live::nsg_key(id)].clone();
+    assert!(why(&nsg_id("nope")).starts_with("network security group not found"));
+    let err = why(&other);
     assert!(
         err.contains("subscription `other`") && err.contains("`subid`"),
         "{err}"
     );
-    let err = p
-        .read(&["/subscriptions/subid/resourceGroups/rg1".into()])
-        .unwrap_err()
-        .to_string();
+    let err = why(&odd);
     assert!(err.contains("is not a network security group id"), "{err}");
 }
 

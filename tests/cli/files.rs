@@ -52,8 +52,15 @@ fn a_config_file_linked_out_of_the_directory_is_named_and_never_read() {
         .code(1)
         .stderr_has("error[E076]: config file `")
         .stderr_has("/requests/INC-1.hcl:1:1");
-    assert_eq!(read(&d.join("live/nsgs.json")), before, "nothing written");
-    assert!(!d.join(".jit/audit.jsonl").exists());
+    // With an error in the configuration only narrowing changes are applied (the lock-down),
+    // never an allow, and the secret is written nowhere.
+    let after = String::from_utf8(read(&d.join("live/nsgs.json"))).unwrap();
+    assert_ne!(after.as_bytes(), before, "the lock-down is applied");
+    assert!(!after.contains("jit-allow-"), "{after}");
+    for file in [d.join("live/nsgs.json"), d.join(".jit/audit.jsonl")] {
+        let text = String::from_utf8(read(&file)).unwrap();
+        assert!(!text.contains("ghp_TOKEN"), "{}", file.display());
+    }
 
     // A link inside the directory is followed as before.
     fs::remove_file(d.join("requests/INC-1.hcl")).unwrap();

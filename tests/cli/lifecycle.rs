@@ -9,18 +9,18 @@ use serde_json::{json, Value};
 
 use crate::support::{config_dir, copy_dir, repo_path, TestCommand};
 
-const WEB_NSG: &str =
+pub(crate) const WEB_NSG: &str =
     "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/web-nsg";
-const DB_NSG: &str =
+pub(crate) const DB_NSG: &str =
     "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/db-nsg";
 
 /// Before the grant starts, during it, after it.
-const BEFORE: &str = "2026-11-25T13:00:00Z";
-const START: &str = "2026-11-25T14:00:00Z";
-const DURING: &str = "2026-11-25T14:30:00Z";
-const AFTER: &str = "2026-11-25T17:00:00Z";
+pub(crate) const BEFORE: &str = "2026-11-25T13:00:00Z";
+pub(crate) const START: &str = "2026-11-25T14:00:00Z";
+pub(crate) const DURING: &str = "2026-11-25T14:30:00Z";
+pub(crate) const AFTER: &str = "2026-11-25T17:00:00Z";
 
-fn policy() -> String {
+pub(crate) fn policy() -> String {
     format!(
         r#"settings {{
   rule_prefix        = "jit"
@@ -60,7 +60,7 @@ target "db-1" {{
     )
 }
 
-const REQUEST: &str = r#"request "INC-1-alice" {
+pub(crate) const REQUEST: &str = r#"request "INC-1-alice" {
   target        = "web-1"
   ports         = ["ssh"]
   source        = "198.51.100.7/32"
@@ -72,7 +72,7 @@ const REQUEST: &str = r#"request "INC-1-alice" {
 }
 "#;
 
-fn foreign_rule(name: &str, port: &str, source: &str, priority: u16) -> Value {
+pub(crate) fn foreign_rule(name: &str, port: &str, source: &str, priority: u16) -> Value {
     json!({
         "name": name,
         "id": format!("{WEB_NSG}/securityRules/{name}"),
@@ -91,7 +91,7 @@ fn foreign_rule(name: &str, port: &str, source: &str, priority: u16) -> Value {
     })
 }
 
-fn nsg(id: &str, rules: Vec<Value>) -> Value {
+pub(crate) fn nsg(id: &str, rules: Vec<Value>) -> Value {
     json!({
         "name": id.rsplit('/').next().unwrap(),
         "id": id,
@@ -101,13 +101,13 @@ fn nsg(id: &str, rules: Vec<Value>) -> Value {
     })
 }
 
-fn snapshot(web_rules: Vec<Value>) -> String {
+pub(crate) fn snapshot(web_rules: Vec<Value>) -> String {
     let doc = json!({"value": [nsg(WEB_NSG, web_rules), nsg(DB_NSG, vec![])]});
     serde_json::to_string_pretty(&doc).unwrap() + "\n"
 }
 
 /// A config with one foreign HTTP rule on web-1's NSG, and optionally the request.
-fn lab(with_request: bool) -> tempfile::TempDir {
+pub(crate) fn lab(with_request: bool) -> tempfile::TempDir {
     let live = snapshot(vec![foreign_rule("allow-http", "80", "*", 300)]);
     let policy = policy();
     let mut files = vec![
@@ -120,33 +120,33 @@ fn lab(with_request: bool) -> tempfile::TempDir {
     config_dir(&files)
 }
 
-fn jit(dir: &Path, args: &[&str]) -> TestCommand {
+pub(crate) fn jit(dir: &Path, args: &[&str]) -> TestCommand {
     TestCommand::new(dir, args).env("JIT_ACTOR", "tester")
 }
 
-fn live_file(dir: &Path) -> String {
+pub(crate) fn live_file(dir: &Path) -> String {
     fs::read_to_string(dir.join("live/nsgs.json")).unwrap()
 }
 
-fn live_json(dir: &Path) -> Value {
+pub(crate) fn live_json(dir: &Path) -> Value {
     serde_json::from_str(&live_file(dir)).unwrap()
 }
 
-fn web_rules(dir: &Path) -> Vec<Value> {
+pub(crate) fn web_rules(dir: &Path) -> Vec<Value> {
     live_json(dir)["value"][0]["properties"]["securityRules"]
         .as_array()
         .unwrap()
         .clone()
 }
 
-fn rule_names(dir: &Path) -> Vec<String> {
+pub(crate) fn rule_names(dir: &Path) -> Vec<String> {
     web_rules(dir)
         .iter()
         .map(|r| r["name"].as_str().unwrap().to_string())
         .collect()
 }
 
-fn audit_lines(path: &Path) -> Vec<Value> {
+pub(crate) fn audit_lines(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -336,14 +336,19 @@ fn corrupt_snapshot_is_a_clear_error() {
         .stderr_has("live/nsgs.json")
         .stderr_has("invalid JSON at line 4");
 
-    let no_priority = snapshot(vec![json!({"name": "odd", "properties": {
-        "protocol": "Tcp", "access": "Allow", "direction": "Inbound"}})]);
+    // An NSG that cannot be understood fails alone: the other is still locked down, and the
+    // odd one is written back as it was.
+    let odd = json!({"name": "odd", "properties": {
+        "protocol": "Tcp", "access": "Allow", "direction": "Inbound"}});
+    let no_priority = snapshot(vec![odd.clone()]);
     fs::write(dir.path().join("live/nsgs.json"), &no_priority).unwrap();
     jit(dir.path(), &["apply", "--auto-approve", "--at", BEFORE])
         .run()
         .code(1)
-        .stderr_has("rule `odd`: missing `priority`");
-    assert_eq!(live_file(dir.path()), no_priority);
+        .stderr_has("cannot read NSG `web-nsg`")
+        .stderr_has("rule `odd`: missing `priority`")
+        .stdout_has("Apply incomplete! Resources: 1 added");
+    assert_eq!(web_rules(dir.path()), [odd]);
 
     fs::remove_file(dir.path().join("live/nsgs.json")).unwrap();
     jit(dir.path(), &["plan", "--at", BEFORE])
@@ -647,8 +652,11 @@ fn saved_plan_from_the_future_is_refused() {
     assert_eq!(live_file(d), before);
 }
 
+/// A broken request keeps jit from opening anything, never from closing: plan and apply hold
+/// only the narrowing changes (here the lock-downs), print the diagnostics and exit 1; status
+/// (which only reports) refuses an invalid config.
 #[test]
-fn invalid_config_stops_plan_and_apply() {
+fn invalid_config_allows_only_narrowing_changes() {
     let dir = lab(false);
     let d = dir.path();
     fs::write(
@@ -657,14 +665,26 @@ fn invalid_config_stops_plan_and_apply() {
     )
     .unwrap();
     let before = live_file(d);
-    for args in [&["plan"][..], &["apply", "--auto-approve"], &["status"]] {
-        jit(d, args)
-            .run()
-            .code(1)
-            .stderr_has("requests.hcl:")
-            .stderr_has("invalid config");
-    }
+    jit(d, &["plan", "--detailed-exitcode", "--at", BEFORE])
+        .run()
+        .code(1)
+        .stderr_has("requests.hcl:2:12")
+        .stderr_has("error: invalid config: ")
+        .stderr_has("holds only changes that close access")
+        .stdout_has("Plan incomplete (")
+        .stdout_has("2 to add, 0 to change, 0 to destroy.");
+    jit(d, &["status"])
+        .run()
+        .code(1)
+        .stderr_has("requests.hcl:")
+        .stderr_has("invalid config");
     assert_eq!(live_file(d), before);
+    jit(d, &["apply", "--auto-approve", "--at", BEFORE])
+        .run()
+        .code(1)
+        .stdout_has("Apply incomplete! Resources: 2 added, 0 changed, 0 destroyed")
+        .stderr_has("requests.hcl:2:12");
+    assert_eq!(rule_names(d), ["allow-http", "jit-deny-web-1-ssh"]);
 }
 
 #[test]
@@ -736,7 +756,7 @@ target "vm" {
 }
 
 /// `jit plan --out <d>/plan.json --at <at>`, which must succeed; the file's path and the run.
-fn save_plan(d: &Path, at: &str) -> (std::path::PathBuf, crate::support::Run) {
+pub(crate) fn save_plan(d: &Path, at: &str) -> (std::path::PathBuf, crate::support::Run) {
     let plan = d.join("plan.json");
     let run = jit(d, &["plan", "--out", plan.to_str().unwrap(), "--at", at])
         .run()

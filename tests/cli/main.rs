@@ -2,7 +2,9 @@
 
 mod lab;
 mod lifecycle;
+mod revocation;
 mod support;
+mod tampered;
 
 mod clock;
 mod files;

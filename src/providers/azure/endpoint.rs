@@ -1,10 +1,56 @@
 //! Where the azure provider is allowed to send requests (and bearer tokens): `https://` URLs,
 //! or plain `http://` on a loopback host (127.0.0.0/8, `::1`, `localhost`) for emulators.
-//! Also splits an NSG resource id into the parts the provider checks.
+//! Also splits an NSG resource id into the parts the provider checks, and builds every ARM path
+//! that carries data (NSG ids, rule names) segment by segment, percent-encoded, so no value can
+//! change which resource a request goes to (`..`, `/`, `?`, `#`, `%` in a rule name).
 
 use std::net::IpAddr;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::Url;
+
+use crate::compile::is_legal_rule_name;
+
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) is encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One path segment built from data, percent-encoded. `.` and `..` (which a URL parser resolves
+/// however they are spelled, `%2e` included) and the empty segment are refused.
+pub fn segment(value: &str) -> Result<String, String> {
+    if value.is_empty() || value == "." || value == ".." {
+        return Err(format!("`{value}` cannot be a segment of an ARM path"));
+    }
+    Ok(utf8_percent_encode(value, SEGMENT).to_string())
+}
+
+/// The ARM path of an NSG (`/subscriptions/…/networkSecurityGroups/<name>`), every segment
+/// checked and encoded; its subscription id beside it.
+pub fn nsg_path(id: &str) -> Result<(String, &str), String> {
+    let subscription = nsg_subscription(id)?;
+    let mut path = String::new();
+    for part in id.trim_end_matches('/').split('/').skip(1) {
+        path.push('/');
+        path.push_str(&segment(part)?);
+    }
+    Ok((path, subscription))
+}
+
+/// The ARM path of security rule `name` of NSG `nsg_id`. The name must be a legal security rule
+/// name (1–80 of `[A-Za-z0-9_.-]`, starting with a word character, ending with one or `_`).
+pub fn rule_path(nsg_id: &str, name: &str) -> Result<String, String> {
+    if !is_legal_rule_name(name) {
+        return Err(format!(
+            "`{name}` is not a legal security rule name (1-80 characters of letters, digits, \
+             `_`, `.` and `-`, starting with a letter, digit or `_` and ending with one or `_`)"
+        ));
+    }
+    let (nsg, _) = nsg_path(nsg_id)?;
+    Ok(format!("{nsg}/securityRules/{}", segment(name)?))
+}
 
 /// Parses `raw` as a base URL and refuses plain HTTP anywhere but loopback. `what` names the
 /// setting in the error (`provider endpoint`, `AZURE_AUTHORITY_HOST`, …).
@@ -71,10 +117,9 @@ pub fn nsg_subscription(id: &str) -> Result<&str, String> {
         && parts[5].eq_ignore_ascii_case("providers")
         && parts[6].eq_ignore_ascii_case("Microsoft.Network")
         && parts[7].eq_ignore_ascii_case("networkSecurityGroups")
-        && parts
-            .iter()
-            .skip(1)
-            .all(|p| !p.is_empty() && !p.contains(['?', '#', '%']));
+        && parts.iter().skip(1).all(|p| {
+            !p.is_empty() && *p != "." && *p != ".." && !p.contains(['?', '#', '%', '\\'])
+        });
     if ok {
         Ok(parts[2])
     } else {
@@ -131,5 +176,37 @@ mod tests {
         assert!(nsg_subscription("/subscriptions/s1/resourceGroups/rg").is_err());
         assert!(nsg_subscription(&format!("{id}/securityRules/r")).is_err());
         assert!(nsg_subscription(&id.replace("/n", "/n?x=1")).is_err());
+        assert!(nsg_subscription(&id.replace("/rg/", "/../")).is_err());
+    }
+
+    #[test]
+    fn paths_from_data_are_encoded_and_cannot_traverse() {
+        let id = "/subscriptions/s1/resourceGroups/rg (eu)/providers/Microsoft.Network/networkSecurityGroups/n";
+        assert_eq!(
+            rule_path(id, "jit-allow-INC_1.x-ssh").unwrap(),
+            "/subscriptions/s1/resourceGroups/rg%20%28eu%29/providers/Microsoft.Network/\
+             networkSecurityGroups/n/securityRules/jit-allow-INC_1.x-ssh"
+        );
+        for name in [
+            "../../../../othersub/resourceGroups/x/providers/Microsoft.Network/networkSecurityGroups/crown-jewels/securityRules/open-all",
+            "a/b",
+            "a?b",
+            "a#b",
+            "a%2e",
+            "..",
+            "",
+            &"a".repeat(81),
+            "-lead",
+            "trail.",
+        ] {
+            let err = rule_path(id, name).unwrap_err();
+            assert!(err.contains("not a legal security rule name"), "{name}: {err}");
+        }
+        assert!(segment("..").is_err() && segment(".").is_err() && segment("").is_err());
+        assert_eq!(segment("a/b?c#d%e").unwrap(), "a%2Fb%3Fc%23d%25e");
+        let (path, sub) = nsg_path(id).unwrap();
+        assert_eq!(sub, "s1");
+        assert!(path.ends_with("/networkSecurityGroups/n"), "{path}");
+        assert!(nsg_path("/subscriptions/s1/resourceGroups/../providers/Microsoft.Network/networkSecurityGroups/n").is_err());
     }
 }

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::client::ArmClient;
-use super::endpoint::join;
+use super::endpoint::{join, nsg_path};
 use super::error::{ArmError, RemoteError};
 use crate::lang::did_you_mean;
 use crate::live::name_from_id;
@@ -20,7 +20,15 @@ pub async fn nsg_not_found(client: &ArmClient, id: &str, answer: &RemoteError) -
     let hint = if answer.has_detail(RESOURCE_GROUP_NOT_FOUND) {
         Some(group_missing(id))
     } else {
-        match client.list(&join(client.base(), group_list_path(id))).await {
+        let listed = match nsg_path(id) {
+            Ok((path, _)) => {
+                client
+                    .list(&join(client.base(), group_list_path(&path)))
+                    .await
+            }
+            Err(message) => Err(ArmError::Refused(message)),
+        };
+        match listed {
             Ok(items) => Some(name_hint(id, &items)),
             Err(ArmError::Remote(e))
                 if e.status == 404 && e.has_detail(RESOURCE_GROUP_NOT_FOUND) =>

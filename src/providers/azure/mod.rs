@@ -38,7 +38,7 @@ use futures::{stream, StreamExt};
 use crate::live::{nsg_key, Live};
 use crate::model::{AzureMode, ProviderConfig, ProviderDecl};
 use crate::plan::ResourceChange;
-use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
+use crate::providers::{ApplyReport, OnOutcome, OpenOptions, Outcome, Provider, ProviderError};
 
 pub use auth::{AccessToken, AuthError, TokenProvider};
 pub use client::API_VERSION;
@@ -74,6 +74,8 @@ pub struct AzureProvider {
     runtime: tokio::runtime::Runtime,
     /// Etag of every NSG this provider last read, by [`nsg_key`].
     read_etags: Mutex<HashMap<String, String>>,
+    /// Only rules named `<prefix>-…` that carry the marker are changed, deleted or created.
+    rule_prefix: String,
 }
 
 impl std::fmt::Debug for AzureProvider {
@@ -126,8 +128,16 @@ impl AzureProvider {
             parallelism: options.parallelism.max(1),
             runtime,
             read_etags: Mutex::new(HashMap::new()),
+            rule_prefix: "jit".to_string(),
             address,
         })
+    }
+
+    /// The policy's `rule_prefix` (default `jit`): the provider changes, deletes and creates
+    /// only rules named `<prefix>-…` with the marker in their description.
+    pub fn with_rule_prefix(mut self, prefix: &str) -> AzureProvider {
+        self.rule_prefix = prefix.to_string();
+        self
     }
 
     fn check_id(&self, id: &str) -> Result<(), ProviderError> {
@@ -145,7 +155,7 @@ impl AzureProvider {
 
 /// Opens an `azure` provider block: NSG mode, credentials from the environment. Defender mode
 /// is refused with a clear error.
-pub fn open(decl: &ProviderDecl, parallelism: usize) -> Result<Box<dyn Provider>, ProviderError> {
+pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>, ProviderError> {
     let ProviderConfig::Azure {
         subscription_id,
         mode,
@@ -164,7 +174,7 @@ pub fn open(decl: &ProviderDecl, parallelism: usize) -> Result<Box<dyn Provider>
         )));
     }
     let options = AzureOptions {
-        parallelism,
+        parallelism: opts.parallelism,
         ..AzureOptions::default()
     };
     let provider = AzureProvider::new(
@@ -172,7 +182,8 @@ pub fn open(decl: &ProviderDecl, parallelism: usize) -> Result<Box<dyn Provider>
         subscription_id,
         endpoint.as_deref(),
         options,
-    )?;
+    )?
+    .with_rule_prefix(&opts.rule_prefix);
     Ok(Box::new(provider))
 }
 
@@ -193,8 +204,12 @@ impl Provider for AzureProvider {
 
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
         let mut ids: Vec<&String> = Vec::new();
+        let mut refused = Vec::new();
         for id in nsg_ids {
-            self.check_id(id)?;
+            if let Err(e) = self.check_id(id) {
+                refused.push((nsg_key(id), e.to_string()));
+                continue;
+            }
             if !ids.iter().any(|seen| nsg_key(seen) == nsg_key(id)) {
                 ids.push(id);
             }
@@ -205,11 +220,25 @@ impl Provider for AzureProvider {
                 .collect(),
         );
         let mut live = Live::default();
+        live.failed.extend(refused);
         let mut etags = self.read_etags.lock().expect("no panics while held");
         for (id, result) in ids.iter().zip(results) {
-            let nsg = result?;
-            etags.insert(nsg_key(id), nsg.fingerprint.clone());
-            live.nsgs.insert(nsg_key(id), nsg);
+            match result {
+                Ok(nsg) => {
+                    etags.insert(nsg_key(id), nsg.fingerprint.clone());
+                    live.nsgs.insert(nsg_key(id), nsg);
+                }
+                // This NSG's own failure: the others are still read and planned.
+                Err(
+                    e @ (ProviderError::NotFound { .. }
+                    | ProviderError::Remote { .. }
+                    | ProviderError::Corrupt { .. }),
+                ) => {
+                    etags.remove(&nsg_key(id));
+                    live.failed.insert(nsg_key(id), e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(live)
     }
@@ -219,9 +248,17 @@ impl Provider for AzureProvider {
         changes: &[ResourceChange],
         on_outcome: &OnOutcome<'_>,
     ) -> Result<ApplyReport, ProviderError> {
+        // Refused before any request is sent: nothing is written.
+        super::check_changes(changes, &self.rule_prefix)?;
         let mut groups: Vec<(String, Vec<&ResourceChange>)> = Vec::new();
         for change in changes {
             self.check_id(&change.nsg_id)?;
+            endpoint::rule_path(&change.nsg_id, &change.name).map_err(|why| {
+                ProviderError::Other(format!(
+                    "refusing to apply `{}`: {why}; nothing was written",
+                    change.address
+                ))
+            })?;
             let key = nsg_key(&change.nsg_id);
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, group)) => group.push(change),
@@ -253,7 +290,15 @@ impl Provider for AzureProvider {
                 let expected = expected.get(key).map(String::as_str);
                 async move {
                     let id = &group[0].nsg_id;
-                    let result = write::apply_nsg(&self.client, id, expected, group, record).await;
+                    let result = write::apply_nsg(
+                        &self.client,
+                        id,
+                        expected,
+                        &self.rule_prefix,
+                        group,
+                        record,
+                    )
+                    .await;
                     result.stale.then(|| id.clone())
                 }
             }))

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::client::{ArmClient, Request};
-use super::endpoint::join;
+use super::endpoint::{join, nsg_path};
 use super::error::ArmError;
 use super::missing::nsg_not_found;
 use crate::digest;
@@ -17,7 +17,11 @@ use crate::providers::ProviderError;
 /// GETs the NSG `id`. A missing NSG is [`ProviderError::NotFound`], with a hint from its
 /// resource group (see [`super::missing`]).
 pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<LiveNsg, ProviderError> {
-    let url = join(client.base(), id);
+    let (path, _) = nsg_path(id).map_err(|message| ProviderError::Corrupt {
+        source_name: id.to_string(),
+        message,
+    })?;
+    let url = join(client.base(), &path);
     let response = match client.send(&Request::get(url.as_str())).await {
         Ok(response) => response,
         Err(ArmError::Remote(e)) if e.status == 404 => {

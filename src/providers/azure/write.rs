@@ -12,7 +12,7 @@
 use serde_json::json;
 
 use super::client::{ArmClient, Request};
-use super::endpoint::join;
+use super::endpoint::{join, rule_path};
 use super::error::ArmError;
 use super::lro;
 use super::read::{read_nsg, read_rule};
@@ -47,6 +47,7 @@ pub async fn apply_nsg(
     client: &ArmClient,
     nsg_id: &str,
     expected: Option<&str>,
+    rule_prefix: &str,
     changes: &[&ResourceChange],
     report: &(dyn Fn(&ResourceChange, Outcome) + Sync),
 ) -> NsgResult {
@@ -81,7 +82,7 @@ pub async fn apply_nsg(
             report(change, Outcome::Skipped(why.clone()));
             continue;
         }
-        match apply_change(client, &live, change).await {
+        match apply_change(client, &live, rule_prefix, change).await {
             Ok(()) => report(change, Outcome::Applied),
             Err(ChangeError::Stale(why)) => {
                 result.stale = true;
@@ -106,17 +107,29 @@ pub async fn apply_nsg(
 async fn apply_change(
     client: &ArmClient,
     live: &LiveNsg,
+    rule_prefix: &str,
     change: &ResourceChange,
 ) -> Result<(), ChangeError> {
-    let url = join(
-        client.base(),
-        &format!("{}/securityRules/{}", live.id, change.name),
-    );
+    // The policy's NSG id and the rule name, each segment encoded: never the id the server
+    // answered with, never a name that could leave `…/securityRules/`.
+    let path = rule_path(&change.nsg_id, &change.name).map_err(|why| {
+        ChangeError::Failed(format!("refusing to write `{}`: {why}", change.address))
+    })?;
+    let url = join(client.base(), &path);
     let current = live
         .rules
         .iter()
         .find(|r| r.rule.name.eq_ignore_ascii_case(&change.name));
     let action = change.action();
+    // Checked on the live rule as read just now, whatever the plan says of it.
+    if let Some(current) = current.filter(|c| !c.rule.is_managed(rule_prefix)) {
+        return Err(ChangeError::Failed(format!(
+            "rule `{}` is not managed by jit (its name must start with `{rule_prefix}-` and its \
+             description carry `managed-by=jit`); refusing to {} it",
+            current.rule.name,
+            action_word(action)
+        )));
+    }
     let after = match (action, &change.change.after) {
         (Action::Delete, _) => None,
         (_, Some(after)) => Some(after),

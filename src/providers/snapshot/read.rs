@@ -93,40 +93,58 @@ pub(super) fn read_live(
         if !seen.insert(key.clone()) {
             return Err(corrupt(format!("NSG `{id}` appears twice")));
         }
-        if let Some(nsg) = nsg {
-            live.nsgs.insert(key, nsg);
+        match nsg {
+            Some(Ok(nsg)) => {
+                live.nsgs.insert(key, nsg);
+            }
+            // A wanted NSG whose rules are not understood fails alone (see `Provider::read`).
+            Some(Err(e)) => {
+                live.failed.insert(key, e.to_string());
+            }
+            None => {}
         }
     }
     Ok(live)
 }
 
-/// One NSG: its id, and its rules when it is wanted.
+/// One NSG: its id (a file without one is corrupt as a whole), and, when it is wanted, its
+/// rules or why they cannot be read.
 fn read_nsg(
     i: usize,
     raw: &RawValue,
     wanted: &HashSet<String>,
     corrupt: &(dyn Fn(String) -> ProviderError + Sync),
-) -> Result<(String, Option<LiveNsg>), ProviderError> {
+) -> Result<(String, Option<Result<LiveNsg, ProviderError>>), ProviderError> {
     let no_id = || corrupt(format!("NSG #{} has no string `id`", i + 1));
     if first_byte(raw) != b'{' {
         return Err(no_id());
     }
-    let head: NsgHead = serde_json::from_str(raw.get()).map_err(|e| {
+    let mut head: NsgHead = serde_json::from_str(raw.get()).map_err(|e| {
         corrupt(format!(
             "NSG #{}: {}",
             i + 1,
             strip_position(&e.to_string())
         ))
     })?;
-    let Some(Value::String(id)) = head.id else {
+    let Some(Value::String(id)) = head.id.take() else {
         return Err(no_id());
     };
     if !wanted.contains(&nsg_key(&id)) {
         return Ok((id, None));
     }
+    let nsg = read_rules(&id, head, corrupt);
+    Ok((id, Some(nsg)))
+}
+
+/// The rules and fingerprint of a wanted NSG.
+fn read_rules(
+    id: &str,
+    head: NsgHead<'_>,
+    corrupt: &(dyn Fn(String) -> ProviderError + Sync),
+) -> Result<LiveNsg, ProviderError> {
     let name = match head.name {
         Some(Value::String(n)) => n,
-        _ => name_from_id(&id).to_string(),
+        _ => name_from_id(id).to_string(),
     };
     let in_nsg = |m: String| corrupt(format!("NSG `{name}`: {m}"));
     // Raw shape when `properties` is an object; flattened when `securityRules` is on top.
@@ -183,13 +201,12 @@ fn read_nsg(
             digest::tagged(text.as_bytes())
         }
     };
-    let nsg = LiveNsg {
-        id: id.clone(),
+    Ok(LiveNsg {
+        id: id.to_string(),
         name,
         fingerprint,
         rules,
-    };
-    Ok((id, Some(nsg)))
+    })
 }
 
 /// `f` over `items` on up to all cores, results in input order.

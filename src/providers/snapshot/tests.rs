@@ -423,7 +423,9 @@ fn a_failed_change_skips_the_rest_of_its_nsg_only() {
             ),
         ],
     );
-    assert!(matches!(&outcomes[0], Outcome::Failed(m) if m.contains("no longer managed by jit")));
+    assert!(
+        matches!(&outcomes[0], Outcome::Failed(m) if m.contains("is not managed by jit; refusing to delete it"))
+    );
     assert!(matches!(outcomes[1], Outcome::Skipped(_)));
     assert_eq!(outcomes[2], Outcome::Applied);
     assert!(matches!(&outcomes[3], Outcome::Failed(m) if m.contains("no longer exists")));
@@ -507,14 +509,22 @@ fn corrupt_and_missing_files_are_clear_errors() {
     ];
     for (text, expected) in cases {
         let path = write_file(dir.path(), text);
-        let err = provider(&path)
-            .read(&["/a/nsg".into(), "/a/n".into()])
-            .unwrap_err();
-        assert!(
-            matches!(err, ProviderError::Corrupt { .. }),
-            "{text}: {err:?}"
-        );
-        let message = err.to_string();
+        // A wanted NSG whose rules cannot be read fails alone; a broken file fails the read.
+        let message = match provider(&path).read(&["/a/nsg".into(), "/a/n".into()]) {
+            Ok(live) => live
+                .failed
+                .values()
+                .find(|why| !why.starts_with("NSG not found"))
+                .cloned()
+                .expect("the NSG in the file failed"),
+            Err(err) => {
+                assert!(
+                    matches!(err, ProviderError::Corrupt { .. }),
+                    "{text}: {err:?}"
+                );
+                err.to_string()
+            }
+        };
         assert!(message.contains(expected), "{text}: {message}");
         assert!(
             message.starts_with(&path.display().to_string()),
@@ -536,8 +546,11 @@ fn ids_match_case_insensitively_and_unknown_ones_are_not_found() {
     let live = p.read(&[TESTNSG.to_uppercase()]).unwrap();
     assert_eq!(live.nsgs.len(), 1);
     assert_eq!(live.nsg(TESTNSG).unwrap().id, TESTNSG);
-    let err = p.read(&[format!("{TESTNSG}-2")]).unwrap_err();
-    assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
+    // A missing NSG is that NSG's failure; the others are still read.
+    let live = p.read(&[format!("{TESTNSG}-2"), TESTNSG.into()]).unwrap();
+    assert_eq!(live.nsgs.len(), 1);
+    let why = &live.failed[&nsg_key(&format!("{TESTNSG}-2"))];
+    assert!(why.starts_with("NSG not found: "), "{why}");
 }
 
 #[test]
@@ -601,7 +614,9 @@ fn only_the_nsgs_asked_for_are_parsed() {
     let path = write_file(dir.path(), &text);
     let p = provider(&path);
     assert_eq!(p.read(&["/x/good".into()]).unwrap().nsgs.len(), 1);
-    let err = p.read(&["/x/odd".into()]).unwrap_err().to_string();
+    let live = p.read(&["/x/odd".into(), "/x/good".into()]).unwrap();
+    assert_eq!(live.nsgs.len(), 1, "the good NSG is still read");
+    let err = &live.failed[&nsg_key("/x/odd")];
     assert!(
         err.contains("NSG `odd`: rule `r`: missing `priority`"),
         "{err}"
@@ -700,4 +715,51 @@ fn apply_keeps_a_foreign_asg_rule_byte_for_byte_and_drops_a_stray_asg_of_a_manag
     let rules = &now.nsg(TESTNSG).unwrap().rules;
     assert_eq!(rules[1].rule, after, "the stray ASG is gone");
     assert_eq!(rules[0].rule.source_asgs, [ASG]);
+}
+
+#[test]
+fn illegal_names_and_unmanaged_creates_are_refused_before_the_file_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), FLAT);
+    let before = fs::read(&path).unwrap();
+    let p = provider(&path);
+    let mut evil = managed("jit-x", 101, "*");
+    evil.name = "../../x/securityRules/open-all".into();
+    let mut traversal = change(TESTNSG, Action::Create, None, Some(evil));
+    traversal.name = "../../x/securityRules/open-all".into();
+    let legal = change(
+        TESTNSG,
+        Action::Create,
+        None,
+        Some(managed("jit-x", 101, "*")),
+    );
+    let mut unmarked = managed("jit-y", 102, "*");
+    unmarked.description = None;
+    let mut renamed = legal.clone();
+    renamed.name = "jit-z".into();
+    for (changes, expected) in [
+        (
+            vec![legal.clone(), traversal],
+            "is not a legal security rule name",
+        ),
+        (
+            vec![change(TESTNSG, Action::Create, None, Some(unmarked))],
+            "is not managed by jit",
+        ),
+        (
+            vec![change(
+                TESTNSG,
+                Action::Create,
+                None,
+                Some(managed("other-x", 101, "*")),
+            )],
+            "is not managed by jit",
+        ),
+        (vec![renamed], "its rule is named `jit-x`, not `jit-z`"),
+    ] {
+        let err = p.apply(&changes, &|_, _| {}).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains("nothing was written"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), before);
+    }
 }

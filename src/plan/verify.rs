@@ -1,0 +1,227 @@
+//! Pure: does a saved plan hold exactly the changes jit derives now? `ops::apply` re-derives
+//! the plan from the configuration and live state and compares it with the file before
+//! anything is written (DESIGN §5b, "plans are checked, not trusted"); what it then writes
+//! comes from the derived plan, never from the file.
+//!
+//! Compared: the set of addresses, each change's action, every attribute of its `after` rule
+//! (name and every ARM property), and `valid_until`. Not compared, because nothing is taken
+//! from the file: the human reason, `action_reason`, the request details, findings, and
+//! `before` (the live rule: the fingerprints say whether live state moved).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::plan::{Action, Plan, ResourceChange};
+
+/// The first way `saved` differs from `derived`, in words naming the address and attribute;
+/// `None` when the saved plan holds exactly the derived changes.
+pub fn first_difference(saved: &Plan, derived: &Plan) -> Option<String> {
+    if saved.valid_until != derived.valid_until {
+        return Some(format!(
+            "its `valid_until` is {}, jit would set {}",
+            show_time(saved.valid_until),
+            show_time(derived.valid_until)
+        ));
+    }
+    let by_address = |plan: &Plan| -> BTreeMap<String, Vec<ResourceChange>> {
+        let mut out: BTreeMap<String, Vec<ResourceChange>> = BTreeMap::new();
+        for change in &plan.resource_changes {
+            out.entry(change.address.clone())
+                .or_default()
+                .push(change.clone());
+        }
+        out
+    };
+    let (saved_changes, derived_changes) = (by_address(saved), by_address(derived));
+    // Walk in the derived plan's order, then what only the file has.
+    for change in &derived.resource_changes {
+        let address = &change.address;
+        let Some(theirs) = saved_changes.get(address) else {
+            return Some(format!(
+                "jit would {} `{address}`, which the plan file does not hold",
+                verb(change.action())
+            ));
+        };
+        if theirs.len() > 1 {
+            return Some(format!(
+                "the plan file holds {} changes of `{address}`",
+                theirs.len()
+            ));
+        }
+        if let Some(why) = change_difference(&theirs[0], change) {
+            return Some(format!("`{address}`: {why}"));
+        }
+    }
+    for (address, theirs) in &saved_changes {
+        if !derived_changes.contains_key(address) {
+            return Some(format!(
+                "the plan file would {} `{address}`, which jit would not do",
+                verb(theirs[0].action())
+            ));
+        }
+    }
+    None
+}
+
+fn change_difference(saved: &ResourceChange, derived: &ResourceChange) -> Option<String> {
+    if saved.action() != derived.action() {
+        return Some(format!(
+            "the plan file would {} it, jit would {} it",
+            verb(saved.action()),
+            verb(derived.action())
+        ));
+    }
+    match (&saved.change.after, &derived.change.after) {
+        (None, None) => None,
+        (Some(_), None) => Some("the plan file has an `after` rule, jit would have none".into()),
+        (None, Some(_)) => Some("the plan file has no `after` rule".into()),
+        (Some(s), Some(d)) => attribute_difference(&s.to_arm(), &d.to_arm()),
+    }
+}
+
+/// The first attribute of two rules in ARM shape (`name`, then `properties.*`) that differs.
+fn attribute_difference(saved: &Value, derived: &Value) -> Option<String> {
+    if saved["name"] != derived["name"] {
+        return Some(differs("name", &saved["name"], &derived["name"]));
+    }
+    let empty = serde_json::Map::new();
+    let props = |v: &Value| {
+        v["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or(empty.clone())
+    };
+    let (s, d) = (props(saved), props(derived));
+    let keys = d.keys().chain(s.keys().filter(|k| !d.contains_key(*k)));
+    for key in keys {
+        let (theirs, ours) = (
+            s.get(key).unwrap_or(&Value::Null),
+            d.get(key).unwrap_or(&Value::Null),
+        );
+        if theirs != ours {
+            return Some(differs(key, theirs, ours));
+        }
+    }
+    None
+}
+
+fn differs(attribute: &str, saved: &Value, derived: &Value) -> String {
+    format!(
+        "`{attribute}` is {} in the plan file, jit would write {}",
+        show(saved),
+        show(derived)
+    )
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "absent".to_string(),
+        other => format!("`{other}`"),
+    }
+}
+
+fn show_time(t: Option<jiff::Timestamp>) -> String {
+    t.map_or_else(|| "null".to_string(), |t| format!("`{t}`"))
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::tests::{grant, live, plan, policy};
+
+    fn derived() -> Plan {
+        plan(
+            &policy(vec![grant("INC-1", "2026-11-25T14:00:00Z", 2)]),
+            &live(vec![]),
+        )
+    }
+
+    #[test]
+    fn the_same_plan_has_no_difference() {
+        let d = derived();
+        assert_eq!(d.resource_changes.len(), 2);
+        assert_eq!(first_difference(&d, &d), None);
+        // Reasons and request details are not compared: nothing is taken from them.
+        let mut s = d.clone();
+        s.resource_changes[0].reason = "forged".into();
+        if let Some(r) = &mut s.resource_changes[0].request {
+            r.requester = "mallory@example.com".into();
+        }
+        s.resource_changes.reverse();
+        assert_eq!(first_difference(&s, &d), None);
+    }
+
+    #[test]
+    fn each_tampering_is_named() {
+        let d = derived();
+        let allow = d
+            .resource_changes
+            .iter()
+            .position(|c| c.name.contains("allow"))
+            .unwrap();
+        let check = |edit: &dyn Fn(&mut Plan), expected: &str| {
+            let mut s = d.clone();
+            edit(&mut s);
+            let why = first_difference(&s, &d).expect("a difference");
+            assert!(why.contains(expected), "{why}");
+        };
+        check(
+            &|s| {
+                s.resource_changes[allow]
+                    .change
+                    .after
+                    .as_mut()
+                    .unwrap()
+                    .sources = vec!["0.0.0.0/0".into()]
+            },
+            "`nsg-a/jit-allow-INC-1-ssh`: `sourceAddressPrefix` is `\"0.0.0.0/0\"` in the plan \
+             file, jit would write `\"198.51.100.7/32\"`",
+        );
+        check(
+            &|s| {
+                s.resource_changes[allow]
+                    .change
+                    .after
+                    .as_mut()
+                    .unwrap()
+                    .destination_ports = vec!["0-65535".into()]
+            },
+            "`destinationPortRange`",
+        );
+        check(&|s| s.valid_until = None, "`valid_until` is null");
+        check(
+            &|s| {
+                s.resource_changes.remove(allow);
+            },
+            "jit would create `nsg-a/jit-allow-INC-1-ssh`, which the plan file does not hold",
+        );
+        check(
+            &|s| {
+                let mut extra = s.resource_changes[allow].clone();
+                extra.address = "nsg-a/backdoor".into();
+                s.resource_changes.push(extra);
+            },
+            "the plan file would create `nsg-a/backdoor`, which jit would not do",
+        );
+        check(
+            &|s| s.resource_changes[allow].change.actions = vec![Action::Delete],
+            "the plan file would delete it, jit would create it",
+        );
+        check(
+            &|s| {
+                let twin = s.resource_changes[allow].clone();
+                s.resource_changes.push(twin);
+            },
+            "holds 2 changes",
+        );
+    }
+}
