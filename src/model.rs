@@ -41,6 +41,9 @@ pub struct Settings {
     pub approvals_required: u32,
     /// Regex source; validated when loaded.
     pub justification_pattern: Option<String>,
+    /// The OpenSSH allowed_signers file, as written (relative to the config directory). When
+    /// set, approvers count only through verified `approval` blocks.
+    pub approval_signers: Option<String>,
 }
 
 impl Default for Settings {
@@ -57,6 +60,7 @@ impl Default for Settings {
             },
             approvals_required: 0,
             justification_pattern: None,
+            approval_signers: None,
         }
     }
 }

@@ -25,6 +25,7 @@ pub struct Decls {
     pub providers: Vec<ProviderDecl>,
     pub targets: Vec<TargetDecl>,
     pub requests: Vec<RequestDecl>,
+    pub approvals: Vec<ApprovalDecl>,
 }
 
 impl Decls {
@@ -34,6 +35,7 @@ impl Decls {
         self.providers.append(&mut other.providers);
         self.targets.append(&mut other.targets);
         self.requests.append(&mut other.requests);
+        self.approvals.append(&mut other.approvals);
     }
 }
 
@@ -47,6 +49,8 @@ pub struct SettingsDecl {
     pub approvals_at: Option<At>,
     /// Compiled once, here; the place is for "pattern set at …" hints.
     pub pattern: Option<Spanned<Regex>>,
+    /// `approval_signers`, as written.
+    pub signers: Option<Spanned<String>>,
 }
 
 #[derive(Debug)]
@@ -114,5 +118,17 @@ pub struct RequestDecl {
     pub justification: Option<Spanned<String>>,
     pub start: Option<Timestamp>,
     pub duration: Option<Spanned<SignedDuration>>,
+    pub ok: bool,
+}
+
+/// An `approval "<request id>" { by, signature }` block.
+#[derive(Debug)]
+pub struct ApprovalDecl {
+    /// The block header: where every problem with the approval is reported.
+    pub at: At,
+    pub request: Spanned<String>,
+    pub by: Option<Spanned<String>>,
+    /// The signature's text (SSHSIG PEM armour), indentation and all.
+    pub signature: Option<Spanned<String>>,
     pub ok: bool,
 }

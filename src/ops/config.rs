@@ -176,6 +176,12 @@ pub struct Loaded {
     /// Sorted by file, line and column. From [`load`], only warnings; from [`load_lenient`],
     /// errors too.
     pub diagnostics: Vec<Diagnostic>,
+    /// The allowed_signers file `approval_signers` names, when set and readable: its path as
+    /// shown and its text. It is part of the configuration (who may approve), so a digest of
+    /// the configuration covers it.
+    pub signers: Option<SourceFile>,
+    /// Every request that can be approved, with its approval message (`jit approve`).
+    pub approvable: Vec<lang::Approvable>,
 }
 
 impl Loaded {
@@ -209,7 +215,9 @@ pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
 /// part that validated (see [`lang::Loaded`]). Fails only when the files cannot be read.
 pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_sources(dir)?;
-    let loaded = lang::load_all(&sources);
+    let signers =
+        lang::approval_signers(&sources).map(|written| super::signers::read(dir, &written));
+    let loaded = lang::load_all_with(&sources, signers.as_ref());
     diagnostics.extend(loaded.diagnostics);
     let order = |path: &str| sources.iter().position(|s| s.path == path);
     diagnostics.sort_by_key(|d| (order(&d.file), d.line, d.column));
@@ -217,6 +225,13 @@ pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
         policy: loaded.policy,
         sources,
         diagnostics,
+        signers: signers.and_then(|s| {
+            Some(SourceFile {
+                path: s.path,
+                text: s.text.ok()?,
+            })
+        }),
+        approvable: loaded.approvable,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod fmt;
 pub mod plan;
 pub mod planfile;
+pub mod signers;
 pub mod status;
 
 use std::collections::BTreeMap;
