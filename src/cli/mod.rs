@@ -2,6 +2,7 @@
 //! options and calls one operation. The clock is read here and nowhere else.
 
 mod apply;
+mod approve;
 mod fmt;
 mod plan;
 mod schema;
@@ -97,6 +98,8 @@ pub enum Command {
     Status(status::Args),
     /// Print the JSON Schema of a file kind (HCL's JSON form)
     Schema(schema::Args),
+    /// Sign a request's approval with ssh-keygen and append it to the request's file
+    Approve(approve::Args),
 }
 
 /// The clock: `--at` when given, else now, truncated to whole seconds (plans and audit lines
@@ -130,6 +133,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
+        Command::Approve(args) => approve::run(&cli.global, args),
     };
     match result {
         Ok(status) => status.into(),

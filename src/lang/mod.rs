@@ -59,6 +59,7 @@ pub struct Approvable {
     pub id: String,
     /// The path of the file that holds it, as in diagnostics.
     pub file: String,
+    pub requester: String,
     pub message: String,
 }
 
@@ -135,6 +136,7 @@ pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loa
             id,
             file: files[at.file].path.clone(),
             message: subject.message(),
+            requester: subject.requester,
         })
         .collect();
     let mut diagnostics = extra.signers_diagnostics;

@@ -6,6 +6,7 @@
 //! saves and loads plans.
 
 pub mod apply;
+pub mod approve;
 pub mod audit;
 pub mod config;
 pub mod fmt;
