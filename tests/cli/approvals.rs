@@ -801,3 +801,21 @@ fn back_to_back_grants_over_max_duration_are_refused() {
     .unwrap();
     jit(dir.path(), &["validate"]).run().code(0);
 }
+
+#[test]
+fn the_approvals_example_verifies_and_a_widened_copy_does_not() {
+    let example = crate::support::repo_path("examples/approvals");
+    jit(&example, &["validate"])
+        .run()
+        .code(0)
+        .stderr_has("valid: 1 target, 1 request");
+    let copy = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(&example, copy.path());
+    let file = copy.path().join("requests/INC-4211-alice.hcl");
+    let text = fs::read_to_string(&file).unwrap();
+    fs::write(&file, text.replace("\"2h\"", "\"3h\"")).unwrap();
+    jit(copy.path(), &["validate"])
+        .run()
+        .code(1)
+        .stderr_has("error[E065]: the signature by `bob@example.com` does not match request `INC-4211-alice` as it is now");
+}
