@@ -71,13 +71,18 @@ request "INC-1-alice" {{
 }
 
 /// A config dir for the emulator, and a bin dir with a stand-in `az` printing a token it accepts.
-struct Setup {
+pub(crate) struct Setup {
     dir: TempDir,
     bin: TempDir,
 }
 
 fn setup(emu: &Emulator) -> Setup {
-    let dir = config_dir(&[("policy.hcl", &policy(&emu.base_url()))]);
+    setup_with(&[("policy.hcl", &policy(&emu.base_url()))])
+}
+
+/// [`setup`] with other config files.
+pub(crate) fn setup_with(files: &[(&str, &str)]) -> Setup {
+    let dir = config_dir(files);
     let bin = tempfile::tempdir().unwrap();
     let az = bin.path().join("az");
     let expires = jiff::Timestamp::now().as_second() + 3600;
@@ -98,7 +103,7 @@ fn setup(emu: &Emulator) -> Setup {
 }
 
 impl Setup {
-    fn jit(&self, args: &[&str]) -> TestCommand {
+    pub(crate) fn jit(&self, args: &[&str]) -> TestCommand {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths: Vec<PathBuf> = vec![self.bin.path().to_path_buf()];
         paths.extend(std::env::split_paths(&path));
@@ -115,7 +120,7 @@ impl Setup {
         self.jit(&["plan", "--detailed-exitcode", "--at", at]).run()
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
