@@ -135,7 +135,8 @@ mod tests {
     #[test]
     fn every_field_changes_the_message() {
         let base = subject().message();
-        let changes: Vec<Box<dyn Fn(&mut Subject)>> = vec![
+        type Change = Box<dyn Fn(&mut Subject)>;
+        let changes: Vec<Change> = vec![
             Box::new(|s| s.id.push('x')),
             Box::new(|s| s.target.push('x')),
             Box::new(|s| s.ports[0].0 = 3390),

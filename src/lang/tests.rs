@@ -634,7 +634,7 @@ mod approvals {
 
     #[test]
     fn a_listed_approver_who_has_not_signed_is_a_warning() {
-        let loaded = load_signed(&REQUEST.to_string(), &signers_text());
+        let loaded = load_signed(REQUEST, &signers_text());
         let unsigned = loaded
             .diagnostics
             .iter()

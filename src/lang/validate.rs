@@ -327,7 +327,8 @@ fn back_to_back(
             end = end.max(g.end());
             let start = grants[first].1.start;
             let stretch = end.duration_since(start);
-            if stretch > max {
+            // Reported once per request, for the first port that takes it past the limit.
+            if stretch > max && excluded.insert(i) {
                 let (other_decl, other) = &grants[first];
                 let hint = format!(
                     "request `{}` (at {}) runs from {} to {}; leave a gap between the requests, or shorten them",
@@ -350,7 +351,6 @@ fn back_to_back(
                         ),
                     )
                     .hint = Some(hint);
-                excluded.insert(i);
             }
         }
     }
