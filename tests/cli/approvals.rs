@@ -819,3 +819,38 @@ fn the_approvals_example_verifies_and_a_widened_copy_does_not() {
         .code(1)
         .stderr_has("error[E065]: the signature by `bob@example.com` does not match request `INC-4211-alice` as it is now");
 }
+
+#[test]
+fn jit_approve_defaults_to_git_user_email_and_the_home_ssh_key() {
+    let lab = Lab::new();
+    lab.write(REQUEST_FILE, &alice_request());
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir_all(home.path().join(".ssh")).unwrap();
+    for suffix in ["", ".pub"] {
+        fs::copy(
+            lab.keys.key(&format!("bob{suffix}")),
+            home.path().join(format!(".ssh/id_ed25519{suffix}")),
+        )
+        .unwrap();
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(lab.path())
+            .args(args)
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git(&["init", "-q"]);
+    git(&["config", "user.email", "bob@example.com"]);
+    jit(lab.path(), &["approve", "INC-1-alice"])
+        .env("HOME", home.path())
+        .run()
+        .code(0)
+        .stderr_has("as `bob@example.com` with key `")
+        .stderr_has(".ssh/id_ed25519`");
+    jit(lab.path(), &["validate"]).run().code(0);
+}
