@@ -447,3 +447,26 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text parses without a panic, and every error points inside its line.
+        #[test]
+        fn any_text_is_lines_or_errors(text in "(\\PC|[ \\t\\n\",=!*?#]){0,200}") {
+            let (_, errors) = super::parse(&text);
+            for e in errors {
+                prop_assert!(e.offset <= text.len());
+                prop_assert!(text.is_char_boundary(e.offset));
+                prop_assert!(e.line >= 1 && e.column >= 1);
+            }
+        }
+
+        #[test]
+        fn glob_never_panics(value in "\\PC{0,20}", pattern in "[a-z*?é]{0,10}") {
+            let _ = super::glob(value.as_bytes(), pattern.as_bytes());
+        }
+    }
+}
