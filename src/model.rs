@@ -201,6 +201,8 @@ pub struct Grant {
     /// Normalised network (host bits cleared).
     pub source: IpNet,
     pub requester: String,
+    /// Who approved: with `approval_signers`, the principals whose signed approvals verified
+    /// (in block order); without it, the names the request lists.
     pub approvers: Vec<String>,
     pub justification: String,
     pub start: Timestamp,

@@ -854,3 +854,32 @@ fn jit_approve_defaults_to_git_user_email_and_the_home_ssh_key() {
         .stderr_has(".ssh/id_ed25519`");
     jit(lab.path(), &["validate"]).run().code(0);
 }
+
+#[test]
+fn an_approval_of_another_request_cannot_be_replayed() {
+    let lab = Lab::new();
+    let other = request(
+        "INC-2-alice",
+        "alice@example.com",
+        "",
+        "2026-11-27T14:00:00Z",
+        "2h",
+    );
+    lab.write("requests/INC-2-alice.hcl", &other);
+    lab.write(REQUEST_FILE, &alice_request());
+    // bob approved INC-2; the same signature is pasted under INC-1.
+    let sig = ssh_sign(
+        &lab.keys.key("bob"),
+        "jit-approval",
+        &lab.message("INC-2-alice"),
+    );
+    lab.write(
+        REQUEST_FILE,
+        &(alice_request() + &block("INC-1-alice", "bob@example.com", &sig)),
+    );
+    lab.refused(
+        0,
+        "E065",
+        "the signature by `bob@example.com` does not match request `INC-1-alice` as it is now",
+    );
+}
