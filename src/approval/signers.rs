@@ -209,7 +209,32 @@ fn parse_line(line: &str) -> Result<Signer, Bad> {
             Some("copy the line from the signer's `.pub` file: `ssh-ed25519 AAAA…`"),
         )
     })?;
+    if !supported(&signer.key.algorithm()) {
+        return Err(bad(
+            k0,
+            k1 - k0,
+            format!("key type `{key_type}` is not supported"),
+            Some(
+                "jit verifies ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa and their sk- (FIDO) forms",
+            ),
+        ));
+    }
     Ok(signer)
+}
+
+/// The key algorithms jit can verify signatures of.
+fn supported(algorithm: &ssh_key::Algorithm) -> bool {
+    use ssh_key::{Algorithm, EcdsaCurve};
+    matches!(
+        algorithm,
+        Algorithm::Ed25519
+            | Algorithm::SkEd25519
+            | Algorithm::SkEcdsaSha2NistP256
+            | Algorithm::Rsa { .. }
+            | Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP256
+            }
+    )
 }
 
 fn is_key_type(token: &str) -> bool {
@@ -398,6 +423,19 @@ mod tests {
         assert!(s.valid_at("2026-06-01T00:00:00Z".parse().unwrap()));
         assert!(!s.valid_at("2025-12-31T23:59:59Z".parse().unwrap()));
         assert!(!s.valid_at("2027-01-01T12:00:01Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn unsupported_key_types_are_refused_at_their_line() {
+        // A valid nistp384 public key (from ssh-keygen -t ecdsa -b 384).
+        let p384 = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBHdAjVYzTaAYuvuJ8YhCAYreMuWlr18BxMJnwRYxkFFvwuYd2OwhIOcTJY3fQ9B0XRtlEDHb/VTtMNr6LvjGX/Npk7bS6ty4TBy4o9K6tBK7up+k8jfTP1zLTWQ/nIAW4g==";
+        let (signers, errors) = parse(&format!("bob@example.com {p384}\n"));
+        assert!(signers.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].message,
+            "key type `ecdsa-sha2-nistp384` is not supported"
+        );
     }
 
     #[test]
