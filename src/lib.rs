@@ -44,6 +44,7 @@
 //! assert_eq!((change.action(), change.name.as_str()), (Action::Create, "jit-deny-web-1-ssh"));
 //! ```
 
+pub mod approval;
 pub mod cli;
 pub mod compile;
 pub mod diag;

@@ -43,6 +43,9 @@ pub struct Settings {
     pub approvals_required: u32,
     /// Regex source; validated when loaded.
     pub justification_pattern: Option<String>,
+    /// The OpenSSH allowed_signers file, as written (relative to the config directory). When
+    /// set, approvers count only through verified `approval` blocks.
+    pub approval_signers: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             },
             approvals_required: 0,
             justification_pattern: None,
+            approval_signers: None,
         }
     }
 }
@@ -212,6 +216,8 @@ pub struct Grant {
     /// (`0.0.0.0/0`, or `::/0` for an IPv6 destination), which the plan warns about.
     pub source: IpNet,
     pub requester: String,
+    /// Who approved: with `approval_signers`, the principals whose signed approvals verified
+    /// (in block order); without it, the names the request lists.
     pub approvers: Vec<String>,
     pub justification: String,
     pub start: Timestamp,

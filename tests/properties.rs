@@ -583,9 +583,18 @@ proptest! {
 fn core_modules_do_no_io_and_read_no_clock() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![root.join("compile.rs")];
-    for dir in ["plan", "render"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            files.push(entry.unwrap().path());
+    let mut dirs: Vec<std::path::PathBuf> = ["plan", "render", "approval", "lang"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
         }
     }
     for file in files {

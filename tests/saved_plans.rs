@@ -291,10 +291,22 @@ fn mutate(doc: &mut Value, m: &Mutation) {
                 if !items.is_empty() {
                     let len = items.len();
                     let from = items[a % len].clone();
+                    // Only between changes that are still objects (an earlier `Set` may have
+                    // made one a string, which `IndexMut` cannot index).
                     let to = &mut items[b % len];
-                    to["change"]["after"] = from["change"]["after"].clone();
-                    to["name"] = from["name"].clone();
-                    to["address"] = from["address"].clone();
+                    if let (Some(to), Some(from)) = (to.as_object_mut(), from.as_object()) {
+                        if let (Some(Value::Object(change)), Some(after)) = (
+                            to.get_mut("change"),
+                            from.get("change").and_then(|c| c.get("after")),
+                        ) {
+                            change.insert("after".into(), after.clone());
+                        }
+                        for key in ["name", "address"] {
+                            if let Some(v) = from.get(key) {
+                                to.insert(key.into(), v.clone());
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! options and calls one operation. The clock is read here and nowhere else.
 
 mod apply;
+mod approve;
 mod completions;
 mod fmt;
 mod plan;
@@ -110,6 +111,8 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the man page (roff)
     Man,
+    /// Sign a request's approval with ssh-keygen and append it to the request's file
+    Approve(approve::Args),
 }
 
 /// The machine's clock, truncated to whole seconds (plans and audit lines carry readable
@@ -157,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Schema(args) => schema::run(&cli.global, args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
+        Command::Approve(args) => approve::run(&cli.global, args),
     };
     match result {
         Ok(status) => status.into(),

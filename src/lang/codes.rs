@@ -127,3 +127,25 @@ pub const REQUEST_IDS_DIFFER_IN_CASE: &str = "E080";
 pub const ALLOW_RULE_NAME_COLLISION: &str = "E081";
 /// Two target/port pairs of one NSG whose lock-down rules compile to one rule name.
 pub const LOCK_DOWN_NAME_COLLISION: &str = "E082";
+// Approvals (approval_signers, approval blocks, names).
+/// `approval_signers` cannot be read (missing, not a file, outside the config directory), or an
+/// `approval` block is written without `approval_signers` set.
+pub const SIGNERS_FILE: &str = "E060";
+/// A line of the allowed_signers file is malformed or uses what jit does not support.
+pub const SIGNERS_LINE: &str = "E061";
+/// An `approval` block names a request that is not declared.
+pub const UNKNOWN_REQUEST: &str = "E062";
+/// An approval's signature is not SSHSIG armour, or is for another namespace than `jit-approval`.
+pub const BAD_SIGNATURE: &str = "E063";
+/// An approval's principal, or its key for that principal, is not in allowed_signers.
+pub const SIGNER_NOT_ALLOWED: &str = "E064";
+/// An approval's signature does not verify over the request as it is now.
+pub const SIGNATURE_MISMATCH: &str = "E065";
+/// An approval's allowed_signers line is not valid at the request's start.
+pub const SIGNER_EXPIRED: &str = "E066";
+/// A person's name holds a control, zero-width or bidi character, or mixes scripts.
+pub const INVALID_PERSON: &str = "E067";
+/// Warning: approvals are in use but not verified (no `approval_signers`).
+pub const APPROVALS_UNVERIFIED: &str = "E068";
+/// Warning: an approver listed in a request has no valid `approval` block, so does not count.
+pub const APPROVER_UNSIGNED: &str = "E069";

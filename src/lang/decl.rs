@@ -26,6 +26,7 @@ pub struct Decls {
     pub targets: Vec<TargetDecl>,
     pub requests: Vec<RequestDecl>,
     pub accepts: Vec<AcceptDecl>,
+    pub approvals: Vec<ApprovalDecl>,
 }
 
 impl Decls {
@@ -36,6 +37,7 @@ impl Decls {
         self.targets.append(&mut other.targets);
         self.requests.append(&mut other.requests);
         self.accepts.append(&mut other.accepts);
+        self.approvals.append(&mut other.approvals);
     }
 }
 
@@ -49,6 +51,8 @@ pub struct SettingsDecl {
     pub approvals_at: Option<At>,
     /// Compiled once, here; the place is for "pattern set at …" hints.
     pub pattern: Option<Spanned<Regex>>,
+    /// `approval_signers`, as written.
+    pub signers: Option<Spanned<String>>,
 }
 
 #[derive(Debug)]
@@ -133,5 +137,17 @@ pub struct AcceptDecl {
     pub rule: Option<Spanned<String>>,
     pub justification: Option<Spanned<String>>,
     pub expires: Option<Spanned<Timestamp>>,
+    pub ok: bool,
+}
+
+/// An `approval "<request id>" { by, signature }` block.
+#[derive(Debug)]
+pub struct ApprovalDecl {
+    /// The block header: where every problem with the approval is reported.
+    pub at: At,
+    pub request: Spanned<String>,
+    pub by: Option<Spanned<String>>,
+    /// The signature's text (SSHSIG PEM armour), indentation and all.
+    pub signature: Option<Spanned<String>>,
     pub ok: bool,
 }

@@ -15,7 +15,9 @@ use super::suggest::did_you_mean;
 use super::{codes, values};
 use crate::model::{AzureMode, PriorityBand, ProviderConfig, Settings};
 
-pub const BLOCK_TYPES: [&str; 5] = ["settings", "provider", "target", "request", "accept"];
+pub const BLOCK_TYPES: [&str; 6] = [
+    "settings", "provider", "target", "request", "approval", "accept",
+];
 const PROVIDER_KINDS: [&str; 3] = ["azure", "nftables", "snapshot"];
 
 /// One file being decoded: where problems go and the text they point into.
@@ -58,7 +60,7 @@ pub fn decode_file(cx: &mut Cx, body: &Body, decls: &mut Decls) {
                     codes::UNEXPECTED_STRUCTURE,
                     format!("unexpected attribute `{}` at the top level", attr.key.as_str()),
                 )
-                .hint("the top level holds only `settings`, `provider`, `target`, `request` and `accept` blocks"),
+                .hint("the top level holds only `settings`, `provider`, `target`, `request`, `approval` and `accept` blocks"),
             );
             continue;
         }
@@ -86,6 +88,11 @@ pub fn decode_file(cx: &mut Cx, body: &Body, decls: &mut Decls) {
                     decls.requests.push(d);
                 }
             }
+            "approval" => {
+                if let Some(d) = super::decode_approval::approval(cx, block) {
+                    decls.approvals.push(d);
+                }
+            }
             "accept" => {
                 if let Some(d) = super::accept::decode(cx, block) {
                     decls.accepts.push(d);
@@ -93,7 +100,7 @@ pub fn decode_file(cx: &mut Cx, body: &Body, decls: &mut Decls) {
             }
             other => {
                 let hint = did_you_mean(other, BLOCK_TYPES).unwrap_or_else(|| {
-                    "block types are `settings`, `provider`, `target`, `request` and `accept`"
+                    "block types are `settings`, `provider`, `target`, `request`, `approval` and `accept`"
                         .to_string()
                 });
                 cx.bad(
@@ -311,12 +318,13 @@ pub fn list<'b>(cx: &mut Cx, attr: &'b Attribute) -> Option<Vec<&'b Expression>>
 
 fn settings(cx: &mut Cx, block: &Block) -> Option<SettingsDecl> {
     labels(cx, block, 0, "settings { … }")?;
-    const KEYS: [&str; 5] = [
+    const KEYS: [&str; 6] = [
         "rule_prefix",
         "allow_priority",
         "deny_priority",
         "approvals_required",
         "justification_pattern",
+        "approval_signers",
     ];
     let (found, _) = fields(cx, block, "`settings`", &KEYS, None);
     let mut decl = SettingsDecl {
@@ -326,7 +334,14 @@ fn settings(cx: &mut Cx, block: &Block) -> Option<SettingsDecl> {
         deny_at: None,
         approvals_at: None,
         pattern: None,
+        signers: None,
     };
+    if let Some(attr) = get(&found, "approval_signers") {
+        if let Some(path) = nonempty(cx, attr) {
+            decl.settings.approval_signers = Some(path.value.clone());
+            decl.signers = Some(path);
+        }
+    }
     if let Some(attr) = get(&found, "rule_prefix") {
         if let Some(p) = nonempty(cx, attr) {
             let valid = p.value.len() <= 24

@@ -9,8 +9,10 @@ use hcl_edit::structure::Block;
 
 use super::decl::{PortRef, RequestDecl, Spanned};
 use super::decode::{fields, get, header, labels, list, name, nonempty, require, span, string, Cx};
+use super::decode_approval::person;
 use super::report::Bad;
 use super::{codes, values};
+use crate::approval::names;
 
 const KEYS: [&str; 8] = [
     "target",
@@ -112,7 +114,9 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
         }
     });
 
-    let requester = get(&found, "requester").and_then(|a| nonempty(cx, a));
+    let requester = get(&found, "requester")
+        .and_then(|a| nonempty(cx, a))
+        .and_then(|r| person(cx, r));
 
     let mut approvers: Vec<Spanned<String>> = Vec::new();
     let approvers_at = get(&found, "approvers").map(|a| cx.at(span(a)));
@@ -128,18 +132,25 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
             )) else {
                 continue;
             };
-            if !seen.insert(a.trim().to_lowercase()) {
+            let Some(a) = person(
+                cx,
+                Spanned {
+                    value: a.to_string(),
+                    at,
+                },
+            ) else {
+                continue;
+            };
+            // One person twice, however the name is spelled (case, width, confusables).
+            if !seen.insert(names::key(&a.value)) {
                 cx.bad(Bad::new(
-                    at.span,
+                    a.at.span,
                     codes::DUPLICATE_ENTRY,
-                    format!("approver `{a}` is listed twice"),
+                    format!("approver `{}` is listed twice", a.value),
                 ));
                 continue;
             }
-            approvers.push(Spanned {
-                value: a.to_string(),
-                at,
-            });
+            approvers.push(a);
         }
     }
 

@@ -12,6 +12,7 @@ pub mod codes;
 mod collisions;
 mod decl;
 mod decode;
+mod decode_approval;
 mod decode_request;
 mod decode_target;
 mod parse;
@@ -20,6 +21,7 @@ mod scan;
 pub mod span;
 mod suggest;
 mod validate;
+mod validate_approval;
 pub mod values;
 
 pub mod fmt;
@@ -29,6 +31,7 @@ use crate::diag::Diagnostic;
 use crate::model::Policy;
 
 pub use suggest::{closest, did_you_mean};
+pub use validate_approval::SignersFile;
 
 /// One config file's text, with the path to show in diagnostics.
 #[derive(Debug, Clone)]
@@ -52,6 +55,19 @@ pub struct Loaded {
     /// closes what it can there (every managed allow rule in it is one no valid target
     /// explains).
     pub invalid_target_nsgs: Vec<(String, String)>,
+    /// Every request complete enough to be approved (even one with errors), with the exact
+    /// bytes an approver signs for it.
+    pub approvable: Vec<Approvable>,
+}
+
+/// A request and its canonical approval message (`approval::message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approvable {
+    pub id: String,
+    /// The path of the file that holds it, as in diagnostics.
+    pub file: String,
+    pub requester: String,
+    pub message: String,
 }
 
 impl Loaded {
@@ -80,6 +96,13 @@ pub fn load(files: &[SourceFile]) -> Result<Policy, Vec<Diagnostic>> {
 /// Large configs are parsed and decoded on several threads, in contiguous runs of files, and
 /// merged in file order, so the result does not depend on the number of threads.
 pub fn load_all(files: &[SourceFile]) -> Loaded {
+    load_all_with(files, None)
+}
+
+/// [`load_all`], with the allowed_signers file that `settings { approval_signers }` names, as
+/// read by the caller ([`approval_signers`] says which). Its problems are diagnostics of that
+/// file; without it, a set `approval_signers` is an error and no approval counts.
+pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loaded {
     let threads = if files.len() >= PARALLEL_FROM {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
     } else {
@@ -123,12 +146,25 @@ pub fn load_all(files: &[SourceFile]) -> Loaded {
             ))
         })
         .collect();
-    let policy = validate::validate(decls, &mut report);
+    let (policy, extra) = validate::validate(decls, signers, &mut report);
+    let approvable = extra
+        .subjects
+        .into_iter()
+        .map(|(id, at, subject)| Approvable {
+            id,
+            file: files[at.file].path.clone(),
+            message: subject.message(),
+            requester: subject.requester,
+        })
+        .collect();
+    let mut diagnostics = extra.signers_diagnostics;
+    diagnostics.extend(report.finish());
     let invalid_target_nsgs = invalid_target_nsgs(&policy, candidates);
     Loaded {
         policy,
-        diagnostics: report.finish(),
+        diagnostics,
         invalid_target_nsgs,
+        approvable,
     }
 }
 
@@ -154,6 +190,30 @@ fn invalid_target_nsgs(
         })
         .map(|(_, provider, nsg)| (provider, nsg))
         .collect()
+}
+
+/// The `approval_signers` path of the `settings` block, as written, if any: what the caller
+/// reads and hands to [`load_all_with`]. Only files that mention it are parsed.
+pub fn approval_signers(files: &[SourceFile]) -> Option<String> {
+    files
+        .iter()
+        .filter(|f| f.text.contains("approval_signers"))
+        .filter_map(|f| parse::parse(&f.text).ok())
+        .find_map(|body| {
+            body.iter()
+                .filter_map(|s| s.as_block())
+                .filter(|b| b.ident.as_str() == "settings")
+                .find_map(|b| {
+                    b.body
+                        .iter()
+                        .filter_map(|s| s.as_attribute())
+                        .find_map(|a| {
+                            (a.key.as_str() == "approval_signers")
+                                .then(|| a.value.as_str().map(str::to_string))
+                                .flatten()
+                        })
+                })
+        })
 }
 
 /// Below this many files, one thread.

@@ -10,7 +10,7 @@
 //!
 //! Two kinds of file, told apart by their top-level blocks:
 //!
-//! - a **request file** holds only `request` blocks (and at least one);
+//! - a **request file** holds only `request` blocks (at least one) and their `approval` blocks;
 //! - a **policy file** holds `settings`, `provider`, `target` and `accept` blocks and no
 //!   `request`.
 //!
@@ -47,6 +47,8 @@ const RULE_NAME: &str = r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$";
 const PROVIDER_ADDRESS: &str = r"^(azure|nftables|snapshot)\.[^.]+$";
 /// Case-insensitive `tcp`, `udp`, `any`, or `*`.
 const PROTOCOL: &str = r"^([Tt][Cc][Pp]|[Uu][Dd][Pp]|[Aa][Nn][Yy]|\*)$";
+/// The SSHSIG PEM armour, whatever the indentation.
+const SIGNATURE: &str = r"^\s*-----BEGIN SSH SIGNATURE-----[\s\S]*-----END SSH SIGNATURE-----\s*$";
 /// Letters, digits, `_`, `.`, `-`; starts with a letter or digit; at most 24 characters.
 const RULE_PREFIX: &str = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$";
 
@@ -79,6 +81,23 @@ pub struct RequestFile {
     /// `request "<id>" { … }`, by id (such as `INC-4211-alice`).
     #[schemars(extend("minProperties" = 1))]
     pub request: BTreeMap<String, RequestBlock>,
+    /// `approval "<request id>" { … }`: signed approvals of the requests, by request id
+    /// (`jit approve` appends them to the request's file).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub approval: BTreeMap<String, ApprovalBlock>,
+}
+
+/// `approval "<request id>"`: an SSH signature (namespace `jit-approval`) over the request's
+/// approval message (`jit approve ID --message`), verified against `approval_signers`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalBlock {
+    /// The principal who signed, as the allowed_signers file lists them.
+    #[schemars(length(min = 1))]
+    pub by: String,
+    /// The SSHSIG armour `ssh-keygen -Y sign -n jit-approval` prints, usually a heredoc.
+    #[schemars(pattern(SIGNATURE))]
+    pub signature: String,
 }
 
 /// Either kind of config file.
@@ -116,6 +135,11 @@ pub struct SettingsBlock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", extend("format" = "regex"))]
     pub justification_pattern: Option<String>,
+    /// OpenSSH allowed_signers file (ssh-keygen(1)), relative to the config directory. When
+    /// set, an approver counts only through a verified `approval` block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub approval_signers: Option<String>,
 }
 
 /// An NSG rule priority.
@@ -296,16 +320,21 @@ pub enum PortRef {
 pub enum FileKind {
     /// `settings`, `provider`, `target` and `accept` blocks.
     Policy,
-    /// `request` blocks only.
+    /// `request` blocks, with their `approval` blocks if any.
     Request,
 }
 
 impl FileKind {
     /// The kind of a file in HCL's JSON form: a request file when it has `request` blocks and
-    /// nothing else, a policy file otherwise.
+    /// nothing else but `approval` blocks, a policy file otherwise.
     pub fn of(file: &serde_json::Value) -> FileKind {
         match file.as_object() {
-            Some(top) if !top.is_empty() && top.keys().all(|k| k == "request") => FileKind::Request,
+            Some(top)
+                if top.contains_key("request")
+                    && top.keys().all(|k| k == "request" || k == "approval") =>
+            {
+                FileKind::Request
+            }
             _ => FileKind::Policy,
         }
     }

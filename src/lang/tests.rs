@@ -68,8 +68,12 @@ fn policy_with(from: &str, to: &str) -> Vec<Diagnostic> {
     errors(&[("policy.hcl", &POLICY.replace(from, to))])
 }
 
+/// Every diagnostic but the warning that name approvals are not verified (these tests use
+/// names).
 fn errors(list: &[(&str, &str)]) -> Vec<Diagnostic> {
-    load(&files(list)).expect_err("errors")
+    let mut diags = load(&files(list)).expect_err("errors");
+    diags.retain(|d| d.code != codes::APPROVALS_UNVERIFIED);
+    diags
 }
 
 /// [`errors`] without the warnings.
@@ -603,8 +607,13 @@ fn a_target_without_ports_is_a_warning() {
     );
     let loaded = load_all(&files(&[("policy.hcl", &policy)]));
     assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let diagnostics = loaded
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.code != codes::APPROVALS_UNVERIFIED)
+        .collect();
     let d = only(
-        loaded.diagnostics,
+        diagnostics,
         codes::TARGET_WITHOUT_PORTS,
         "target `bare` protects no ports",
     );
@@ -690,4 +699,244 @@ fn any_source_is_accepted_when_written_out() {
         codes::SOURCE_NOT_ALLOWED,
         "source `0.0.0.0/0` is not allowed",
     );
+}
+
+mod approvals {
+    //! `approval` blocks against an allowed_signers file, with keys made in-process.
+
+    use super::*;
+    use crate::lang::SignersFile;
+    use ssh_key::private::Ed25519Keypair;
+    use ssh_key::{HashAlg, LineEnding, PrivateKey};
+
+    fn key(seed: u8) -> PrivateKey {
+        PrivateKey::from(Ed25519Keypair::from_seed(&[seed; 32]))
+    }
+
+    fn signers_text() -> String {
+        format!(
+            "alice@example.com {}\nbob@example.com {}\n",
+            key(1).public_key().to_openssh().unwrap(),
+            key(2).public_key().to_openssh().unwrap()
+        )
+    }
+
+    fn signed_policy() -> String {
+        POLICY.replace(
+            "approvals_required    = 1\n",
+            "approvals_required    = 1\n  approval_signers      = \"approvers/allowed_signers\"\n",
+        )
+    }
+
+    fn request() -> String {
+        REQUEST.replace("  approvers     = [\"bob@example.com\"]\n", "")
+    }
+
+    fn block(seed: u8, by: &str, message: &str) -> String {
+        let sig = key(seed)
+            .sign("jit-approval", HashAlg::Sha512, message.as_bytes())
+            .unwrap()
+            .to_pem(LineEnding::LF)
+            .unwrap();
+        let body = sig
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>();
+        format!("\napproval \"INC-1-alice\" {{\n  by = \"{by}\"\n  signature = <<-EOT\n{body}  EOT\n}}\n")
+    }
+
+    fn load_signed(request: &str, signers: &str) -> Loaded {
+        let file = SignersFile {
+            path: "approvers/allowed_signers".into(),
+            text: Ok(signers.to_string()),
+        };
+        let policy = signed_policy();
+        load_all_with(
+            &files(&[("policy.hcl", &policy), ("req.hcl", request)]),
+            Some(&file),
+        )
+    }
+
+    /// The message of the request, from a first load (which has too few approvals).
+    fn message() -> String {
+        let loaded = load_signed(&request(), &signers_text());
+        let found = &loaded.approvable[0];
+        assert_eq!(
+            (found.id.as_str(), found.file.as_str()),
+            ("INC-1-alice", "req.hcl")
+        );
+        assert!(loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.code == codes::TOO_FEW_APPROVERS
+                && d.message.contains("0 verified approvals")));
+        found.message.clone()
+    }
+
+    #[test]
+    fn a_verified_approval_is_the_grants_approver() {
+        let text = request() + &block(2, "bob@example.com", &message());
+        let loaded = load_signed(&text, &signers_text());
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        assert_eq!(loaded.policy.grants[0].approvers, ["bob@example.com"]);
+        assert_eq!(
+            loaded.policy.settings.approval_signers.as_deref(),
+            Some("approvers/allowed_signers")
+        );
+    }
+
+    #[test]
+    fn a_listed_approver_who_has_not_signed_is_a_warning() {
+        let loaded = load_signed(REQUEST, &signers_text());
+        let unsigned = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.code == codes::APPROVER_UNSIGNED)
+            .unwrap();
+        assert_eq!(unsigned.severity, crate::diag::Severity::Warning);
+        assert_eq!((unsigned.file.as_str(), unsigned.line), ("req.hcl", 6));
+        assert!(loaded.policy.grants.is_empty());
+    }
+
+    #[test]
+    fn a_refused_approval_is_an_error_at_its_block_and_drops_the_grant() {
+        let text = request() + &block(2, "bob@example.com", "jit-approval-v1\nsomething else\n");
+        let loaded = load_signed(&text, &signers_text());
+        let d = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.code == codes::SIGNATURE_MISMATCH)
+            .unwrap();
+        assert_eq!((d.file.as_str(), d.line, d.column), ("req.hcl", 11, 1));
+        assert!(loaded.policy.grants.is_empty());
+    }
+
+    #[test]
+    fn signers_problems_are_diagnostics_of_their_file_or_setting() {
+        let text = signers_text() + "ops@example.com cert-authority ssh-ed25519 AAAA\n";
+        let loaded = load_signed(&request(), &text);
+        let d = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.code == codes::SIGNERS_LINE)
+            .unwrap();
+        assert_eq!(
+            (d.file.as_str(), d.line, d.column),
+            ("approvers/allowed_signers", 3, 17)
+        );
+
+        // Set but not handed over (the pure `load`): an error at the setting, nothing counts.
+        let policy = signed_policy();
+        let text = request() + &block(2, "bob@example.com", &message());
+        let diags = load(&files(&[("policy.hcl", &policy), ("req.hcl", &text)])).unwrap_err();
+        let d = diags
+            .iter()
+            .find(|d| d.code == codes::SIGNERS_FILE)
+            .unwrap();
+        assert_eq!((d.file.as_str(), d.line), ("policy.hcl", 3));
+        assert!(diags.iter().any(|d| d.code == codes::TOO_FEW_APPROVERS));
+
+        // Not readable: the reason, at the setting.
+        let file = SignersFile {
+            path: "approvers/allowed_signers".into(),
+            text: Err("it does not exist".into()),
+        };
+        let loaded = load_all_with(
+            &files(&[("policy.hcl", &policy), ("req.hcl", &text)]),
+            Some(&file),
+        );
+        assert!(loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.code == codes::SIGNERS_FILE && d.message.ends_with(": it does not exist")));
+    }
+
+    #[test]
+    fn an_approval_block_needs_approval_signers() {
+        let text = request() + &block(2, "bob@example.com", "x");
+        let diags = load(&files(&[("policy.hcl", POLICY), ("req.hcl", &text)])).unwrap_err();
+        let d = diags
+            .iter()
+            .find(|d| d.code == codes::SIGNERS_FILE)
+            .unwrap();
+        assert_eq!((d.line, d.column), (11, 1));
+        assert!(
+            d.message.contains("`approval_signers` is not set"),
+            "{d:#?}"
+        );
+    }
+
+    #[test]
+    fn names_are_checked_where_they_are_written() {
+        let has = |diags: Vec<Diagnostic>, code: &str, fragment: &str| {
+            assert!(
+                diags
+                    .iter()
+                    .any(|d| d.code == code && d.message.contains(fragment)),
+                "{diags:#?}"
+            );
+        };
+        has(
+            request_with("\"bob@example.com\"", "\"b\\u043eb@example.com\""),
+            codes::INVALID_PERSON,
+            "mixes scripts",
+        );
+        has(
+            request_with("\"alice@example.com\"", "\"alice@example.com\\u200d\""),
+            codes::INVALID_PERSON,
+            "zero-width",
+        );
+        only(
+            request_with(
+                "[\"bob@example.com\"]",
+                "[\"bob@example.com\", \"BOB@example.com\"]",
+            ),
+            codes::DUPLICATE_ENTRY,
+            "listed twice",
+        );
+        let d = request_with("[\"bob@example.com\"]", "[\"ALICE@example.com\"]");
+        assert!(d.iter().any(|d| d.code == codes::SELF_APPROVAL), "{d:#?}");
+    }
+}
+
+#[test]
+fn back_to_back_requests_of_one_person_are_bounded_by_max_duration() {
+    let second = REQUEST
+        .replace("INC-1-alice", "INC-2-alice")
+        .replace("14:00:00Z", "15:00:00Z")
+        .replace("[\"ssh\", 3389]", "[\"ssh\"]")
+        .replace("\"1h\"", "\"150m\"");
+    let diags = errors(&[
+        ("policy.hcl", POLICY),
+        ("a.hcl", REQUEST),
+        ("b.hcl", &second),
+    ]);
+    let d = only(
+        diags,
+        codes::DURATION_NOT_ALLOWED,
+        "give `alice@example.com` 3h",
+    );
+    assert_eq!((d.file.as_str(), d.line), ("b.hcl", 1));
+    assert!(d
+        .hint
+        .unwrap()
+        .contains("request `INC-1-alice` (at a.hcl:1:1)"));
+    // Another person, or a gap: fine.
+    let bob = second.replace(
+        "requester     = \"alice@example.com\"",
+        "requester     = \"carol@example.com\"",
+    );
+    assert!(load(&files(&[
+        ("policy.hcl", POLICY),
+        ("a.hcl", REQUEST),
+        ("b.hcl", &bob)
+    ]))
+    .is_ok());
+    let later = second.replace("15:00:00Z", "15:00:01Z");
+    assert!(load(&files(&[
+        ("policy.hcl", POLICY),
+        ("a.hcl", REQUEST),
+        ("b.hcl", &later)
+    ]))
+    .is_ok());
 }

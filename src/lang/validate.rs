@@ -9,14 +9,33 @@ use std::collections::HashMap;
 use super::decl::{Decls, PortDecl, PortRef, RequestDecl, SettingsDecl, Spanned, TargetDecl};
 use super::report::{At, Report};
 use super::suggest::did_you_mean;
+use super::validate_approval::{subject, Approvals, SignersFile};
 use super::{codes, values};
+use crate::approval::{names, Subject};
 use crate::model::{AzureMode, Grant, Policy, Port, ProviderConfig, ProviderDecl, Target};
 
-pub fn validate(decls: Decls, report: &mut Report) -> Policy {
+/// What validation gives besides the policy: the diagnostics of the allowed_signers file, and
+/// the approval message of every request complete enough to have one.
+pub struct Extra {
+    pub signers_diagnostics: Vec<crate::diag::Diagnostic>,
+    /// Request id, its place, its approval subject.
+    pub subjects: Vec<(String, At, Subject)>,
+}
+
+pub fn validate(
+    decls: Decls,
+    signers: Option<&SignersFile>,
+    report: &mut Report,
+) -> (Policy, Extra) {
     let settings = settings(&decls.settings, report);
     let providers = providers(&decls, report);
     let targets = targets(&decls, &providers, report);
-    let grants = requests(&decls, &targets, settings, report);
+    let approvals = Approvals::new(&decls, settings, signers, report);
+    let (grants, subjects) = requests(&decls, &targets, settings, &approvals, report);
+    let extra = Extra {
+        signers_diagnostics: approvals.file_diagnostics,
+        subjects,
+    };
     let accepts = super::accept::validate(&decls.accepts, &decls.targets, settings, report);
     let mut policy = Policy {
         settings: settings.map(|s| s.settings.clone()).unwrap_or_default(),
@@ -40,7 +59,7 @@ pub fn validate(decls: Decls, report: &mut Report) -> Policy {
         accepts,
     };
     super::collisions::check(&decls, &mut policy, report);
-    policy
+    (policy, extra)
 }
 
 fn first_at(report: &Report, at: &At) -> String {
@@ -214,14 +233,18 @@ fn targets<'d>(
     by_name
 }
 
+type Subjects = Vec<(String, At, Subject)>;
+
 fn requests(
     decls: &Decls,
     targets: &HashMap<&str, &TargetDecl>,
     settings: Option<&SettingsDecl>,
+    approvals: &Approvals,
     report: &mut Report,
-) -> Vec<Grant> {
+) -> (Vec<Grant>, Subjects) {
     let mut seen: HashMap<&str, &At> = HashMap::with_capacity(decls.requests.len());
     let mut grants = Vec::with_capacity(decls.requests.len());
+    let mut subjects = Vec::new();
     for r in &decls.requests {
         if let Some(first) = seen.get(r.name.value.as_str()) {
             let hint = first_at(report, first);
@@ -237,7 +260,11 @@ fn requests(
         seen.insert(&r.name.value, &r.name.at);
         let before = report.error_count();
         let (ports, source) = request_target(r, targets, report);
-        people(r, settings, report);
+        let subject = subject(r, targets);
+        let approvers = approvals.people(r, subject.as_ref(), settings, report);
+        if let Some(subject) = subject {
+            subjects.push((r.name.value.clone(), r.at.clone(), subject));
+        }
         if let (Some(pattern), Some(j)) =
             (settings.and_then(|s| s.pattern.as_ref()), &r.justification)
         {
@@ -278,11 +305,95 @@ fn requests(
         if !r.ok || report.error_count() != before {
             continue;
         }
-        if let Some(grant) = build_grant(r, ports, source) {
-            grants.push(grant);
+        if let Some(grant) = build_grant(r, ports, source, approvers) {
+            grants.push((r, grant));
         }
     }
-    grants
+    let excluded = back_to_back(&grants, targets, report);
+    let grants = grants
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !excluded.contains(i))
+        .map(|(_, (_, g))| g)
+        .collect();
+    (grants, subjects)
+}
+
+/// Overlapping or back-to-back grants of one person (by `approval::names`) for one target and
+/// port form one stretch of access; a stretch longer than the port's `max_duration` is an
+/// error at each request that takes it past the limit (those are left out of the policy).
+/// Grants with any gap between them are separate stretches.
+fn back_to_back(
+    grants: &[(&RequestDecl, Grant)],
+    targets: &HashMap<&str, &TargetDecl>,
+    report: &mut Report,
+) -> std::collections::HashSet<usize> {
+    let mut groups: HashMap<(String, &str, &str), Vec<usize>> = HashMap::new();
+    for (i, (_, g)) in grants.iter().enumerate() {
+        for port in &g.ports {
+            groups
+                .entry((names::key(&g.requester), g.target.as_str(), port.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut excluded = std::collections::HashSet::new();
+    let mut keys = groups.keys().cloned().collect::<Vec<_>>();
+    keys.sort();
+    for key in keys {
+        let mut members = groups[&key].clone();
+        if members.len() < 2 {
+            continue;
+        }
+        let (_, target, port) = key;
+        let Some(max) = targets
+            .get(target)
+            .and_then(|t| t.ports.iter().find(|p| p.name.value == port))
+            .and_then(|p| p.max_duration)
+        else {
+            continue;
+        };
+        members.sort_by_key(|&i| (grants[i].1.start, i));
+        let mut first = members[0];
+        let mut end = grants[first].1.end();
+        for &i in &members[1..] {
+            let (r, g) = &grants[i];
+            if g.start > end {
+                first = i;
+                end = g.end();
+                continue;
+            }
+            end = end.max(g.end());
+            let start = grants[first].1.start;
+            let stretch = end.duration_since(start);
+            // Reported once per request, for the first port that takes it past the limit.
+            if stretch > max && excluded.insert(i) {
+                let (other_decl, other) = &grants[first];
+                let hint = format!(
+                    "request `{}` (at {}) runs from {} to {}; leave a gap between the requests, or shorten them",
+                    other.id,
+                    report.position(&other_decl.at),
+                    other.start,
+                    other.end(),
+                );
+                report
+                    .push_at(
+                        &r.at,
+                        codes::DURATION_NOT_ALLOWED,
+                        format!(
+                            "requests `{}` and `{}` give `{}` {} of port `{port}` of target `{target}` without a break, over its `max_duration` `{}`",
+                            other.id,
+                            g.id,
+                            g.requester,
+                            values::show_duration(stretch),
+                            values::show_duration(max)
+                        ),
+                    )
+                    .hint = Some(hint);
+            }
+        }
+    }
+    excluded
 }
 
 /// The address family of a destination (`None` for `*`, any family).
@@ -479,7 +590,7 @@ fn request_target(
     (Some(names), source.map(|s| s.value))
 }
 
-fn find_port<'t>(target: &'t TargetDecl, wanted: &PortRef) -> Option<&'t PortDecl> {
+pub(super) fn find_port<'t>(target: &'t TargetDecl, wanted: &PortRef) -> Option<&'t PortDecl> {
     match wanted {
         PortRef::Name(n) => target
             .ports
@@ -490,48 +601,6 @@ fn find_port<'t>(target: &'t TargetDecl, wanted: &PortRef) -> Option<&'t PortDec
                 target.ports.iter().find(|p| p.number == Some(number))
             }),
         PortRef::Number(n) => target.ports.iter().find(|p| p.number == Some(*n)),
-    }
-}
-
-/// Requester, approvers and `approvals_required`.
-fn people(r: &RequestDecl, settings: Option<&SettingsDecl>, report: &mut Report) {
-    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
-    let mut independent = 0;
-    for approver in &r.approvers {
-        match &r.requester {
-            Some(req) if same(&req.value, &approver.value) => {
-                report
-                    .push_at(
-                        &approver.at,
-                        codes::SELF_APPROVAL,
-                        format!("requester `{}` cannot approve their own request", req.value),
-                    )
-                    .hint = Some("ask someone else to review and approve it".to_string());
-            }
-            _ => independent += 1,
-        }
-    }
-    let required = settings.map_or(0, |s| s.settings.approvals_required);
-    if independent < required {
-        let at = r.approvers_at.as_ref().unwrap_or(&r.at);
-        let hint = match settings.and_then(|s| s.approvals_at.as_ref()) {
-            Some(set) => format!(
-                "`approvals_required = {required}` is set at {}",
-                report.position(set)
-            ),
-            None => format!("`approvals_required` is {required}"),
-        };
-        report
-            .push_at(
-                at,
-                codes::TOO_FEW_APPROVERS,
-                format!(
-                    "request `{}` has {independent} approver{}, {required} required",
-                    r.name.value,
-                    if independent == 1 { "" } else { "s" }
-                ),
-            )
-            .hint = Some(hint);
     }
 }
 
@@ -562,6 +631,7 @@ fn build_grant(
     r: &RequestDecl,
     ports: Option<Vec<String>>,
     source: Option<ipnet::IpNet>,
+    approvers: Vec<String>,
 ) -> Option<Grant> {
     let value = |s: &Option<Spanned<String>>| s.as_ref().map(|s| s.value.clone());
     Some(Grant {
@@ -570,7 +640,7 @@ fn build_grant(
         ports: ports?,
         source: source?,
         requester: value(&r.requester)?,
-        approvers: r.approvers.iter().map(|a| a.value.clone()).collect(),
+        approvers,
         justification: value(&r.justification)?,
         start: r.start?,
         duration: r.duration.as_ref()?.value,

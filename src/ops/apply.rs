@@ -46,7 +46,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::live::{name_from_id, nsg_key};
 use crate::model::Policy;
 use crate::ops::audit::{AuditContext, AuditLog};
-use crate::ops::config::{config_digest, Loaded};
+use crate::ops::config::Loaded;
 use crate::ops::plan::{check_targets, plan_with, PlanOptions};
 use crate::ops::{config_nsgs, planfile, OpsError, Providers};
 use crate::plan::{verify, Action, Plan, ResourceChange};
@@ -187,7 +187,7 @@ fn verify_saved(
                 "the plan file records no `config_digest`".into(),
             ))
         }
-        Some(digest) if *digest != config_digest(&open.config_dir, &config.sources) => {
+        Some(digest) if *digest != config.digest(&open.config_dir) => {
             return Err(OpsError::Stale(
                 "the configuration changed since the plan was made".into(),
             ))

@@ -252,9 +252,27 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// See [`lang::Loaded::invalid_target_nsgs`]; empty without errors.
     pub invalid_target_nsgs: Vec<(String, String)>,
+    /// The allowed_signers file `approval_signers` names, when set and readable: its path as
+    /// shown and its text. It is part of the configuration (who may approve), so a digest of
+    /// the configuration covers it.
+    pub signers: Option<SourceFile>,
+    /// Every request that can be approved, with its approval message (`jit approve`).
+    pub approvable: Vec<lang::Approvable>,
 }
 
 impl Loaded {
+    /// The configuration's [`config_digest`]: every config file, and the allowed_signers file
+    /// (who may approve is part of the configuration).
+    pub fn digest(&self, dir: &Path) -> String {
+        let files: Vec<SourceFile> = self
+            .sources
+            .iter()
+            .chain(self.signers.as_ref())
+            .cloned()
+            .collect();
+        config_digest(dir, &files)
+    }
+
     /// Whether any diagnostic is an error (only possible from [`load_lenient`]).
     pub fn has_errors(&self) -> bool {
         self.diagnostics
@@ -309,7 +327,9 @@ pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
 /// part that validated (see [`lang::Loaded`]). Fails only when the files cannot be read.
 pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_sources(dir)?;
-    let loaded = lang::load_all(&sources);
+    let signers =
+        lang::approval_signers(&sources).map(|written| super::signers::read(dir, &written));
+    let loaded = lang::load_all_with(&sources, signers.as_ref());
     diagnostics.extend(loaded.diagnostics);
     let order = |path: &str| sources.iter().position(|s| s.path == path);
     diagnostics.sort_by_key(|d| (order(&d.file), d.line, d.column));
@@ -318,6 +338,13 @@ pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
         sources,
         diagnostics,
         invalid_target_nsgs: loaded.invalid_target_nsgs,
+        signers: signers.and_then(|s| {
+            Some(SourceFile {
+                path: s.path,
+                text: s.text.ok()?,
+            })
+        }),
+        approvable: loaded.approvable,
     })
 }
 
@@ -440,6 +467,31 @@ mod tests {
         ] {
             assert_ne!(config_digest(Path::new("."), &other), here);
         }
+    }
+
+    #[test]
+    fn the_digest_covers_the_allowed_signers_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("policy.hcl"),
+            "settings {\n  approval_signers = \"signers\"\n}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("signers"),
+            "bob@example.com ssh-ed25519 AAAA\n",
+        )
+        .unwrap();
+        let before = load_lenient(dir.path()).unwrap();
+        assert!(before.signers.is_some());
+        std::fs::write(
+            dir.path().join("signers"),
+            "eve@example.com ssh-ed25519 AAAA\n",
+        )
+        .unwrap();
+        let after = load_lenient(dir.path()).unwrap();
+        assert_eq!(before.sources[0].text, after.sources[0].text);
+        assert_ne!(before.digest(dir.path()), after.digest(dir.path()));
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! saves and loads plans.
 
 pub mod apply;
+pub mod approve;
 pub mod audit;
 pub mod config;
 pub mod fmt;
 pub mod plan;
 pub mod planfile;
+pub mod signers;
 pub mod status;
 
 use std::collections::BTreeMap;

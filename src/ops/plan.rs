@@ -19,7 +19,7 @@ use crate::diag::{Diagnostic, Severity};
 use crate::lang::did_you_mean;
 use crate::live::nsg_key;
 use crate::model::Policy;
-use crate::ops::config::{self, Loaded};
+use crate::ops::config::Loaded;
 use crate::ops::{OpsError, Providers};
 use crate::plan::diff::diff;
 use crate::plan::narrowing::keep_narrowing;
@@ -87,7 +87,7 @@ pub(crate) fn plan_with(
         narrow(&mut plan, policy, &opts.targets);
         plan.targets = opts.targets.clone();
     }
-    plan.config_digest = Some(config::config_digest(&open.config_dir, &config.sources));
+    plan.config_digest = Some(config.digest(&open.config_dir));
     let config_errors = config
         .diagnostics
         .iter()

@@ -101,7 +101,12 @@ pub(crate) struct Setup {
 }
 
 pub(crate) fn setup(emu: &Emulator) -> Setup {
-    let dir = config_dir(&[("policy.hcl", &policy(&emu.base_url()))]);
+    setup_with(emu, &[("policy.hcl", &policy(&emu.base_url()))])
+}
+
+/// [`setup`] with other config files.
+pub(crate) fn setup_with(emu: &Emulator, files: &[(&str, &str)]) -> Setup {
+    let dir = config_dir(files);
     let bin = tempfile::tempdir().unwrap();
     let az = bin.path().join("az");
     let expires = jiff::Timestamp::now().as_second() + 3600;

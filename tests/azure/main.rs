@@ -10,6 +10,7 @@ mod support;
 
 mod common;
 
+mod approvals;
 mod cli;
 mod credentials;
 mod findings;

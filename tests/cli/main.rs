@@ -1,5 +1,6 @@
 //! CLI tests through the real `jit` binary, one module per command.
 
+mod approvals;
 mod lab;
 mod lifecycle;
 mod revocation;

@@ -229,3 +229,43 @@ fn invalid_documents_are_rejected() {
         assert!(!request.is_valid(&doc), "accepted: {what}: {doc}");
     }
 }
+
+#[test]
+fn approval_blocks_and_approval_signers_are_in_the_schemas() {
+    let request = validator("schemas/request.schema.json");
+    let policy = validator("schemas/policy.schema.json");
+    let text = r#"
+request "INC-1-alice" {
+  target        = "web-1"
+  ports         = ["ssh"]
+  source        = "198.51.100.7/32"
+  requester     = "alice@example.com"
+  justification = "INC-1 deploy"
+  start         = "2026-11-25T14:00:00Z"
+  duration      = "2h"
+}
+
+approval "INC-1-alice" {
+  by = "bob@example.com"
+  signature = <<-EOT
+    -----BEGIN SSH SIGNATURE-----
+    U1NIU0lH
+    -----END SSH SIGNATURE-----
+  EOT
+}
+"#;
+    let doc: Value = hcl::from_str(text).unwrap();
+    assert_eq!(FileKind::of(&doc), FileKind::Request);
+    let found = errors(&request, &doc);
+    assert!(found.is_empty(), "{found:#?}");
+    let mut bad = doc.clone();
+    bad["approval"]["INC-1-alice"]["signature"] = json!("signed, bob");
+    assert!(!request.is_valid(&bad));
+    let mut bad = doc;
+    bad["approval"]["INC-1-alice"]["key"] = json!("x");
+    assert!(!request.is_valid(&bad));
+
+    let settings = json!({"settings": {"approval_signers": "approvers/allowed_signers"}});
+    assert!(errors(&policy, &settings).is_empty());
+    assert!(!policy.is_valid(&json!({"settings": {"approval_signers": ""}})));
+}
