@@ -146,24 +146,12 @@ pub fn validate(
                 }
             }
         }
-        if let (Some(pattern), Some(j)) =
-            (settings.and_then(|s| s.pattern.as_ref()), &a.justification)
-        {
-            if !pattern.value.is_match(&j.value) {
-                let hint = format!(
-                    "`justification_pattern` is `{}`, set at {}",
-                    pattern.value.as_str(),
-                    report.position(&pattern.at)
-                );
-                report
-                    .push_at(
-                        &j.at,
-                        codes::ACCEPT_JUSTIFICATION_MISMATCH,
-                        format!("justification does not match `{}`", pattern.value.as_str()),
-                    )
-                    .hint = Some(hint);
-            }
-        }
+        super::validate::check_justification(
+            settings,
+            a.justification.as_ref(),
+            codes::ACCEPT_JUSTIFICATION_MISMATCH,
+            report,
+        );
         if !a.ok || report.error_count() != before {
             continue;
         }

@@ -62,6 +62,34 @@ pub fn validate(
     (policy, extra)
 }
 
+/// `justification` must match the settings' `justification_pattern`, if there is one; `code`
+/// says whose justification it is (a request's or an accept's).
+pub(super) fn check_justification(
+    settings: Option<&SettingsDecl>,
+    justification: Option<&Spanned<String>>,
+    code: &'static str,
+    report: &mut Report,
+) {
+    let (Some(pattern), Some(j)) = (settings.and_then(|s| s.pattern.as_ref()), justification)
+    else {
+        return;
+    };
+    if !pattern.value.is_match(&j.value) {
+        let hint = format!(
+            "`justification_pattern` is `{}`, set at {}",
+            pattern.value.as_str(),
+            report.position(&pattern.at)
+        );
+        report
+            .push_at(
+                &j.at,
+                code,
+                format!("justification does not match `{}`", pattern.value.as_str()),
+            )
+            .hint = Some(hint);
+    }
+}
+
 fn first_at(report: &Report, at: &At) -> String {
     format!("the first is at {}", report.position(at))
 }
@@ -265,24 +293,12 @@ fn requests(
         if let Some(subject) = subject {
             subjects.push((r.name.value.clone(), r.at.clone(), subject));
         }
-        if let (Some(pattern), Some(j)) =
-            (settings.and_then(|s| s.pattern.as_ref()), &r.justification)
-        {
-            if !pattern.value.is_match(&j.value) {
-                let hint = format!(
-                    "`justification_pattern` is `{}`, set at {}",
-                    pattern.value.as_str(),
-                    report.position(&pattern.at)
-                );
-                report
-                    .push_at(
-                        &j.at,
-                        codes::JUSTIFICATION_MISMATCH,
-                        format!("justification does not match `{}`", pattern.value.as_str()),
-                    )
-                    .hint = Some(hint);
-            }
-        }
+        check_justification(
+            settings,
+            r.justification.as_ref(),
+            codes::JUSTIFICATION_MISMATCH,
+            report,
+        );
         if let (Some(start), Some(d)) = (r.start, &r.duration) {
             let end = start.checked_add(d.value).ok();
             if !end.is_some_and(values::in_time_range) {

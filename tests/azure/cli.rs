@@ -107,22 +107,7 @@ pub(crate) fn setup(emu: &Emulator) -> Setup {
 /// [`setup`] with other config files.
 pub(crate) fn setup_with(emu: &Emulator, files: &[(&str, &str)]) -> Setup {
     let dir = config_dir(files);
-    let bin = tempfile::tempdir().unwrap();
-    let az = bin.path().join("az");
-    let expires = jiff::Timestamp::now().as_second() + 3600;
-    std::fs::write(
-        &az,
-        format!(
-            "#!/bin/sh\n[ \"$1 $2\" = \"account get-access-token\" ] || exit 2\n\
-             echo '{{\"accessToken\": \"test-token\", \"expires_on\": {expires}, \"tokenType\": \"Bearer\"}}'\n"
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let bin = stand_in_az();
     Setup {
         dir,
         bin,

@@ -195,3 +195,25 @@ pub fn live_rule(p: &AzureProvider, nsg: &str, name: &str) -> Rule {
     let found = nsg.rules.iter().find(|r| r.rule.name == name);
     found.expect("the rule exists").rule.clone()
 }
+
+/// A folder holding a stand-in `az` that prints a token the emulator accepts (put it first on
+/// `PATH`).
+pub fn stand_in_az() -> tempfile::TempDir {
+    let bin = tempfile::tempdir().unwrap();
+    let az = bin.path().join("az");
+    let expires = jiff::Timestamp::now().as_second() + 3600;
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\n[ \"$1 $2\" = \"account get-access-token\" ] || exit 2\n\
+             echo '{{\"accessToken\": \"test-token\", \"expires_on\": {expires}, \"tokenType\": \"Bearer\"}}'\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}

@@ -117,22 +117,7 @@ fn lab(rules: Vec<Value>, extra: &str) -> Lab {
     emu.add_nsg(nsg_body("a", rules));
     let seeded = stored_rules(&emu, "a");
     let dir = config_dir(&[("policy.hcl", &policy(&emu.base_url(), extra))]);
-    let bin = tempfile::tempdir().unwrap();
-    let az = bin.path().join("az");
-    let expires = jiff::Timestamp::now().as_second() + 3600;
-    std::fs::write(
-        &az,
-        format!(
-            "#!/bin/sh\n[ \"$1 $2\" = \"account get-access-token\" ] || exit 2\n\
-             echo '{{\"accessToken\": \"test-token\", \"expires_on\": {expires}, \"tokenType\": \"Bearer\"}}'\n"
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let bin = stand_in_az();
     Lab {
         emu,
         dir,
