@@ -71,7 +71,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                     Status::Failure
                 });
             }
-            if !args.auto_approve && !confirm()? {
+            if !args.auto_approve && !confirm(global, args.at)? {
                 eprintln!("Apply cancelled.");
                 return Ok(Status::Failure);
             }
@@ -118,12 +118,22 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
 }
 
 /// Asks on a terminal; refuses off one.
-fn confirm() -> anyhow::Result<bool> {
+fn confirm(global: &Global, at: Option<Timestamp>) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
+        let at = at.map(|at| at.to_string());
+        let with_at = |words: &[&str]| {
+            let mut words = words.to_vec();
+            if let Some(at) = &at {
+                words.extend(["--at", at.as_str()]);
+            }
+            super::jit_command(global, &words)
+        };
         anyhow::bail!(
             "refusing to apply without confirmation: stdin is not a terminal\n\
              hint: review the plan above and re-run with `--auto-approve`, or save it with \
-             `jit plan --out FILE` and run `jit apply FILE`"
+             `{}` and run `{}`",
+            with_at(&["plan", "--out", "FILE"]),
+            with_at(&["apply", "FILE"]),
         );
     }
     eprint!(

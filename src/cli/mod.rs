@@ -6,6 +6,7 @@ mod approve;
 mod completions;
 mod fmt;
 mod plan;
+mod request;
 mod schema;
 mod show;
 mod status;
@@ -113,6 +114,8 @@ pub enum Command {
     Man,
     /// Sign a request's approval with ssh-keygen and append it to the request's file
     Approve(approve::Args),
+    /// Write a validated, formatted request file from flags
+    Request(request::Args),
 }
 
 /// The machine's clock, truncated to whole seconds (plans and audit lines carry readable
@@ -161,6 +164,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
         Command::Approve(args) => approve::run(&cli.global, args),
+        Command::Request(args) => request::run(&cli.global, args),
     };
     match result {
         Ok(status) => status.into(),
@@ -219,6 +223,33 @@ fn long_flags(command: &clap::Command) -> std::collections::BTreeSet<String> {
     out.insert("help".into());
     out.insert("version".into());
     out
+}
+
+/// A `jit …` command line to print as a next step, exact enough to paste: `-C DIR` when the
+/// config directory is not `.`, every word shell-quoted where it needs it.
+pub(crate) fn jit_command(global: &Global, args: &[&str]) -> String {
+    let mut words = vec!["jit".to_string()];
+    let dir = global.dir.to_string_lossy();
+    if dir != "." && dir != "./" {
+        words.push("-C".into());
+        words.push(shell_word(&dir));
+    }
+    words.extend(args.iter().map(|a| shell_word(a)));
+    words.join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: bare when it is only safe characters, else in single
+/// quotes.
+pub(crate) fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,%".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

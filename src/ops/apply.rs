@@ -281,7 +281,7 @@ pub fn apply(
         .map(|o| o.targets.clone())
         .unwrap_or_default();
     check_clock(policy, &targets, opts.at, opts.now)?;
-    let mut providers = Providers::new(policy, open);
+    let mut providers = Providers::new(policy, open).placed(&config.sources);
     let (plan, moved) = match &opts.replan {
         None => (
             verify_saved(config, plan, opts.at, open, &mut providers)?,
@@ -468,9 +468,7 @@ fn apply_round(
     }
     let mut stale = BTreeSet::new();
     for (address, changes) in &by_provider {
-        let result = providers
-            .get(address)
-            .and_then(|p| p.apply(changes, &report).map_err(OpsError::from));
+        let result = providers.apply(address, changes, &report);
         match result {
             Ok(applied) => stale.extend(applied.stale.iter().map(|id| nsg_key(id))),
             Err(e) => {

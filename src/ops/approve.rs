@@ -239,7 +239,7 @@ fn default_key(dir: &Path) -> Result<PathBuf, OpsError> {
 }
 
 /// `git config KEY` in `dir`, when git and the value are there.
-fn git_config(dir: &Path, key: &str) -> Option<String> {
+pub(crate) fn git_config(dir: &Path, key: &str) -> Option<String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
