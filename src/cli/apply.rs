@@ -57,7 +57,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                 at,
                 targets: args.targets.clone(),
             };
-            let plan = crate::ops::plan::plan(&config, &opts, &open)?;
+            let plan = {
+                let _spinner = super::progress::Spinner::start(global, "reading live state");
+                crate::ops::plan::plan(&config, &opts, &open)?
+            };
             super::plan::print_plan(global, &plan, false)?;
             if !plan.errors.is_empty() {
                 // Still apply what closes access (the plan holds nothing else), then fail.

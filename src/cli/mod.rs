@@ -6,6 +6,7 @@ mod approve;
 mod completions;
 mod fmt;
 mod plan;
+mod progress;
 mod request;
 mod schema;
 mod show;

@@ -43,7 +43,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
         targets: args.targets,
     };
     warn_expired_accepts(global, &config.policy, opts.at)?;
-    let plan = crate::ops::plan::plan(&config, &opts, &open_options(global, 10))?;
+    let plan = {
+        let _spinner = super::progress::Spinner::start(global, "reading live state");
+        crate::ops::plan::plan(&config, &opts, &open_options(global, 10))?
+    };
     print_plan(global, &plan, args.json)?;
     if let Some(path) = &args.out {
         planfile::write(path, &plan)?;

@@ -90,9 +90,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
         )?;
     }
     let quote = super::shell_word;
+    let checked = match &written.pending {
+        Some(pending) => format!("`jit validate` passes with it once approved ({pending})"),
+        None => "`jit validate` passes with it".to_string(),
+    };
     writeln!(
         err,
-        "Wrote request `{}` to {}; `jit validate` passes with it.\n\nNext:\n    git add {}\n    git commit -m {}\n    then open a pull request for review",
+        "Wrote request `{}` to {}; {checked}.\n\nNext:\n    git add {}\n    git commit -m {}\n    then open a pull request for review",
         written.id,
         written.file,
         quote(&written.file),

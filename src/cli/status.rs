@@ -30,7 +30,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let config = super::plan::load_valid(global)?;
     let at = clock(args.at);
     super::plan::warn_expired_accepts(global, &config.policy, at)?;
-    let report = crate::ops::status::status(&config, at, &super::plan::open_options(global, 10))?;
+    let report = {
+        let _spinner = super::progress::Spinner::start(global, "reading live state");
+        crate::ops::status::status(&config, at, &super::plan::open_options(global, 10))?
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {

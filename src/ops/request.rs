@@ -1,7 +1,9 @@
 //! `request`: a request file written from flags. The id is derived from the justification's
 //! ticket and the requester when not given ([`derive_id`]), the HCL text is built and formatted
 //! ([`hcl`]), and the configuration is validated with the new file in memory before anything is
-//! written: what `jit validate` would refuse is refused with the same diagnostics.
+//! written: what `jit validate` would refuse is refused with the same diagnostics. The one
+//! exception: where approvals are signed, the new request's missing approvals (E048), which only
+//! exist once the request is committed and `jit approve` is run.
 
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -42,6 +44,9 @@ pub struct Written {
     /// Whether approvals are signed here (`approval_signers` is set): approvers run
     /// `jit approve ID`.
     pub signed: bool,
+    /// Where approvals are signed: what validate says until they are (`request … has 0
+    /// verified approvals, 1 required`).
+    pub pending: Option<String>,
     /// Warnings about the configuration with the new file, as `jit validate` prints them.
     pub warnings: Vec<Diagnostic>,
     pub sources: Vec<SourceFile>,
@@ -137,6 +142,19 @@ pub fn request(opts: &RequestOptions) -> Result<Written, RequestError> {
     let loaded = lang::load_all_with(&sources, signers.as_ref());
     let mut diagnostics = read_diagnostics;
     diagnostics.extend(loaded.diagnostics);
+    // Where approvals are signed, a new request has none yet: it is approved once committed
+    // (`jit approve ID` appends the signature), so its own "too few approvals" is the next
+    // step, not a refusal. Every other error refuses, as validate would.
+    let mut pending = None;
+    if signed {
+        if let Some(at) = diagnostics.iter().position(|d| {
+            d.code == lang::codes::TOO_FEW_APPROVERS
+                && d.file == file
+                && d.severity == Severity::Error
+        }) {
+            pending = Some(diagnostics.remove(at).message);
+        }
+    }
     let order = |path: &str| sources.iter().position(|s| s.path == path);
     diagnostics.sort_by_key(|d| (order(&d.file), d.line, d.column));
     let count = crate::diag::error_count(&diagnostics);
@@ -155,6 +173,7 @@ pub fn request(opts: &RequestOptions) -> Result<Written, RequestError> {
         id,
         file,
         signed,
+        pending,
         warnings: diagnostics
             .into_iter()
             .filter(|d| d.severity == Severity::Warning)
