@@ -225,3 +225,34 @@ fn days_read_the_same_in_status_as_in_plan() {
         .code(0)
         .stdout_has("expired 5d 21h ago");
 }
+
+#[test]
+fn the_example_pipelines_install_jit_as_the_readme_does() {
+    for file in ["jit-pr-and-apply.yml", "jit-drift-cron.yml"] {
+        let text = fs::read_to_string(repo_path(&format!("examples/pipelines/{file}"))).unwrap();
+        assert!(
+            !text.contains("github.com/example"),
+            "{file}: a placeholder URL"
+        );
+        let installs = text
+            .matches("run: cargo install --locked --path .jit-src")
+            .count();
+        let checkouts = text.matches("path: .jit-src").count();
+        assert!(
+            installs > 0 && installs == checkouts,
+            "{file}: {installs} installs, {checkouts} checkouts"
+        );
+        assert!(
+            text.contains("repository: ${{ vars.JIT_REPOSITORY }}"),
+            "{file}"
+        );
+    }
+    // The checkout is hidden: a config directory holding it reads none of jit's examples.
+    let root = quickstart();
+    let src = root.path().join("qs/.jit-src/examples");
+    fs::create_dir_all(&src).unwrap();
+    copy_dir(&repo_path("examples"), &src);
+    paste(root.path(), "jit -C qs validate")
+        .code(0)
+        .stderr_has("valid: 2 targets, 3 requests");
+}
