@@ -45,7 +45,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let at = args.at.unwrap_or(now);
     // Before anything is read from a provider or written: a live apply runs at the machine's
     // time.
-    crate::ops::apply::check_clock(&config.policy, &args.targets, at, now)?;
+    crate::ops::apply::check_clock(&config.policy, &args.targets, at, now, &global.dir)?;
     let open = super::plan::open_options(global, args.parallelism);
     let (plan, plan_json, replan) = match &args.planfile {
         Some(path) => {

@@ -226,32 +226,12 @@ fn long_flags(command: &clap::Command) -> std::collections::BTreeSet<String> {
     out
 }
 
-/// A `jit …` command line to print as a next step, exact enough to paste: `-C DIR` when the
-/// config directory is not `.`, every word shell-quoted where it needs it.
+/// A `jit …` command line to print as a next step ([`crate::ops::next::command`]).
 pub(crate) fn jit_command(global: &Global, args: &[&str]) -> String {
-    let mut words = vec!["jit".to_string()];
-    let dir = global.dir.to_string_lossy();
-    if dir != "." && dir != "./" {
-        words.push("-C".into());
-        words.push(shell_word(&dir));
-    }
-    words.extend(args.iter().map(|a| shell_word(a)));
-    words.join(" ")
+    crate::ops::next::command(&global.dir, args)
 }
 
-/// `word` as a POSIX shell reads it back: bare when it is only safe characters, else in single
-/// quotes.
-pub(crate) fn shell_word(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,%".contains(c));
-    if safe {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
+pub(crate) use crate::ops::next::shell_word;
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {

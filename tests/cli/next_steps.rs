@@ -256,3 +256,28 @@ fn the_example_pipelines_install_jit_as_the_readme_does() {
         .code(0)
         .stderr_has("valid: 2 targets, 3 requests");
 }
+
+/// The clock refusal's hint names the preview commands with `-C`, exact.
+#[test]
+fn the_clock_refusal_hints_at_plan_and_status_with_dash_c() {
+    let root = tempfile::tempdir().unwrap();
+    let conf = root.path().join("conf");
+    fs::create_dir_all(&conf).unwrap();
+    fs::write(
+        conf.join("policy.hcl"),
+        "provider \"nftables\" \"bastion\" {\n  table = \"jit\"\n}\n\ntarget \"bastion\" {\n  \
+         provider = \"nftables.bastion\"\n  port \"ssh\" {\n    number          = 22\n    \
+         allowed_sources = [\"198.51.100.0/24\"]\n    max_duration    = \"3h\"\n  }\n}\n",
+    )
+    .unwrap();
+    let at = "2026-01-01T00:00:00Z";
+    paste(
+        root.path(),
+        &format!("jit -C conf apply --auto-approve --at {at}"),
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "preview another time with `jit -C conf plan --at {at}` or `jit -C conf status --at {at}`"
+    ));
+    assert!(!conf.join(".jit").exists(), "no audit log");
+}
