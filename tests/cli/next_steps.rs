@@ -281,3 +281,32 @@ fn the_clock_refusal_hints_at_plan_and_status_with_dash_c() {
     ));
     assert!(!conf.join(".jit").exists(), "no audit log");
 }
+
+/// Run from the wrong directory, jit says so and points at `-C`.
+#[test]
+fn the_wrong_directory_hints_at_dash_c() {
+    let root = quickstart();
+    let plan = paste(
+        root.path(),
+        &format!("jit -C qs plan --at {AT} --out p.json"),
+    )
+    .code(0);
+    let printed = printed_commands(&plan.stderr).remove(0);
+    // The printed command without its `-C qs`, as the issue saw it: refused with a pointer.
+    let bare = printed.replace("-C qs ", "").replace("p.json", "../p.json");
+    let other = root.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    paste(&other, &bare)
+        .code(1)
+        .stderr_has("no `*.hcl` files under `.`")
+        .stderr_has("hint: pass `-C DIR` with the directory that holds the policy");
+    paste(
+        root.path(),
+        &format!("jit -C nowhere apply p.json --at {AT}"),
+    )
+    .code(1)
+    .stderr_has("config directory `nowhere` does not exist")
+    .stderr_has("hint: pass `-C DIR`");
+    // As printed, it works.
+    paste(root.path(), &printed).code(0);
+}
