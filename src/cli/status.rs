@@ -60,18 +60,20 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let overdue = grants.iter().filter(|g| g.overdue).count();
     if overdue > 0 && !global.quiet {
         eprintln!(
-            "warning: {overdue} grant{} past {} expiry; `jit apply` revokes {}",
+            "warning: {overdue} grant{} past {} expiry; `{}` revokes {}",
             if overdue == 1 { " is" } else { "s are" },
             if overdue == 1 { "its" } else { "their" },
+            super::jit_command(global, &["apply"]),
             if overdue == 1 { "it" } else { "them" },
         );
     }
     let wider = grants.iter().filter(|g| !g.wider.is_empty()).count();
     if wider > 0 && !global.quiet {
         eprintln!(
-            "warning: {wider} grant{} wider than {} request; `jit apply` restores {}",
+            "warning: {wider} grant{} wider than {} request; `{}` restores {}",
             if wider == 1 { " is" } else { "s are" },
             if wider == 1 { "its" } else { "their" },
+            super::jit_command(global, &["apply"]),
             if wider == 1 { "it" } else { "them" },
         );
     }

@@ -182,6 +182,12 @@ fn status_shows_who_what_until_when_and_the_file_in_text_and_json() {
     ] {
         assert!(header.contains(column), "{header}");
     }
+    assert!(
+        text.stderr
+            .contains("1 grant is past its expiry; `jit -C qs apply` revokes it"),
+        "{}",
+        text.stderr
+    );
     let row = text.stdout.lines().nth(1).unwrap();
     for cell in [
         "CHG-1007-carol",
