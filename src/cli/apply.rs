@@ -45,7 +45,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let at = args.at.unwrap_or(now);
     // Before anything is read from a provider or written: a live apply runs at the machine's
     // time.
-    crate::ops::apply::check_clock(&config.policy, &args.targets, at, now)?;
+    crate::ops::apply::check_clock(&config.policy, &args.targets, at, now, &global.dir)?;
     let open = super::plan::open_options(global, args.parallelism);
     let (plan, plan_json, replan) = match &args.planfile {
         Some(path) => {
@@ -57,7 +57,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                 at,
                 targets: args.targets.clone(),
             };
-            let plan = crate::ops::plan::plan(&config, &opts, &open)?;
+            let plan = {
+                let _spinner = super::progress::Spinner::start(global, "reading live state");
+                crate::ops::plan::plan(&config, &opts, &open)?
+            };
             super::plan::print_plan(global, &plan, false)?;
             if !plan.errors.is_empty() {
                 // Still apply what closes access (the plan holds nothing else), then fail.
@@ -71,7 +74,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
                     Status::Failure
                 });
             }
-            if !args.auto_approve && !confirm()? {
+            if !args.auto_approve && !confirm(global, args.at)? {
                 eprintln!("Apply cancelled.");
                 return Ok(Status::Failure);
             }
@@ -118,12 +121,22 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
 }
 
 /// Asks on a terminal; refuses off one.
-fn confirm() -> anyhow::Result<bool> {
+fn confirm(global: &Global, at: Option<Timestamp>) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
+        let at = at.map(|at| at.to_string());
+        let with_at = |words: &[&str]| {
+            let mut words = words.to_vec();
+            if let Some(at) = &at {
+                words.extend(["--at", at.as_str()]);
+            }
+            super::jit_command(global, &words)
+        };
         anyhow::bail!(
             "refusing to apply without confirmation: stdin is not a terminal\n\
              hint: review the plan above and re-run with `--auto-approve`, or save it with \
-             `jit plan --out FILE` and run `jit apply FILE`"
+             `{}` and run `{}`",
+            with_at(&["plan", "--out", "FILE"]),
+            with_at(&["apply", "FILE"]),
         );
     }
     eprint!(

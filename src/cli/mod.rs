@@ -6,6 +6,8 @@ mod approve;
 mod completions;
 mod fmt;
 mod plan;
+mod progress;
+mod request;
 mod schema;
 mod show;
 mod status;
@@ -113,6 +115,8 @@ pub enum Command {
     Man,
     /// Sign a request's approval with ssh-keygen and append it to the request's file
     Approve(approve::Args),
+    /// Write a validated, formatted request file from flags
+    Request(request::Args),
 }
 
 /// The machine's clock, truncated to whole seconds (plans and audit lines carry readable
@@ -161,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
         Command::Approve(args) => approve::run(&cli.global, args),
+        Command::Request(args) => request::run(&cli.global, args),
     };
     match result {
         Ok(status) => status.into(),
@@ -220,6 +225,13 @@ fn long_flags(command: &clap::Command) -> std::collections::BTreeSet<String> {
     out.insert("version".into());
     out
 }
+
+/// A `jit …` command line to print as a next step ([`crate::ops::next::command`]).
+pub(crate) fn jit_command(global: &Global, args: &[&str]) -> String {
+    crate::ops::next::command(&global.dir, args)
+}
+
+pub(crate) use crate::ops::next::shell_word;
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {

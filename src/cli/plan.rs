@@ -43,14 +43,24 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
         targets: args.targets,
     };
     warn_expired_accepts(global, &config.policy, opts.at)?;
-    let plan = crate::ops::plan::plan(&config, &opts, &open_options(global, 10))?;
+    let plan = {
+        let _spinner = super::progress::Spinner::start(global, "reading live state");
+        crate::ops::plan::plan(&config, &opts, &open_options(global, 10))?
+    };
     print_plan(global, &plan, args.json)?;
     if let Some(path) = &args.out {
         planfile::write(path, &plan)?;
         if !global.quiet {
+            let file = path.to_string_lossy();
+            let at = args.at.map(|at| at.to_string());
+            let mut apply = vec!["apply", file.as_ref()];
+            if let Some(at) = &at {
+                apply.extend(["--at", at.as_str()]);
+            }
             eprintln!(
-                "\nSaved the plan to: {0}\n\nTo perform exactly these actions, run:\n    jit apply {0}",
-                path.display()
+                "\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    {}",
+                path.display(),
+                super::jit_command(global, &apply)
             );
         }
     }
@@ -118,7 +128,7 @@ pub(super) fn load_config(global: &Global) -> anyhow::Result<Loaded> {
 }
 
 /// Reads and validates the config directory; diagnostics (warnings too) go to stderr.
-pub(super) fn load_policy(global: &Global) -> anyhow::Result<Policy> {
+pub(super) fn load_valid(global: &Global) -> anyhow::Result<Loaded> {
     match config::load(&global.dir) {
         Ok(loaded) => {
             if !loaded.diagnostics.is_empty() && !global.quiet {
@@ -131,7 +141,7 @@ pub(super) fn load_policy(global: &Global) -> anyhow::Result<Policy> {
                 )?;
                 err.flush()?;
             }
-            Ok(loaded.policy)
+            Ok(loaded)
         }
         Err(LoadError::Invalid {
             diagnostics,

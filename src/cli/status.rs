@@ -4,12 +4,13 @@
 
 use std::io::Write;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde_json::json;
 
 use super::{clock, Global, Status};
 use crate::live::name_from_id;
 use crate::ops::status::{GrantStatus, StatusReport};
+use crate::plan::reason::span;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,16 +27,25 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let policy = super::plan::load_policy(global)?;
+    let config = super::plan::load_valid(global)?;
     let at = clock(args.at);
-    super::plan::warn_expired_accepts(global, &policy, at)?;
-    let report = crate::ops::status::status(&policy, at, &super::plan::open_options(global, 10))?;
+    super::plan::warn_expired_accepts(global, &config.policy, at)?;
+    let report = {
+        let _spinner = super::progress::Spinner::start(global, "reading live state");
+        crate::ops::status::status(&config, at, &super::plan::open_options(global, 10))?
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
         let doc = json!({
             "at": at,
-            "grants": report.grants,
+            "grants": report.grants.iter().map(|g| {
+                let mut value = serde_json::to_value(g).unwrap_or_default();
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("left".into(), left(g).into());
+                }
+                value
+            }).collect::<Vec<_>>(),
             "exposures": report.exposures,
             "accepted": report.accepted,
         });
@@ -50,18 +60,20 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
     let overdue = grants.iter().filter(|g| g.overdue).count();
     if overdue > 0 && !global.quiet {
         eprintln!(
-            "warning: {overdue} grant{} past {} expiry; `jit apply` revokes {}",
+            "warning: {overdue} grant{} past {} expiry; `{}` revokes {}",
             if overdue == 1 { " is" } else { "s are" },
             if overdue == 1 { "its" } else { "their" },
+            super::jit_command(global, &["apply"]),
             if overdue == 1 { "it" } else { "them" },
         );
     }
     let wider = grants.iter().filter(|g| !g.wider.is_empty()).count();
     if wider > 0 && !global.quiet {
         eprintln!(
-            "warning: {wider} grant{} wider than {} request; `jit apply` restores {}",
+            "warning: {wider} grant{} wider than {} request; `{}` restores {}",
             if wider == 1 { " is" } else { "s are" },
             if wider == 1 { "its" } else { "their" },
+            super::jit_command(global, &["apply"]),
             if wider == 1 { "it" } else { "them" },
         );
     }
@@ -156,8 +168,9 @@ fn write_table(out: &mut dyn Write, grants: &[GrantStatus]) -> std::io::Result<(
         "PORT",
         "EXPIRES",
         "LEFT",
+        "FILE",
     ];
-    let rows: Vec<[String; 9]> = grants
+    let rows: Vec<[String; 10]> = grants
         .iter()
         .map(|g| {
             [
@@ -174,6 +187,7 @@ fn write_table(out: &mut dyn Write, grants: &[GrantStatus]) -> std::io::Result<(
                 format!("{}/{}", g.ports.join(","), g.protocol.to_lowercase()),
                 g.expires.map_or_else(|| "-".into(), |e| e.to_string()),
                 left(g),
+                g.file.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -204,24 +218,12 @@ fn write_table(out: &mut dyn Write, grants: &[GrantStatus]) -> std::io::Result<(
 fn left(g: &GrantStatus) -> String {
     let left = match g.time_left() {
         None => "unknown expiry".into(),
-        Some(d) if g.overdue => format!("OVERDUE by {}", human(-d)),
-        Some(d) => human(d),
+        Some(d) if g.overdue => format!("OVERDUE by {}", span(-d)),
+        Some(d) => span(d),
     };
     if g.wider.is_empty() {
         left
     } else {
         format!("{left}, WIDER than requested")
-    }
-}
-
-/// `2h 5m`, `45m`, `30s`.
-pub(super) fn human(d: SignedDuration) -> String {
-    let secs = d.as_secs().max(0);
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, m) => format!("{m}m"),
-        (h, 0) => format!("{h}h"),
-        (h, m) => format!("{h}h {m}m"),
     }
 }

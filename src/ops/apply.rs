@@ -122,6 +122,7 @@ pub fn check_clock(
     targets: &[String],
     at: Timestamp,
     now: Timestamp,
+    dir: &std::path::Path,
 ) -> Result<(), OpsError> {
     let drift = at.duration_since(now);
     if drift.unsigned_abs() <= MAX_AT_DRIFT.unsigned_abs() {
@@ -155,9 +156,11 @@ pub fn check_clock(
         "refusing to apply at `{at}`: it is {} {side} this machine's clock ({now}), and provider \
          {} changes a real firewall\n\
          hint: on a live firewall apply runs at the machine's time: drop `--at`; preview another \
-         time with `jit plan --at {at}` or `jit status --at {at}`",
+         time with `{}` or `{}`",
         crate::plan::reason::span(drift.abs()),
-        live.join(", ")
+        live.join(", "),
+        super::next::command(dir, &["plan", "--at", &at.to_string()]),
+        super::next::command(dir, &["status", "--at", &at.to_string()]),
     )))
 }
 
@@ -280,8 +283,8 @@ pub fn apply(
         .as_ref()
         .map(|o| o.targets.clone())
         .unwrap_or_default();
-    check_clock(policy, &targets, opts.at, opts.now)?;
-    let mut providers = Providers::new(policy, open);
+    check_clock(policy, &targets, opts.at, opts.now, &open.config_dir)?;
+    let mut providers = Providers::new(policy, open).placed(&config.sources);
     let (plan, moved) = match &opts.replan {
         None => (
             verify_saved(config, plan, opts.at, open, &mut providers)?,
@@ -468,9 +471,7 @@ fn apply_round(
     }
     let mut stale = BTreeSet::new();
     for (address, changes) in &by_provider {
-        let result = providers
-            .get(address)
-            .and_then(|p| p.apply(changes, &report).map_err(OpsError::from));
+        let result = providers.apply(address, changes, &report);
         match result {
             Ok(applied) => stale.extend(applied.stale.iter().map(|id| nsg_key(id))),
             Err(e) => {
@@ -509,6 +510,7 @@ fn nsg_name(plan: &Plan, key: &str) -> String {
 mod tests {
     use super::*;
     use crate::model::{AzureMode, ProviderConfig, ProviderDecl, Target};
+    use std::path::Path;
 
     fn policy() -> Policy {
         let target = |name: &str, provider: &str| {
@@ -552,11 +554,13 @@ mod tests {
         let at = |s: i64| now + SignedDuration::from_secs(s);
         let p = policy();
         // Within a minute either way: clock skew, accepted.
-        check_clock(&p, &[], at(60), now).unwrap();
-        check_clock(&p, &[], at(-60), now).unwrap();
+        check_clock(&p, &[], at(60), now, Path::new(".")).unwrap();
+        check_clock(&p, &[], at(-60), now, Path::new(".")).unwrap();
         // Beyond it, refused for the azure target (Defender mode too), naming the provider.
         for s in [61, -61, -86_400 * 6] {
-            let err = check_clock(&p, &[], at(s), now).unwrap_err().to_string();
+            let err = check_clock(&p, &[], at(s), now, Path::new("."))
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("provider `azure.prod` changes a real firewall"),
                 "{err}"
@@ -564,7 +568,14 @@ mod tests {
             assert!(!err.contains("snapshot.lab"), "{err}");
         }
         // Narrowed to the snapshot target, a rehearsal at any time.
-        check_clock(&p, &["rehearsal".into()], at(-86_400 * 6), now).unwrap();
-        assert!(check_clock(&p, &["web-1".into()], at(3600), now).is_err());
+        check_clock(
+            &p,
+            &["rehearsal".into()],
+            at(-86_400 * 6),
+            now,
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(check_clock(&p, &["web-1".into()], at(3600), now, Path::new(".")).is_err());
     }
 }

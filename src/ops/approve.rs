@@ -48,7 +48,10 @@ pub fn find(dir: &Path, id: &str) -> Result<Approvable, OpsError> {
     }
     let ids = loaded.approvable.iter().map(|a| a.id.as_str());
     let hint = lang::did_you_mean(id, ids).unwrap_or_else(|| {
-        "run `jit validate`: a request with an unknown target or port, or a missing attribute, cannot be approved".to_string()
+        format!(
+            "run `{}`: a request with an unknown target or port, or a missing attribute, cannot be approved",
+            super::next::command(dir, &["validate"])
+        )
     });
     Err(invalid(format!(
         "no request `{id}` that can be approved\nhint: {hint}"
@@ -239,7 +242,7 @@ fn default_key(dir: &Path) -> Result<PathBuf, OpsError> {
 }
 
 /// `git config KEY` in `dir`, when git and the value are there.
-fn git_config(dir: &Path, key: &str) -> Option<String> {
+pub(crate) fn git_config(dir: &Path, key: &str) -> Option<String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)

@@ -15,7 +15,7 @@ use crate::model::Policy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("config directory `{0}` does not exist")]
+    #[error("config directory `{0}` does not exist\nhint: pass `-C DIR` with the directory that holds the policy (paths are relative to where jit runs)")]
     MissingDir(String),
     #[error("`{0}` is not a directory")]
     NotADir(String),
@@ -25,7 +25,7 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no `*.hcl` files under `{0}`")]
+    #[error("no `*.hcl` files under `{0}`\nhint: pass `-C DIR` with the directory that holds the policy")]
     NoFiles(String),
     /// The files were read but are not a valid policy. `sources` is what was read, for
     /// rendering the diagnostics with their source lines.
@@ -497,10 +497,9 @@ mod tests {
     #[test]
     fn missing_dir_is_an_error() {
         let err = discover(Path::new("/nonexistent/jit-config")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "config directory `/nonexistent/jit-config` does not exist"
-        );
+        assert!(err.to_string().starts_with(
+            "config directory `/nonexistent/jit-config` does not exist\nhint: pass `-C DIR`"
+        ));
     }
 
     #[test]

@@ -10,8 +10,10 @@ pub mod approve;
 pub mod audit;
 pub mod config;
 pub mod fmt;
+pub mod next;
 pub mod plan;
 pub mod planfile;
+pub mod request;
 pub mod signers;
 pub mod status;
 
@@ -64,11 +66,14 @@ pub(crate) fn config_nsgs(config: &config::Loaded) -> BTreeMap<String, (String, 
     out
 }
 
-/// Opened providers, each opened once, by address.
+/// Opened providers, each opened once, by address. Every read and write is logged with its
+/// duration (`-v`), and the NSGs and changes it covers (`-vv`); errors name the provider block.
 pub(crate) struct Providers<'a> {
     policy: &'a Policy,
     opts: &'a OpenOptions,
     open: BTreeMap<String, Box<dyn Provider>>,
+    /// Where each provider block is written (`file:line:column`), by address.
+    places: BTreeMap<String, String>,
 }
 
 impl<'a> Providers<'a> {
@@ -77,7 +82,41 @@ impl<'a> Providers<'a> {
             policy,
             opts,
             open: BTreeMap::new(),
+            places: BTreeMap::new(),
         }
+    }
+
+    /// Knows where the provider blocks are written in `sources`, so that a provider's error
+    /// names its block.
+    pub(crate) fn placed(mut self, sources: &[crate::lang::SourceFile]) -> Providers<'a> {
+        self.places = provider_places(sources);
+        self
+    }
+
+    /// A provider's error, saying once where its block is and, for a relative snapshot path,
+    /// what it is relative to.
+    fn blame(&self, address: &str, error: &ProviderError) -> String {
+        let why = error.to_string();
+        let Some(place) = self.places.get(address) else {
+            return why;
+        };
+        let mut out = format!("{why}\n  --> provider `{address}` at {place}");
+        let relative = self.policy.provider(address).and_then(|d| match &d.config {
+            crate::model::ProviderConfig::Snapshot { path }
+                if std::path::Path::new(path).is_relative() =>
+            {
+                Some(path.clone())
+            }
+            _ => None,
+        });
+        if let (Some(path), ProviderError::Io { .. }) = (relative, error) {
+            out.push_str(&format!(
+                "\n  hint: `{path}` is relative to the config directory `{}`; pass `-C DIR` \
+                 with the directory that holds the policy",
+                self.opts.config_dir.display()
+            ));
+        }
+        out
     }
 
     pub(crate) fn get(&mut self, address: &str) -> Result<&dyn Provider, OpsError> {
@@ -91,7 +130,10 @@ impl<'a> Providers<'a> {
                 rule_prefix: self.policy.settings.rule_prefix.clone(),
                 ..self.opts.clone()
             };
-            let provider = providers::open(decl, &opts)?;
+            let started = std::time::Instant::now();
+            let provider = providers::open(decl, &opts)
+                .map_err(|e| OpsError::Invalid(self.blame(address, &e)))?;
+            tracing::info!("provider `{address}`: opened in {:.2?}", started.elapsed());
             self.open.insert(address.to_string(), provider);
         }
         Ok(self.open[address].as_ref())
@@ -133,13 +175,25 @@ impl<'a> Providers<'a> {
         }
         let mut live = Live::default();
         for (address, ids) in by_provider {
-            match self.get(&address)?.read(&ids) {
+            for id in &ids {
+                tracing::debug!("provider `{address}`: reading NSG `{id}`");
+            }
+            let started = std::time::Instant::now();
+            let result = self.get(&address)?.read(&ids);
+            let took = started.elapsed();
+            match result {
                 Ok(part) => {
+                    tracing::info!(
+                        "provider `{address}`: read {} NSG{} in {took:.2?}",
+                        ids.len(),
+                        if ids.len() == 1 { "" } else { "s" }
+                    );
                     live.nsgs.extend(part.nsgs);
                     live.failed.extend(part.failed);
                 }
                 Err(e) => {
-                    let why = e.to_string();
+                    tracing::info!("provider `{address}`: read failed after {took:.2?}: {e}");
+                    let why = self.blame(&address, &e);
                     live.failed
                         .extend(ids.iter().map(|id| (nsg_key(id), why.clone())));
                 }
@@ -147,4 +201,57 @@ impl<'a> Providers<'a> {
         }
         Ok(live)
     }
+
+    /// Applies `changes` through the provider at `address`, logging the write and its duration.
+    pub(crate) fn apply(
+        &mut self,
+        address: &str,
+        changes: &[crate::plan::ResourceChange],
+        on_outcome: &providers::OnOutcome<'_>,
+    ) -> Result<providers::ApplyReport, OpsError> {
+        for change in changes {
+            tracing::debug!(
+                "provider `{address}`: {:?} `{}`",
+                change.action(),
+                change.address
+            );
+        }
+        let started = std::time::Instant::now();
+        let result = self.get(address)?.apply(changes, on_outcome);
+        let took = started.elapsed();
+        match &result {
+            Ok(_) => tracing::info!(
+                "provider `{address}`: wrote {} change{} in {took:.2?}",
+                changes.len(),
+                if changes.len() == 1 { "" } else { "s" }
+            ),
+            Err(e) => tracing::info!("provider `{address}`: write failed after {took:.2?}: {e}"),
+        }
+        Ok(result?)
+    }
+}
+
+/// Pure: `file:line:column` of each `provider "<kind>" "<name>"` block in `sources`, by address
+/// (`<kind>.<name>`).
+pub(crate) fn provider_places(sources: &[crate::lang::SourceFile]) -> BTreeMap<String, String> {
+    use hcl_edit::Span as _;
+    let mut out = BTreeMap::new();
+    for source in sources {
+        let Ok(body) = source.text.parse::<hcl_edit::structure::Body>() else {
+            continue;
+        };
+        for block in body.blocks() {
+            let labels: Vec<&str> = block.labels.iter().map(|l| l.as_str()).collect();
+            if block.ident.as_str() != "provider" || labels.len() != 2 {
+                continue;
+            }
+            let offset = block.ident.span().map_or(0, |s| s.start);
+            let before = &source.text[..offset.min(source.text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            out.entry(format!("{}.{}", labels[0], labels[1]))
+                .or_insert_with(|| format!("{}:{line}:{column}", source.path));
+        }
+    }
+    out
 }

@@ -37,7 +37,7 @@ pub struct PlanOptions {
 /// Plans the configuration `config` (loaded with [`config::load_lenient`], errors and all).
 pub fn plan(config: &Loaded, opts: &PlanOptions, open: &OpenOptions) -> Result<Plan, OpsError> {
     check_targets(&config.policy, &opts.targets)?;
-    let mut providers = Providers::new(&config.policy, open);
+    let mut providers = Providers::new(&config.policy, open).placed(&config.sources);
     providers.open_all()?;
     plan_with(config, opts, open, &mut providers, None)
 }

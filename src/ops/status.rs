@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::compile::{compile, refers_to};
 use crate::live::nsg_key;
-use crate::model::Policy;
 use crate::nsg::Access;
+use crate::ops::config::Loaded;
 use crate::ops::{policy_nsgs, OpsError, Providers};
 use crate::plan::diff::diff;
 use crate::plan::findings::{self, Widening};
@@ -31,6 +31,8 @@ pub struct GrantStatus {
     pub requester: Option<String>,
     /// Who approved it, as the request says.
     pub approvers: Vec<String>,
+    /// The file that holds the request, as diagnostics show it, when the policy still has it.
+    pub file: Option<String>,
     pub sources: Vec<String>,
     pub protocol: String,
     pub ports: Vec<String>,
@@ -68,12 +70,13 @@ impl StatusReport {
 }
 
 pub fn status(
-    policy: &Policy,
+    config: &Loaded,
     at: Timestamp,
     open: &OpenOptions,
 ) -> Result<StatusReport, OpsError> {
+    let policy = &config.policy;
     let nsgs = policy_nsgs(policy);
-    let mut providers = Providers::new(policy, open);
+    let mut providers = Providers::new(policy, open).placed(&config.sources);
     providers.open_all()?;
     let live = providers.read(nsgs.values().cloned())?;
     let prefix = &policy.settings.rule_prefix;
@@ -123,6 +126,13 @@ pub fn status(
                 nsg_id: nsg.id.clone(),
                 requester: grant.map(|g| g.requester.clone()),
                 approvers: grant.map(|g| g.approvers.clone()).unwrap_or_default(),
+                file: grant.and_then(|g| {
+                    config
+                        .approvable
+                        .iter()
+                        .find(|a| a.id == g.id)
+                        .map(|a| a.file.clone())
+                }),
                 sources: rule
                     .sources
                     .iter()

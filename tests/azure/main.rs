@@ -18,3 +18,4 @@ mod missing;
 mod provider;
 mod revocation;
 mod tampered;
+mod verbose;

@@ -721,7 +721,10 @@ fn status_flags_a_grant_wider_than_its_request() {
             .stdout_has(&format!(
                 "web-nsg/jit-allow-INC-1-alice-ssh of request `INC-1-alice`: {words}"
             ))
-            .stderr_has("1 grant is wider than its request; `jit apply` restores it");
+            .stderr_has(&format!(
+                "1 grant is wider than its request; `jit -C {} apply` restores it",
+                d.display()
+            ));
         read_only(d, &["status", "--at", DURING]).code(0);
         let status = json_of(&read_only(d, &["status", "--json", "--at", DURING]).code(0));
         assert_eq!(status["grants"][0]["wider"][0]["property"], property);

@@ -3,6 +3,8 @@
 mod approvals;
 mod lab;
 mod lifecycle;
+mod next_steps;
+mod request;
 mod revocation;
 mod support;
 mod tampered;

@@ -39,6 +39,18 @@ impl TestCommand {
         }
     }
 
+    /// `sh -c LINE` in `cwd`: a command line pasted as printed, with colour off.
+    pub fn shell(cwd: &Path, line: &str) -> TestCommand {
+        let mut cmd = assert_cmd::Command::new("sh");
+        cmd.arg("-c").arg(line).current_dir(cwd);
+        cmd.env("NO_COLOR", "1").env_remove("JIT_LOG");
+        TestCommand {
+            cmd,
+            line: format!("sh -c {line:?}"),
+            dir: cwd.to_path_buf(),
+        }
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> TestCommand {
         self.cmd.env(key, value);
         self

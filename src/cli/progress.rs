@@ -1,0 +1,69 @@
+//! A spinner on stderr while live state is read, for runs that take more than a moment: shown
+//! only on a terminal, only without `--quiet`, and only once the work has taken half a second,
+//! so quick plans print nothing extra and output off a terminal is never touched.
+
+use std::io::IsTerminal;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Global;
+
+/// How long work runs before the spinner shows.
+const DELAY: Duration = Duration::from_millis(500);
+
+/// Stops (and clears) the spinner when dropped.
+pub struct Spinner {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Spinner {
+    /// Starts timing `what` (such as `reading live state`).
+    pub fn start(global: &Global, what: &str) -> Spinner {
+        if global.quiet || !std::io::stderr().is_terminal() {
+            return Spinner {
+                stop: None,
+                thread: None,
+            };
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let what = what.to_string();
+        let thread = std::thread::spawn(move || {
+            match stopped.recv_timeout(DELAY) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+                bar.set_style(style);
+            }
+            bar.set_message(what);
+            loop {
+                bar.tick();
+                match stopped.recv_timeout(Duration::from_millis(100)) {
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    _ => break,
+                }
+            }
+            bar.finish_and_clear();
+        });
+        Spinner {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
