@@ -170,7 +170,7 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
             Err(message) => {
                 cx.bad(
                     Bad::new(s.at.span, codes::INVALID_DURATION, message)
-                        .hint(values::DURATION_HINT),
+                        .hint(values::duration_hint(&s.value)),
                 );
                 None
             }
