@@ -169,7 +169,7 @@ const RULE_PREFIX: &str = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$";
 /// A policy file: settings, providers and the targets whose ports jit protects.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "jit policy file", extend("$id" = POLICY_ID))]
+#[schemars(title = "jit policy file")]
 pub struct PolicyFile {
     /// Global settings; at most one `settings` block in the whole config directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +190,7 @@ pub struct PolicyFile {
 /// A request file: time-bound asks for access, usually one per file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "jit request file", extend("$id" = REQUEST_ID))]
+#[schemars(title = "jit request file")]
 pub struct RequestFile {
     /// `request "<id>" { … }`, by id (such as `INC-4211-alice`).
     #[schemars(extend("minProperties" = 1))]
@@ -217,7 +217,7 @@ pub struct ApprovalBlock {
 /// Either kind of config file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-#[schemars(title = "jit config file", extend("$id" = CONFIG_ID))]
+#[schemars(title = "jit config file")]
 pub enum ConfigFile {
     Request(RequestFile),
     Policy(PolicyFile),
@@ -552,23 +552,27 @@ impl FileKind {
     }
 }
 
-fn generate<T: JsonSchema>() -> Schema {
-    SchemaSettings::draft2020_12()
+/// The root schema of `T`, with its `$id`. (Set here, not on the type: the config schema
+/// holds the other two as subschemas, and an `$id` there would rebase their references.)
+fn generate<T: JsonSchema>(id: &str) -> Schema {
+    let mut schema = SchemaSettings::draft2020_12()
         .into_generator()
-        .into_root_schema_for::<T>()
+        .into_root_schema_for::<T>();
+    schema.insert("$id".to_string(), id.into());
+    schema
 }
 
 /// The schema of one kind of file.
 pub fn schema(kind: FileKind) -> Schema {
     match kind {
-        FileKind::Policy => generate::<PolicyFile>(),
-        FileKind::Request => generate::<RequestFile>(),
+        FileKind::Policy => generate::<PolicyFile>(POLICY_ID),
+        FileKind::Request => generate::<RequestFile>(REQUEST_ID),
     }
 }
 
 /// A schema any config file matches: a request file or a policy file.
 pub fn config_schema() -> Schema {
-    generate::<ConfigFile>()
+    generate::<ConfigFile>(CONFIG_ID)
 }
 
 /// The document `jit schema` prints and `schemas/` keeps: pretty JSON and a final newline.

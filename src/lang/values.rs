@@ -333,8 +333,31 @@ pub const DURATION_HINT: &str = "write a duration as `90m`, `3h`, `1h30m`, `1d` 
 /// A CIDR with host bits set (`10.0.0.5/24`) is an error, never silently truncated: the hint
 /// gives both corrections, the network and the host. The error's span is empty; callers place
 /// it.
+///
+/// Written exactly: no spaces around it, and an IPv4 address and prefix length without leading
+/// zeros (`010.0.0.0/8` is octal to some tools and decimal to others; `10.0.0.0/08`).
 pub fn cidr(s: &str) -> Result<IpNet, Bad> {
-    let t = s.trim();
+    let t = s;
+    let parsed = t
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| t.parse::<std::net::IpAddr>().ok().map(IpNet::from));
+    if let Some(net) = parsed {
+        let ipv4 = !t.contains(':');
+        let written = if t.contains('/') {
+            net.to_string()
+        } else {
+            net.addr().to_string()
+        };
+        if ipv4 && written != t {
+            return Err(Bad::new(
+                0..0,
+                codes::INVALID_CIDR,
+                format!("invalid CIDR `{s}`: numbers have leading zeros"),
+            )
+            .hint(format!("write `{written}`")));
+        }
+    }
     if let Ok(net) = t.parse::<IpNet>() {
         if net.trunc() != net {
             let host = IpNet::from(net.addr());
@@ -605,6 +628,10 @@ mod tests {
             "",
             "any",
             "2001:db8::/129",
+            "010.0.0.0/8",
+            "10.0.0.0/08",
+            " 10.0.0.0/8",
+            "10.0.0.0/8 ",
         ] {
             assert!(cidr(s).is_err(), "{s}");
         }

@@ -8,6 +8,7 @@ mod support;
 mod tampered;
 
 mod clock;
+mod defaults;
 mod files;
 mod findings;
 mod inputs;
@@ -15,6 +16,7 @@ mod inputs;
 mod fmt;
 mod fmt_golden;
 mod schema;
+mod schema_agreement;
 mod spellings;
 mod terminal;
 mod validate;
