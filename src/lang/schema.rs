@@ -20,10 +20,13 @@
 //! so each pull request adds one file). [`FileKind::of`] applies the rule above;
 //! [`config_schema`] accepts either kind.
 //!
-//! The schemas check shapes, names, enums, ranges and the cheap formats (CIDRs, durations, RFC
-//! 3339 times). They are looser than `jit validate` where a check needs more than one value
-//! (a request's source inside a port's allowed sources, a duration within `max_duration`,
-//! references between blocks). `jit schema <kind>` prints them; `schemas/` keeps a copy that a
+//! The schemas check shapes, names, `enum`s (protocol, azure mode, provider kinds), ranges and
+//! the value forms with anchored patterns (CIDRs, durations, RFC 3339 times, resource ids), and
+//! carry `default`s (the well-known ports' numbers, `protocol`, `max_duration`), `examples`
+//! and an `$id`. They are looser than `jit validate` only where a check needs arithmetic or
+//! more than one value (host bits, a duration's components adding up, calendar days, a
+//! request's source inside a port's allowed sources, references between blocks): the test in
+//! tests/cli/schema_agreement.rs lists each such case with the reason. `jit schema <kind>` prints them; `schemas/` keeps a copy that a
 //! test compares with the code.
 
 use std::collections::BTreeMap;
