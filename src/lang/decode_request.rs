@@ -86,7 +86,7 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
     }
 
     let source_any = get(&found, "source")
-        .is_some_and(|attr| matches!(&attr.value, Expression::String(s) if s.trim() == "*"));
+        .is_some_and(|attr| matches!(&attr.value, Expression::String(s) if s.as_str() == "*"));
     let source = get(&found, "source").and_then(|attr| {
         let s = cx.ok(values::string(
             &attr.value,
@@ -95,7 +95,7 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
             true,
             &span(attr),
         ))?;
-        if s.trim() == "*" {
+        if s == "*" {
             // Any source: the whole family of the target's destination, decided in validate.
             return Some(Spanned {
                 value: values::any_source()[0],

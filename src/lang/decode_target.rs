@@ -169,7 +169,7 @@ pub fn resource_id(cx: &mut Cx, id: &Spanned<String>, attr: &str, kind_lower: &s
 
 /// `*`, an IP address or a CIDR; CIDRs normalised.
 fn destination(cx: &mut Cx, d: Spanned<String>) -> Option<String> {
-    let v = d.value.trim();
+    let v = d.value.as_str();
     if v == "*" {
         return Some("*".to_string());
     }
@@ -278,7 +278,7 @@ fn port(cx: &mut Cx, block: &Block, target: &str) -> Option<PortDecl> {
             )) else {
                 continue;
             };
-            if s.trim() == "*" {
+            if s == "*" {
                 // Any source, written out: both whole families (see `Port::allowed_sources`).
                 allowed_sources.extend(values::any_source());
                 continue;
