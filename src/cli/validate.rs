@@ -38,6 +38,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             warnings.sort_by_key(|d| (order(&d.file), d.line, d.column));
             let warnings = &warnings;
             render(global, args.format, warnings, &loaded.sources)?;
+            if global.verbose > 0 && !global.quiet {
+                let mut err = std::io::stderr().lock();
+                for line in port_lines(policy, &loaded.port_defaults) {
+                    writeln!(err, "{line}")?;
+                }
+            }
             if !global.quiet {
                 let noted = match warnings.len() {
                     0 => String::new(),
@@ -103,6 +109,58 @@ fn render(
         }
         _ => Ok(()),
     }
+}
+
+/// `-v`: one line per port of every valid target, with its values and which of them jit
+/// filled in (`(default)`).
+fn port_lines(
+    policy: &crate::model::Policy,
+    defaults: &[crate::lang::PortDefaults],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    for target in &policy.targets {
+        for port in &target.ports {
+            let defaulted = defaults
+                .iter()
+                .find(|d| d.target == target.name && d.port == port.name)
+                .map(|d| d.defaulted)
+                .unwrap_or_default();
+            let mark = |d: bool, what: &str| {
+                if d {
+                    format!(" (default{what})")
+                } else {
+                    String::new()
+                }
+            };
+            let known = format!(" for `{}`", port.name);
+            let sources = if port.allowed_sources.is_empty() {
+                "none".to_string()
+            } else if crate::lang::values::any_source()
+                .iter()
+                .all(|n| port.allowed_sources.contains(n))
+            {
+                "*".to_string()
+            } else {
+                port.allowed_sources
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            lines.push(format!(
+                "target `{}` port `{}`: number {}{}, protocol {}{}, max_duration {}{}, allowed_sources {sources}",
+                target.name,
+                port.name,
+                port.number,
+                mark(defaulted.number, &known),
+                port.protocol,
+                mark(defaulted.protocol, ""),
+                crate::lang::values::friendly_duration(port.max_duration.as_secs() / 60),
+                mark(defaulted.max_duration, ""),
+            ));
+        }
+    }
+    lines
 }
 
 fn plural(n: usize) -> &'static str {

@@ -42,13 +42,13 @@ pub const UNEXPECTED_STRUCTURE: &str = "E019";
 // Values.
 /// A malformed CIDR or IP address.
 pub const INVALID_CIDR: &str = "E020";
-/// A malformed duration.
+/// A duration in none of the documented forms (`90m`, `3h`, `1h30m`, `1d`, `PT3H`, `P1D`).
 pub const INVALID_DURATION: &str = "E021";
 /// A malformed RFC 3339 time, or one without a UTC offset.
 pub const INVALID_TIME: &str = "E022";
 /// A port number outside 1–65535.
 pub const PORT_RANGE: &str = "E023";
-/// A protocol other than tcp, udp or any.
+/// A protocol other than `tcp`, `udp` or `any` (lower case).
 pub const INVALID_PROTOCOL: &str = "E024";
 /// A `max_duration` outside 5 minutes–24 hours.
 pub const MAX_DURATION_RANGE: &str = "E025";

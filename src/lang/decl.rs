@@ -88,6 +88,17 @@ pub struct PortDecl {
     pub protocol: Protocol,
     pub allowed_sources: Vec<IpNet>,
     pub max_duration: Option<SignedDuration>,
+    pub defaulted: Defaulted,
+}
+
+/// Which of a port's values jit filled in because the block does not write them: `number` and
+/// `protocol` from a well-known port name, `protocol` as `tcp` otherwise, `max_duration` as
+/// `3h`. `jit validate -v` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaulted {
+    pub number: bool,
+    pub protocol: bool,
+    pub max_duration: bool,
 }
 
 /// A port in a request, as written.

@@ -86,7 +86,7 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
     }
 
     let source_any = get(&found, "source")
-        .is_some_and(|attr| matches!(&attr.value, Expression::String(s) if s.trim() == "*"));
+        .is_some_and(|attr| matches!(&attr.value, Expression::String(s) if s.as_str() == "*"));
     let source = get(&found, "source").and_then(|attr| {
         let s = cx.ok(values::string(
             &attr.value,
@@ -95,7 +95,7 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
             true,
             &span(attr),
         ))?;
-        if s.trim() == "*" {
+        if s == "*" {
             // Any source: the whole family of the target's destination, decided in validate.
             return Some(Spanned {
                 value: values::any_source()[0],
@@ -170,7 +170,7 @@ pub fn request(cx: &mut Cx, block: &Block) -> Option<RequestDecl> {
             Err(message) => {
                 cx.bad(
                     Bad::new(s.at.span, codes::INVALID_DURATION, message)
-                        .hint(values::DURATION_HINT),
+                        .hint(values::duration_hint(&s.value)),
                 );
                 None
             }

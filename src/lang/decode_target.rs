@@ -1,12 +1,14 @@
 //! Decoding `target` blocks and their `port` blocks: resource ids, destination, port numbers,
-//! protocols, allowed sources and maximum durations, and uniqueness of ports within a target.
+//! protocols, allowed sources and maximum durations, the defaults of well-known ports (`ssh`,
+//! `rdp`, `winrm`, `winrm-https`) and of `max_duration` (`3h`), and uniqueness of ports within a
+//! target.
 
 use std::collections::HashMap;
 
 use hcl_edit::structure::Block;
 use jiff::SignedDuration;
 
-use super::decl::{PortDecl, Spanned, TargetDecl};
+use super::decl::{Defaulted, PortDecl, Spanned, TargetDecl};
 use super::decode::{fields, get, header, labels, name, nonempty, require, span, Cx};
 use super::report::Bad;
 use super::suggest::did_you_mean;
@@ -15,6 +17,25 @@ use crate::model::Protocol;
 
 pub const MIN_MAX_DURATION: SignedDuration = SignedDuration::from_mins(5);
 pub const MAX_MAX_DURATION: SignedDuration = SignedDuration::from_hours(24);
+/// A port's `max_duration` when none is written: Defender's default.
+pub const DEFAULT_MAX_DURATION: SignedDuration = SignedDuration::from_hours(3);
+
+/// Port names that fill in `number` and `protocol` when they are not written (an explicit
+/// value always wins). Names are compared exactly: `port "SSH"` is not `ssh`.
+pub const WELL_KNOWN_PORTS: [(&str, u16, Protocol); 4] = [
+    ("ssh", 22, Protocol::Tcp),
+    ("rdp", 3389, Protocol::Tcp),
+    ("winrm", 5985, Protocol::Tcp),
+    ("winrm-https", 5986, Protocol::Tcp),
+];
+
+/// The number and protocol a well-known port name stands for.
+pub fn well_known(name: &str) -> Option<(u16, Protocol)> {
+    WELL_KNOWN_PORTS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|&(_, number, protocol)| (number, protocol))
+}
 
 pub fn target(cx: &mut Cx, block: &Block) -> Option<TargetDecl> {
     let labels = labels(cx, block, 1, "target \"web-1\" { … }")?;
@@ -148,7 +169,7 @@ pub fn resource_id(cx: &mut Cx, id: &Spanned<String>, attr: &str, kind_lower: &s
 
 /// `*`, an IP address or a CIDR; CIDRs normalised.
 fn destination(cx: &mut Cx, d: Spanned<String>) -> Option<String> {
-    let v = d.value.trim();
+    let v = d.value.as_str();
     if v == "*" {
         return Some("*".to_string());
     }
@@ -186,22 +207,52 @@ fn port(cx: &mut Cx, block: &Block, target: &str) -> Option<PortDecl> {
         &["number", "protocol", "allowed_sources", "max_duration"],
         None,
     );
-    require(cx, block, &what, &found, &["number", "max_duration"]);
-    let number = get(&found, "number").and_then(|attr| {
-        let n = cx.ok(values::integer(&attr.value, "number", &span(attr)))?;
-        port_number(n)
-            .map_err(|bad| cx.bad(bad.span_to(span(attr))))
-            .ok()
-    });
+    let known = well_known(&name.value);
+    if known.is_none() && get(&found, "number").is_none() {
+        let names = WELL_KNOWN_PORTS
+            .iter()
+            .map(|(n, number, _)| format!("`{n}` ({number})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        cx.bad(
+            Bad::new(
+                header(block),
+                codes::MISSING_ATTRIBUTE,
+                format!("{what} is missing `number`"),
+            )
+            .hint(format!(
+                "write `number = …`; only the well-known names {names} have a default number"
+            )),
+        );
+    }
+    let number = match get(&found, "number") {
+        None => known.map(|(n, _)| n),
+        Some(attr) => {
+            let n = cx.ok(values::integer(&attr.value, "number", &span(attr)));
+            n.and_then(|n| {
+                port_number(n)
+                    .map_err(|bad| cx.bad(bad.span_to(span(attr))))
+                    .ok()
+            })
+        }
+    };
+    let default_protocol = known.map_or(Protocol::Tcp, |(_, p)| p);
     let protocol = match get(&found, "protocol").and_then(|a| super::decode::string(cx, a)) {
-        None => Protocol::Tcp,
-        Some(p) => match p.value.to_ascii_lowercase().as_str() {
+        None => default_protocol,
+        Some(p) => match p.value.as_str() {
             "tcp" => Protocol::Tcp,
             "udp" => Protocol::Udp,
-            "any" | "*" => Protocol::Any,
+            "any" => Protocol::Any,
             other => {
-                let hint = did_you_mean(other, ["tcp", "udp", "any"])
-                    .unwrap_or_else(|| "`protocol` is `tcp`, `udp` or `any`".to_string());
+                let lower = other.to_ascii_lowercase();
+                let hint = match lower.as_str() {
+                    "tcp" | "udp" | "any" => {
+                        format!("protocols are written in lower case: write `{lower}`")
+                    }
+                    "*" => "write `any` for every protocol".to_string(),
+                    _ => did_you_mean(&lower, ["tcp", "udp", "any"])
+                        .unwrap_or_else(|| "`protocol` is `tcp`, `udp` or `any`".to_string()),
+                };
                 cx.bad(
                     Bad::new(
                         p.at.span,
@@ -210,7 +261,7 @@ fn port(cx: &mut Cx, block: &Block, target: &str) -> Option<PortDecl> {
                     )
                     .hint(hint),
                 );
-                Protocol::Tcp
+                default_protocol
             }
         },
     };
@@ -227,7 +278,7 @@ fn port(cx: &mut Cx, block: &Block, target: &str) -> Option<PortDecl> {
             )) else {
                 continue;
             };
-            if s.trim() == "*" {
+            if s == "*" {
                 // Any source, written out: both whole families (see `Port::allowed_sources`).
                 allowed_sources.extend(values::any_source());
                 continue;
@@ -244,7 +295,7 @@ fn port(cx: &mut Cx, block: &Block, target: &str) -> Option<PortDecl> {
             Err(message) => {
                 cx.bad(
                     Bad::new(s.at.span, codes::INVALID_DURATION, message)
-                        .hint(values::DURATION_HINT),
+                        .hint(values::duration_hint(&s.value)),
                 );
                 None
             }
@@ -262,12 +313,23 @@ fn port(cx: &mut Cx, block: &Block, target: &str) -> Option<PortDecl> {
             Ok(d) => Some(d),
         }
     });
+    let defaulted = Defaulted {
+        number: get(&found, "number").is_none() && known.is_some(),
+        protocol: get(&found, "protocol").is_none(),
+        max_duration: get(&found, "max_duration").is_none(),
+    };
+    let max_duration = if defaulted.max_duration {
+        Some(DEFAULT_MAX_DURATION)
+    } else {
+        max_duration
+    };
     Some(PortDecl {
         name,
         number,
         protocol,
         allowed_sources,
         max_duration,
+        defaulted,
     })
 }
 

@@ -30,6 +30,8 @@ pub mod schema;
 use crate::diag::Diagnostic;
 use crate::model::Policy;
 
+pub use decl::Defaulted;
+pub use decode_target::{well_known, DEFAULT_MAX_DURATION, WELL_KNOWN_PORTS};
 pub use suggest::{closest, did_you_mean};
 pub use validate_approval::SignersFile;
 
@@ -58,6 +60,16 @@ pub struct Loaded {
     /// Every request complete enough to be approved (even one with errors), with the exact
     /// bytes an approver signs for it.
     pub approvable: Vec<Approvable>,
+    /// For every port of every target, in file order, which of its values were defaulted.
+    pub port_defaults: Vec<PortDefaults>,
+}
+
+/// Which values of one port jit filled in (`jit validate -v` shows them beside the values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDefaults {
+    pub target: String,
+    pub port: String,
+    pub defaulted: Defaulted,
 }
 
 /// A request and its canonical approval message (`approval::message`).
@@ -146,6 +158,17 @@ pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loa
             ))
         })
         .collect();
+    let port_defaults = decls
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.ports.iter().map(|p| PortDefaults {
+                target: t.name.value.clone(),
+                port: p.name.value.clone(),
+                defaulted: p.defaulted,
+            })
+        })
+        .collect();
     let (policy, extra) = validate::validate(decls, signers, &mut report);
     let approvable = extra
         .subjects
@@ -165,6 +188,7 @@ pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loa
         diagnostics,
         invalid_target_nsgs,
         approvable,
+        port_defaults,
     }
 }
 

@@ -381,11 +381,11 @@ fn request_duration_limits() {
     );
     only(
         request_with("\"1h\"", "\"-1h\""),
-        codes::DURATION_NOT_ALLOWED,
-        "not positive",
+        codes::INVALID_DURATION,
+        "invalid duration `-1h`",
     );
     only(
-        request_with("\"1h\"", "\"0s\""),
+        request_with("\"1h\"", "\"0m\""),
         codes::DURATION_NOT_ALLOWED,
         "not positive",
     );

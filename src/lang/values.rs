@@ -1,5 +1,6 @@
 //! Values: reading literal HCL expressions (strings, whole numbers, lists) with precise errors,
-//! and parsing the jit value kinds inside strings — durations (`3h`, `90m`, ISO 8601 `PT3H`),
+//! and parsing the jit value kinds inside strings — durations (exactly `90m`, `3h`, `1h30m`, `1d`,
+//! ISO 8601 `PT3H`, `P1D`),
 //! CIDRs (IPv4 and IPv6; host bits set are an error, never cleared silently), `*` as any source,
 //! and RFC 3339 times (RFC 3339 only, within [`TIME_RANGE`]).
 
@@ -185,24 +186,178 @@ pub fn list<'e>(e: &'e Expression, name: &str, fallback: &Range<usize>) -> Resul
     }
 }
 
-/// A duration: `3h`, `90m`, `1h30m` or ISO 8601 `PT3H`.
+/// A duration in one of the documented forms, and nothing else:
+///
+/// - jit's own: whole days, hours and minutes, each at most once and in that order, units in
+///   lower case, no spaces: `90m`, `3h`, `1h30m`, `1d`;
+/// - ISO 8601: `P` then whole days (`P1D`), or `T` then hours and minutes (`PT3H`, `PT90M`,
+///   `PT1H30M`), or both (`P1DT2H`); designators in upper case, as ISO 8601 and Defender
+///   write them.
+///
+/// Seconds, weeks, months, fractions, signs, spaces and words (`45s`, `1.5h`, `-2h`, `3 hours`,
+/// `3H`, `pt3h`) are errors, so a value never means something other than it looks; the hint
+/// from [`duration_hint`] offers the spelling jit reads. Ranges (5 minutes to 24 hours, within
+/// a port's `max_duration`) are checked by the callers.
 pub fn duration(s: &str) -> Result<SignedDuration, String> {
-    let t = s.trim();
-    if t.is_empty() {
+    if s.is_empty() {
         return Err("empty duration".to_string());
     }
-    t.parse::<SignedDuration>()
-        .map_err(|_| format!("invalid duration `{s}`"))
+    let minutes = match s.strip_prefix('P') {
+        Some(iso) => iso_minutes(iso),
+        None => units(s, &[('d', DAY), ('h', HOUR), ('m', 1)]),
+    };
+    match minutes {
+        Some(m) if m <= MAX_MINUTES => Ok(SignedDuration::from_mins(m)),
+        Some(_) => Err(format!("duration `{s}` is too long")),
+        None => Err(format!("invalid duration `{s}`")),
+    }
 }
 
-pub const DURATION_HINT: &str = "write a duration such as `3h`, `90m`, `1h30m` or `PT3H`";
+const DAY: i64 = 24 * 60;
+const HOUR: i64 = 60;
+/// Far beyond any range jit allows, and far from overflowing a [`SignedDuration`].
+const MAX_MINUTES: i64 = 1_000_000_000;
+
+/// Whole minutes of `<n><unit>…`, with each of `units` at most once and in their order.
+fn units(s: &str, units: &[(char, i64)]) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut rest = s;
+    let mut next = 0;
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 12 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        let unit = rest[digits..].chars().next()?;
+        let at = units[next..].iter().position(|(u, _)| *u == unit)? + next;
+        total = total.checked_add(n.checked_mul(units[at].1)?)?;
+        next = at + 1;
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    Some(total)
+}
+
+/// Whole minutes of an ISO 8601 duration after its `P`: `1D`, `T3H`, `1DT1H30M`.
+fn iso_minutes(s: &str) -> Option<i64> {
+    let (date, time) = match s.split_once('T') {
+        Some((date, time)) => (date, Some(time)),
+        None => (s, None),
+    };
+    let days = if date.is_empty() {
+        0
+    } else {
+        units(date, &[('D', DAY)])?
+    };
+    let time = match time {
+        None if date.is_empty() => return None,
+        None => 0,
+        Some(t) => units(t, &[('H', HOUR), ('M', 1)])?,
+    };
+    days.checked_add(time)
+}
+
+/// The hint for a duration [`duration`] refused: the documented spelling of what it seems to
+/// mean when that is clear (`3H` → `3h`, `1.5h` → `1h30m`, `3 hours` → `3h`, `pt3h` → `PT3H`),
+/// else the list of forms.
+pub fn duration_hint(s: &str) -> String {
+    let t = s.trim();
+    let recased = [t.to_ascii_lowercase(), t.to_ascii_uppercase()]
+        .into_iter()
+        .find(|c| duration(c).is_ok());
+    if let Some(written) = recased {
+        return format!("write `{written}`; {DURATION_FORMS}");
+    }
+    let meant = t
+        .parse::<SignedDuration>()
+        .ok()
+        .filter(|d| d.is_positive() && d.as_secs() % 60 == 0 && d.subsec_nanos() == 0)
+        .map(|d| d.as_secs() / 60);
+    match meant {
+        Some(m) if m <= MAX_MINUTES => {
+            let written = if t.starts_with(['P', 'p']) {
+                iso_duration(m)
+            } else {
+                friendly_duration(m)
+            };
+            format!("write `{written}`; {DURATION_FORMS}")
+        }
+        _ => DURATION_HINT.to_string(),
+    }
+}
+
+/// `m` minutes in jit's own form: `1d`, `3h`, `1h30m`, `45m`.
+pub fn friendly_duration(m: i64) -> String {
+    let (d, h, min) = (m / DAY, m % DAY / HOUR, m % HOUR);
+    let mut out = String::new();
+    for (n, unit) in [(d, 'd'), (h, 'h'), (min, 'm')] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0m");
+    }
+    out
+}
+
+/// `m` minutes in ISO 8601: `P1D`, `PT3H`, `PT1H30M`, `P1DT2H`.
+pub fn iso_duration(m: i64) -> String {
+    let (d, h, min) = (m / DAY, m % DAY / HOUR, m % HOUR);
+    let mut out = String::from("P");
+    if d > 0 {
+        out.push_str(&format!("{d}D"));
+    }
+    if h > 0 || min > 0 || d == 0 {
+        out.push('T');
+        if h > 0 {
+            out.push_str(&format!("{h}H"));
+        }
+        if min > 0 || h == 0 {
+            out.push_str(&format!("{min}M"));
+        }
+    }
+    out
+}
+
+const DURATION_FORMS: &str =
+    "durations are `90m`, `3h`, `1h30m`, `1d` or ISO 8601 `PT3H`, `PT1H30M`, `P1D`";
+
+/// The forms, for a duration that looks like none of them.
+pub const DURATION_HINT: &str = "write a duration as `90m`, `3h`, `1h30m`, `1d` or ISO 8601 `PT3H`, `PT1H30M`, `P1D`: whole minutes, units in lower case, ISO 8601 in upper case";
 
 /// A CIDR such as `198.51.100.0/24` or `2001:db8::/48`, or a single address (a /32 or /128).
 /// A CIDR with host bits set (`10.0.0.5/24`) is an error, never silently truncated: the hint
 /// gives both corrections, the network and the host. The error's span is empty; callers place
 /// it.
+///
+/// Written exactly: no spaces around it, and an IPv4 address and prefix length without leading
+/// zeros (`010.0.0.0/8` is octal to some tools and decimal to others; `10.0.0.0/08`).
 pub fn cidr(s: &str) -> Result<IpNet, Bad> {
-    let t = s.trim();
+    let t = s;
+    let parsed = t
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| t.parse::<std::net::IpAddr>().ok().map(IpNet::from));
+    if let Some(net) = parsed {
+        let ipv4 = !t.contains(':');
+        let written = if t.contains('/') {
+            net.to_string()
+        } else {
+            net.addr().to_string()
+        };
+        if ipv4 && written != t {
+            return Err(Bad::new(
+                0..0,
+                codes::INVALID_CIDR,
+                format!("invalid CIDR `{s}`: numbers have leading zeros"),
+            )
+            .hint(format!("write `{written}`")));
+        }
+    }
     if let Ok(net) = t.parse::<IpNet>() {
         if net.trunc() != net {
             let host = IpNet::from(net.addr());
@@ -338,21 +493,100 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_friendly_and_iso() {
-        assert_eq!(duration("3h"), Ok(SignedDuration::from_hours(3)));
-        assert_eq!(duration("90m"), Ok(SignedDuration::from_mins(90)));
-        assert_eq!(duration("1h30m"), Ok(SignedDuration::from_mins(90)));
-        assert_eq!(duration("PT3H"), Ok(SignedDuration::from_hours(3)));
-        assert_eq!(duration("PT1H30M"), Ok(SignedDuration::from_mins(90)));
-        assert_eq!(duration("45s"), Ok(SignedDuration::from_secs(45)));
-        assert!(duration("").is_err());
-        assert!(duration("3 parsecs").is_err());
-        assert!(duration("h3").is_err());
+    fn durations_in_every_documented_form() {
+        let mins = SignedDuration::from_mins;
+        for (s, m) in [
+            ("90m", 90),
+            ("3h", 180),
+            ("1h30m", 90),
+            ("1d", 1440),
+            ("1d2h", 1560),
+            ("1d30m", 1470),
+            ("5m", 5),
+            ("24h", 1440),
+            ("PT3H", 180),
+            ("PT90M", 90),
+            ("PT1H30M", 90),
+            ("P1D", 1440),
+            ("P1DT2H", 1560),
+            ("0m", 0),
+        ] {
+            assert_eq!(duration(s), Ok(mins(m)), "{s}");
+        }
     }
 
     #[test]
-    fn negative_durations_parse_so_rules_can_reject_them() {
-        assert_eq!(duration("-2h"), Ok(SignedDuration::from_hours(-2)));
+    fn durations_in_any_other_form_are_refused() {
+        for s in [
+            "",
+            " 3h",
+            "3h ",
+            "3 hours",
+            "1.5h",
+            "3H",
+            "1H30M",
+            "3Hours",
+            "pt3h",
+            "Pt3H",
+            "PT3h",
+            "p1d",
+            "45s",
+            "PT45S",
+            "P1W",
+            "P1M",
+            "P1Y",
+            "-2h",
+            "+2h",
+            "h3",
+            "3",
+            "P",
+            "PT",
+            "P1DT",
+            "PT1H30",
+            "30m1h",
+            "1h1h",
+            "1h 30m",
+            "1,5h",
+            "PT1.5H",
+            "3hh",
+            "1m1d",
+            "P1H",
+            "PTD",
+            "\u{663}h",
+            "9999999999999h",
+        ] {
+            assert!(duration(s).is_err(), "accepted {s:?}");
+        }
+    }
+
+    #[test]
+    fn duration_hints_offer_the_documented_spelling() {
+        for (s, written) in [
+            ("3H", "`3h`"),
+            ("1.5h", "`1h30m`"),
+            ("3 hours", "`3h`"),
+            ("pt3h", "`PT3H`"),
+            ("PT1.5H", "`PT1H30M`"),
+        ] {
+            let hint = duration_hint(s);
+            assert!(hint.starts_with(&format!("write {written}")), "{s}: {hint}");
+        }
+        assert_eq!(duration_hint("45s"), DURATION_HINT);
+        assert_eq!(duration_hint("three hours"), DURATION_HINT);
+    }
+
+    #[test]
+    fn canonical_spellings_read_back() {
+        for m in [5, 45, 60, 90, 180, 1439, 1440, 1530, 2880] {
+            assert_eq!(
+                duration(&friendly_duration(m)),
+                Ok(SignedDuration::from_mins(m))
+            );
+            assert_eq!(duration(&iso_duration(m)), Ok(SignedDuration::from_mins(m)));
+        }
+        assert_eq!(friendly_duration(90), "1h30m");
+        assert_eq!(iso_duration(1440), "P1D");
+        assert_eq!(iso_duration(90), "PT1H30M");
     }
 
     #[test]
@@ -394,6 +628,10 @@ mod tests {
             "",
             "any",
             "2001:db8::/129",
+            "010.0.0.0/8",
+            "10.0.0.0/08",
+            " 10.0.0.0/8",
+            "10.0.0.0/8 ",
         ] {
             assert!(cidr(s).is_err(), "{s}");
         }

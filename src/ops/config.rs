@@ -258,6 +258,8 @@ pub struct Loaded {
     pub signers: Option<SourceFile>,
     /// Every request that can be approved, with its approval message (`jit approve`).
     pub approvable: Vec<lang::Approvable>,
+    /// Which port values were defaulted (`jit validate -v`).
+    pub port_defaults: Vec<lang::PortDefaults>,
 }
 
 impl Loaded {
@@ -345,6 +347,7 @@ pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
             })
         }),
         approvable: loaded.approvable,
+        port_defaults: loaded.port_defaults,
     })
 }
 

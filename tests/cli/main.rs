@@ -10,6 +10,7 @@ mod support;
 mod tampered;
 
 mod clock;
+mod defaults;
 mod files;
 mod findings;
 mod inputs;
@@ -17,6 +18,7 @@ mod inputs;
 mod fmt;
 mod fmt_golden;
 mod schema;
+mod schema_agreement;
 mod spellings;
 mod terminal;
 mod validate;

@@ -78,7 +78,7 @@ const CASES: &[Case] = &[
     case("unknown block type", O, "", "resource \"x\" {\n}\n", "resource", "error[E010]: unknown block type `resource`"),
     case("attribute at top level", O, "", "foo = 1\n", "foo", "error[E019]: unexpected attribute `foo` at the top level"),
     case("unknown attribute", P, "allowed_sources =", "allowed_source  =", "allowed_source", "error[E012]: unknown attribute `allowed_source` in port `ssh` of target `web-1`"),
-    case("missing attribute", P, "    max_duration    = \"3h\"\n", "", "port \"ssh\"", "error[E013]: port `ssh` of target `web-1` is missing `max_duration`"),
+    case("missing attribute", P, "  port \"ssh\" {\n    number          = 22\n", "  port \"web\" {\n", "port \"web\"", "error[E013]: port `web` of target `web-1` is missing `number`"),
     case("wrong type", P, "= 22", "= \"22\"", "\"22\"", "error[E014]: `number` must be a number, found a string"),
     case("port out of range", P, "= 22", "= 65536", "65536", "error[E023]: port number `65536` is outside 1–65535"),
     case("unknown protocol", P, "    max_duration", "    protocol        = \"icmp\"\n    max_duration", "\"icmp\"", "error[E024]: unknown protocol `icmp`"),
