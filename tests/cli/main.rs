@@ -3,6 +3,8 @@
 mod approvals;
 mod lab;
 mod lifecycle;
+#[path = "../common/plan_doc.rs"]
+mod plan_doc;
 mod revocation;
 mod support;
 mod tampered;
@@ -14,6 +16,7 @@ mod inputs;
 
 mod fmt;
 mod fmt_golden;
+mod policies;
 mod schema;
 mod spellings;
 mod terminal;
