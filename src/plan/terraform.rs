@@ -122,6 +122,12 @@ fn sensitive(side: Option<&Value>) -> Value {
     }
 }
 
+/// Writes the plan as a pretty Terraform JSON plan, without building the whole document as a
+/// JSON tree first (a large estate's plan is tens of MiB).
+pub fn write_pretty(plan: &Plan, out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+    serde_json::to_writer_pretty(out, &document(plan))
+}
+
 /// The plan as a Terraform JSON plan.
 pub fn to_document(plan: &Plan) -> Value {
     serde_json::to_value(document(plan)).expect("a plan always converts to JSON")

@@ -8,8 +8,7 @@ use crate::plan::Plan;
 
 /// Writes `plan` as pretty JSON followed by a newline.
 pub fn render(plan: &Plan, out: &mut dyn io::Write) -> io::Result<()> {
-    let document = crate::plan::terraform::to_document(plan);
-    serde_json::to_writer_pretty(&mut *out, &document).map_err(io::Error::from)?;
+    crate::plan::terraform::write_pretty(plan, &mut *out).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
 
