@@ -1,4 +1,4 @@
-//! Pure: the plan as pretty JSON, modelled on `terraform show -json`. The same bytes are the
+//! Pure: the plan as pretty JSON, a Terraform JSON plan (`plan::terraform`). The same bytes are the
 //! saved plan file and the output of `jit plan --json` / `jit show --json`; they depend only on
 //! the plan, so the same plan always renders byte-identically.
 
