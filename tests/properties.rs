@@ -515,7 +515,8 @@ proptest! {
             }
         }
         prop_assert_eq!(&render(&plan_of(&s, &shuffled)), &one);
-        let read_back: Plan = serde_json::from_slice(&one.0).unwrap();
+        let read_back: Plan =
+            jit::plan::terraform::from_document(serde_json::from_slice(&one.0).unwrap()).unwrap();
         prop_assert_eq!(read_back, plan_of(&s, &s.live));
     }
 

@@ -301,7 +301,7 @@ fn mutate(doc: &mut Value, m: &Mutation) {
                         ) {
                             change.insert("after".into(), after.clone());
                         }
-                        for key in ["name", "address"] {
+                        for key in ["name", "address", "index"] {
                             if let Some(v) = from.get(key) {
                                 to.insert(key.into(), v.clone());
                             }
@@ -370,7 +370,7 @@ fn known_mutations_go_both_ways() {
         ("/resource_changes/0/request", json!(null), true),
         ("/findings", json!([]), true),
         (
-            "/resource_changes/0/change/after/properties/priority",
+            "/resource_changes/0/change/after/priority",
             json!(101),
             false,
         ),

@@ -75,15 +75,7 @@ fn parse(bytes: &[u8]) -> Result<Plan, String> {
         }
         _ => return Err("not a jit plan: no `format_version`".into()),
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            format!("not a valid jit plan: {inner}")
-        } else {
-            format!("not a valid jit plan: at `{path}`: {inner}")
-        }
-    })
+    crate::plan::terraform::from_document(value)
 }
 
 #[cfg(test)]
@@ -98,6 +90,7 @@ mod tests {
             created_at: "2026-11-25T15:00:00Z".parse().unwrap(),
             valid_until: Some("2026-11-25T16:00:00Z".parse().unwrap()),
             resource_changes: vec![],
+            prior: vec![],
             findings: vec![],
             accepted: vec![],
             errors: vec![],
@@ -134,8 +127,12 @@ mod tests {
             ),
             ("[]".to_string(), "not a jit plan"),
             (
-                full.replace("\"1.0\"", "\"9.9\""),
+                full.replace("\"1.2\"", "\"9.9\""),
                 "format version `9.9` is not supported",
+            ),
+            (
+                full.replace("\"1.2\"", "\"1.0\""),
+                "plan format version `1.0` is not supported (this jit reads `1.2`); re-run jit plan",
             ),
             (
                 full.replace("\"created_at\"", "\"made_at\""),
@@ -143,9 +140,21 @@ mod tests {
             ),
         ];
         let mut cases = cases.to_vec();
+        let before = serde_json::json!({"access": "Deny", "description": "managed-by=jit",
+            "destination_address_prefix": "*", "destination_address_prefixes": null,
+            "destination_application_security_group_ids": null, "destination_port_range": "22",
+            "destination_port_ranges": null, "direction": "Inbound", "id": "/x/nsg/securityRules/r",
+            "name": "r", "network_security_group_name": "nsg", "priority": 4000,
+            "protocol": "Tcp", "resource_group_name": null, "source_address_prefix": "*",
+            "source_address_prefixes": null, "source_application_security_group_ids": null,
+            "source_port_range": "*", "source_port_ranges": null});
         let change = serde_json::json!({
-            "address": "n/r", "provider": "snapshot.s", "nsg_id": "/x/nsg", "name": "r",
-            "change": {"actions": ["delete"], "before": null, "after": null},
+            "address": "azurerm_network_security_rule.jit[\"nsg/r\"]", "mode": "managed",
+            "type": "azurerm_network_security_rule", "name": "jit", "index": "nsg/r",
+            "provider_name": "registry.terraform.io/hashicorp/azurerm",
+            "provider": "snapshot.s", "nsg_id": "/x/nsg",
+            "change": {"actions": ["delete"], "before": before, "after": null,
+                "after_unknown": {}, "before_sensitive": {}, "after_sensitive": false},
             "action_reason": "not_in_policy", "reason": ""
         });
         let with_change = |edit: &dyn Fn(&mut Value)| {
@@ -184,12 +193,59 @@ mod tests {
                 "at `resource_changes[0].change.after`",
             ),
             (
+                &|c| c["change"]["before"]["properties"] = serde_json::json!({}),
+                "at `resource_changes[0].change.before`: `properties` is not an attribute of \
+                 azurerm_network_security_rule",
+            ),
+            (
+                &|c| c["change"]["before"]["priority"] = serde_json::json!("high"),
+                "`priority` should be a number",
+            ),
+            (
+                &|c| c["address"] = serde_json::json!("nsg/r"),
+                "at `resource_changes[0].address`: not what jit writes",
+            ),
+            (
+                &|c| c["change"]["before"]["resource_group_name"] = serde_json::json!("rg"),
+                "at `resource_changes[0].change.before.resource_group_name`: not what jit writes",
+            ),
+            (
                 &|c| c["nsg_id"] = serde_json::json!(7),
                 "at `resource_changes[0].nsg_id`: invalid type: integer `7`",
             ),
         ] {
             cases.push((with_change(edit), expected));
         }
+        // A create hidden from `planned_values`, where a policy over planned values reads.
+        let mut create = plan();
+        create.resource_changes = vec![crate::plan::ResourceChange {
+            address: "nsg/r".into(),
+            provider: "snapshot.s".into(),
+            nsg_id: "/x/nsg".into(),
+            name: "r".into(),
+            target: None,
+            change: crate::plan::Change {
+                actions: vec![crate::plan::Action::Create],
+                before: None,
+                after: Some(crate::nsg::Rule::from_azurerm(&before).unwrap()),
+            },
+            action_reason: crate::plan::ActionReason::LockDown,
+            reason: String::new(),
+            request: None,
+        }];
+        let bytes = to_json(&create);
+        assert_eq!(parse(&bytes).unwrap(), create);
+        let mut hidden: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            hidden["planned_values"]["root_module"]["resources"][0]["values"]["name"],
+            "r"
+        );
+        hidden["planned_values"]["root_module"]["resources"] = serde_json::json!([]);
+        cases.push((
+            hidden.to_string(),
+            "at `planned_values.root_module.resources`: not what jit writes",
+        ));
+        assert!(parse(with_change(&|_| {}).as_bytes()).is_ok());
         for (text, expected) in cases {
             fs::write(&path, &text).unwrap();
             let err = read(&path).unwrap_err().to_string();

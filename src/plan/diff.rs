@@ -24,8 +24,8 @@ use crate::nsg::Rule;
 use crate::plan::findings::{self, Guard};
 use crate::plan::priority::{self, BandFull};
 use crate::plan::{
-    reason, Action, ActionReason, Change, Plan, PlanError, PlanWarning, RequestInfo,
-    ResourceChange, FORMAT_VERSION,
+    reason, terraform, Action, ActionReason, Change, Plan, PlanError, PlanWarning, PriorResource,
+    RequestInfo, ResourceChange, FORMAT_VERSION,
 };
 
 pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> Plan {
@@ -34,6 +34,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut fingerprints = BTreeMap::new();
+    let mut prior = Vec::new();
     let index = Index::new(policy);
     for nsg in &desired.nsgs {
         let Some(live_nsg) = live.nsg(&nsg.nsg_id) else {
@@ -50,6 +51,17 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
         fingerprints.insert(nsg.nsg_id.clone(), live_nsg.fingerprint.clone());
         warnings.extend(any_source_warnings(nsg));
         let planned = NsgDiff::new(policy, &index, nsg, live_nsg, now);
+        prior.extend(
+            live_nsg
+                .rules
+                .iter()
+                .filter(|l| l.rule.is_managed(&policy.settings.rule_prefix))
+                .map(|l| PriorResource {
+                    address: format!("{}/{}", planned.nsg_name(), l.rule.name),
+                    nsg_id: nsg.nsg_id.clone(),
+                    rule: l.rule.clone(),
+                }),
+        );
         findings.extend(findings::for_nsg(
             &policy.settings.rule_prefix,
             &nsg.nsg_id,
@@ -66,6 +78,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
             .cmp(&nsg_key(&b.nsg_id))
             .then_with(|| compile::name_order(&a.name, &b.name))
     });
+    prior.sort_by(|a, b| terraform::address_order(&a.address, &b.address));
     findings::sort(&mut findings);
     let (findings, accepted) = findings::accept(findings, &policy.accepts, now);
     let error_key = |e: &PlanError| (e.nsg_id.as_deref().map(nsg_key), e.message.clone());
@@ -75,6 +88,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
         created_at: now,
         valid_until: valid_until(policy, now),
         resource_changes,
+        prior,
         findings,
         accepted,
         errors,

@@ -11,6 +11,7 @@ pub mod findings;
 pub mod narrowing;
 pub mod priority;
 pub mod reason;
+pub mod terraform;
 pub mod verify;
 
 pub use apply::apply_to_live;
@@ -23,10 +24,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::nsg::Rule;
 
-/// Bumped on any incompatible change to the saved-plan shape.
-pub const FORMAT_VERSION: &str = "1.0";
+/// Bumped on any incompatible change to the saved-plan shape. `1.2` is the version of
+/// `terraform show -json` whose shape the plan has (see [`terraform`]); `1.0` was jit's own
+/// shape, which no longer reads.
+pub const FORMAT_VERSION: &str = "1.2";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// In memory; its JSON form, a Terraform JSON plan, is [`terraform`]'s.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub format_version: String,
     /// The clock the plan was made with (`--at`, default now).
@@ -35,31 +39,30 @@ pub struct Plan {
     /// what the policy wants.
     pub valid_until: Option<Timestamp>,
     pub resource_changes: Vec<ResourceChange>,
+    /// Every managed rule of the planned NSGs as it is live, changed or not, in the order of
+    /// `resource_changes`: with the changes it gives `planned_values`, every managed resource
+    /// as it will be after apply.
+    pub prior: Vec<PriorResource>,
     pub findings: Vec<Finding>,
     /// Findings an `accept` block covers until it expires: listed, never counted as needing
     /// attention. Absent when there are none.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accepted: Vec<AcceptedFinding>,
     /// What could not be planned: errors in the configuration, NSGs that could not be read, a
     /// full priority band, a foreign rule squatting a managed name. A plan with errors holds
     /// only narrowing changes (see [`narrowing`]); it exits 1, and `apply` applies those
     /// changes and exits 1.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<PlanError>,
     /// What the plan allows that a reviewer should see: an active grant open to any source.
     /// Not findings (nothing is wrong with live state) and never a reason to refuse.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<PlanWarning>,
     /// Fingerprint of every live NSG the plan was made against, keyed by NSG id.
     pub fingerprints: BTreeMap<String, String>,
     /// `sha256:` over every config file's path and text (see `ops::config::digest`). Set by
     /// `ops::plan`; a saved plan without it, or with another one than the configuration has
     /// now, is stale.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_digest: Option<String>,
     /// The `--target` names the plan was narrowed to; empty for every target. `apply FILE`
     /// re-derives the plan with the same narrowing.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
 }
 
@@ -90,8 +93,17 @@ impl Plan {
     }
 }
 
+/// A managed rule as it is live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorResource {
+    /// `<nsg name>/<rule name>`, as [`ResourceChange::address`].
+    pub address: String,
+    pub nsg_id: String,
+    pub rule: Rule,
+}
+
 /// One change to one security rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResourceChange {
     /// `<nsg name>/<rule name>`, unique in a plan.
     pub address: String,
@@ -101,14 +113,12 @@ pub struct ResourceChange {
     pub name: String,
     /// The target the rule belongs to; `None` for a managed rule the policy no longer explains.
     /// `--target` keeps only changes of the named targets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     pub change: Change,
     pub action_reason: ActionReason,
     /// Human wording of the reason: `request INC-4211 active until 16:00Z`.
     pub reason: String,
     /// The grant behind an allow rule, for the audit log.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestInfo>,
 }
 
@@ -120,11 +130,10 @@ impl ResourceChange {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     /// Always exactly one, in a list as `terraform show -json` has it; reading a plan with
     /// none or several is an error.
-    #[serde(deserialize_with = "exactly_one_action")]
     pub actions: Vec<Action>,
     /// The live rule, `null` for a create.
     pub before: Option<Rule>,
@@ -132,7 +141,7 @@ pub struct Change {
     pub after: Option<Rule>,
 }
 
-fn exactly_one_action<'de, D>(deserializer: D) -> Result<Vec<Action>, D::Error>
+pub(crate) fn exactly_one_action<'de, D>(deserializer: D) -> Result<Vec<Action>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {

@@ -4,7 +4,7 @@
 //! comes from the derived plan, never from the file.
 //!
 //! Compared: the set of addresses, each change's action, every attribute of its `after` rule
-//! (name and every ARM property), and `valid_until`. Not compared, because nothing is taken
+//! (every azurerm attribute), and `valid_until`. Not compared, because nothing is taken
 //! from the file: the human reason, `action_reason`, the request details, findings, and
 //! `before` (the live rule: the fingerprints say whether live state moved).
 
@@ -61,7 +61,37 @@ pub fn first_difference(saved: &Plan, derived: &Plan) -> Option<String> {
             ));
         }
     }
-    None
+    prior_difference(saved, derived)
+}
+
+/// The managed rules live now against those the plan file's `planned_values` and `before`s
+/// show: a policy over `planned_values` must read what is really there.
+fn prior_difference(saved: &Plan, derived: &Plan) -> Option<String> {
+    let rules = |plan: &Plan| -> BTreeMap<String, Value> {
+        plan.prior
+            .iter()
+            .map(|p| (p.address.clone(), p.rule.to_azurerm(&p.nsg_id)))
+            .collect()
+    };
+    let (theirs, ours) = (rules(saved), rules(derived));
+    for (address, rule) in &ours {
+        match theirs.get(address) {
+            None => {
+                return Some(format!(
+                    "its `planned_values` leave out the managed rule `{address}`"
+                ))
+            }
+            Some(saved_rule) => {
+                if let Some(why) = attribute_difference(saved_rule, rule) {
+                    return Some(format!("managed rule `{address}` as it is live: {why}"));
+                }
+            }
+        }
+    }
+    theirs
+        .keys()
+        .find(|a| !ours.contains_key(*a))
+        .map(|a| format!("its `planned_values` hold `{a}`, which is not a managed rule live"))
 }
 
 fn change_difference(saved: &ResourceChange, derived: &ResourceChange) -> Option<String> {
@@ -76,31 +106,32 @@ fn change_difference(saved: &ResourceChange, derived: &ResourceChange) -> Option
         (None, None) => None,
         (Some(_), None) => Some("the plan file has an `after` rule, jit would have none".into()),
         (None, Some(_)) => Some("the plan file has no `after` rule".into()),
-        (Some(s), Some(d)) => attribute_difference(&s.to_arm(), &d.to_arm()),
+        (Some(s), Some(d)) => {
+            attribute_difference(&s.to_azurerm(&saved.nsg_id), &d.to_azurerm(&derived.nsg_id))
+        }
     }
 }
 
-/// The first attribute of two rules in ARM shape (`name`, then `properties.*`) that differs.
+/// The first attribute of two rules in azurerm shape (`name`, then the others in the order
+/// jit writes them) that differs.
 fn attribute_difference(saved: &Value, derived: &Value) -> Option<String> {
-    if saved["name"] != derived["name"] {
-        return Some(differs("name", &saved["name"], &derived["name"]));
-    }
     let empty = serde_json::Map::new();
-    let props = |v: &Value| {
-        v["properties"]
-            .as_object()
-            .cloned()
-            .unwrap_or(empty.clone())
-    };
-    let (s, d) = (props(saved), props(derived));
-    let keys = d.keys().chain(s.keys().filter(|k| !d.contains_key(*k)));
+    let (s, d) = (
+        saved.as_object().unwrap_or(&empty),
+        derived.as_object().unwrap_or(&empty),
+    );
+    let keys = std::iter::once(&"name".to_string())
+        .chain(d.keys())
+        .chain(s.keys().filter(|k| !d.contains_key(*k)))
+        .cloned()
+        .collect::<Vec<String>>();
     for key in keys {
         let (theirs, ours) = (
-            s.get(key).unwrap_or(&Value::Null),
-            d.get(key).unwrap_or(&Value::Null),
+            s.get(&key).unwrap_or(&Value::Null),
+            d.get(&key).unwrap_or(&Value::Null),
         );
         if theirs != ours {
-            return Some(differs(key, theirs, ours));
+            return Some(differs(&key, theirs, ours));
         }
     }
     None
@@ -183,7 +214,7 @@ mod tests {
                     .unwrap()
                     .sources = vec!["0.0.0.0/0".into()]
             },
-            "`nsg-a/jit-allow-INC-1-ssh`: `sourceAddressPrefix` is `\"0.0.0.0/0\"` in the plan \
+            "`nsg-a/jit-allow-INC-1-ssh`: `source_address_prefix` is `\"0.0.0.0/0\"` in the plan \
              file, jit would write `\"198.51.100.7/32\"`",
         );
         check(
@@ -195,7 +226,7 @@ mod tests {
                     .unwrap()
                     .destination_ports = vec!["0-65535".into()]
             },
-            "`destinationPortRange`",
+            "`destination_port_range`",
         );
         check(&|s| s.valid_until = None, "`valid_until` is null");
         check(

@@ -1,4 +1,4 @@
-//! Pure: the plan as pretty JSON, modelled on `terraform show -json`. The same bytes are the
+//! Pure: the plan as pretty JSON, a Terraform JSON plan (`plan::terraform`). The same bytes are the
 //! saved plan file and the output of `jit plan --json` / `jit show --json`; they depend only on
 //! the plan, so the same plan always renders byte-identically.
 
@@ -8,7 +8,7 @@ use crate::plan::Plan;
 
 /// Writes `plan` as pretty JSON followed by a newline.
 pub fn render(plan: &Plan, out: &mut dyn io::Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, plan).map_err(io::Error::from)?;
+    crate::plan::terraform::write_pretty(plan, &mut *out).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
 
@@ -24,6 +24,7 @@ mod tests {
             created_at: "2026-11-25T14:37:00Z".parse().unwrap(),
             valid_until: None,
             resource_changes: vec![],
+            prior: vec![],
             findings: vec![],
             accepted: vec![],
             errors: vec![],
@@ -36,10 +37,9 @@ mod tests {
         render(&plan, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with("}\n"));
-        assert!(text.starts_with(
-            "{\n  \"format_version\": \"1.0\",\n  \"created_at\": \"2026-11-25T14:37:00Z\""
-        ));
-        let back: Plan = serde_json::from_str(&text).unwrap();
+        assert!(text.starts_with("{\n  \"format_version\": \"1.2\",\n  \"terraform_version\": \""));
+        let back =
+            crate::plan::terraform::from_document(serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(back, plan);
     }
 }

@@ -125,13 +125,46 @@ fn json_plan_has_the_terraform_shape() {
     let mut out = Vec::new();
     json::render(&sample(), &mut out).unwrap();
     let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(value["format_version"], "1.0");
+    assert_eq!(value["format_version"], "1.2");
+    assert_eq!(value["terraform_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(value["valid_until"], "2026-11-25T16:00:00Z");
     let create = &value["resource_changes"][1];
-    assert_eq!(create["address"], "nsg-a/jit-allow-INC-4211-ssh");
+    assert_eq!(
+        create["address"],
+        "azurerm_network_security_rule.jit[\"nsg-a/jit-allow-INC-4211-ssh\"]"
+    );
+    assert_eq!(create["index"], "nsg-a/jit-allow-INC-4211-ssh");
+    assert_eq!(create["mode"], "managed");
+    assert_eq!(create["type"], "azurerm_network_security_rule");
+    assert_eq!(
+        create["provider_name"],
+        "registry.terraform.io/hashicorp/azurerm"
+    );
     assert_eq!(create["change"]["actions"], serde_json::json!(["create"]));
     assert_eq!(create["change"]["before"], serde_json::Value::Null);
-    assert_eq!(create["change"]["after"]["properties"]["priority"], 100);
+    assert_eq!(create["change"]["after"]["priority"], 100);
+    assert_eq!(create["change"]["after"]["direction"], "Inbound");
+    assert_eq!(create["change"]["after_unknown"], serde_json::json!({}));
+    assert_eq!(
+        create["change"]["before_sensitive"],
+        serde_json::json!(false)
+    );
+    assert_eq!(create["change"]["after_sensitive"], serde_json::json!({}));
+    // Every managed resource after apply: the create and the update, not the delete.
+    let planned = value["planned_values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap();
+    let indexes: Vec<&str> = planned
+        .iter()
+        .map(|r| r["index"].as_str().unwrap())
+        .collect();
+    assert!(
+        indexes.contains(&"nsg-a/jit-allow-INC-4211-ssh"),
+        "{indexes:?}"
+    );
+    assert!(planned.iter().all(|r| r["mode"] == "managed"
+        && r["type"] == "azurerm_network_security_rule"
+        && r["values"]["name"].is_string()));
     assert_eq!(create["action_reason"], "request_active");
     assert_eq!(
         value["resource_changes"][0]["action_reason"],
@@ -139,7 +172,8 @@ fn json_plan_has_the_terraform_shape() {
     );
     assert_eq!(value["resource_changes"][2]["action_reason"], "drifted");
     assert_eq!(value["findings"][0]["kind"], "exposure");
-    let back: Plan = serde_json::from_slice(&out).unwrap();
+    let back =
+        crate::plan::terraform::from_document(serde_json::from_slice(&out).unwrap()).unwrap();
     assert_eq!(back, sample());
 }
 

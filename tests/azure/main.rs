@@ -9,6 +9,8 @@ mod emulator;
 mod support;
 
 mod common;
+#[path = "../common/plan_doc.rs"]
+mod plan_doc;
 
 mod approvals;
 mod cli;

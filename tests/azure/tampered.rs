@@ -55,6 +55,7 @@ fn planned() -> (Emulator, Setup, PathBuf) {
 fn tamper(plan: &Path, edit: impl FnOnce(&mut Value)) {
     let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(plan).unwrap()).unwrap();
     edit(&mut doc);
+    crate::plan_doc::resync(&mut doc);
     std::fs::write(plan, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
 }
 
@@ -63,7 +64,7 @@ fn change_of<'a>(doc: &'a mut Value, part: &str) -> &'a mut Value {
         .as_array_mut()
         .unwrap()
         .iter_mut()
-        .find(|c| c["name"].as_str().unwrap().contains(part))
+        .find(|c| crate::plan_doc::rule_name(c).contains(part))
         .unwrap_or_else(|| panic!("no change named like `{part}`"))
 }
 
@@ -96,31 +97,27 @@ fn tampered_saved_plans_are_refused_with_nothing_written() {
         (
             "widened source",
             Box::new(|doc| {
-                change_of(doc, "allow")["change"]["after"]["properties"]["sourceAddressPrefix"] =
+                change_of(doc, "allow")["change"]["after"]["source_address_prefix"] =
                     json!("0.0.0.0/0")
             }),
-            "`sourceAddressPrefix` is `\"0.0.0.0/0\"` in the plan file",
+            "`source_address_prefix` is `\"0.0.0.0/0\"` in the plan file",
         ),
         (
             "widened port",
             Box::new(|doc| {
-                change_of(doc, "allow")["change"]["after"]["properties"]["destinationPortRange"] =
-                    json!("*")
+                change_of(doc, "allow")["change"]["after"]["destination_port_range"] = json!("*")
             }),
-            "`destinationPortRange` is `\"*\"`",
+            "`destination_port_range` is `\"*\"`",
         ),
         (
             "widened protocol",
-            Box::new(|doc| {
-                change_of(doc, "allow")["change"]["after"]["properties"]["protocol"] = json!("*")
-            }),
+            Box::new(|doc| change_of(doc, "allow")["change"]["after"]["protocol"] = json!("*")),
             "`protocol` is `\"*\"`",
         ),
         (
             "deny made allow",
             Box::new(|doc| {
-                change_of(doc, "deny-web-1")["change"]["after"]["properties"]["access"] =
-                    json!("Allow")
+                change_of(doc, "deny-web-1")["change"]["after"]["access"] = json!("Allow")
             }),
             "`a/jit-deny-web-1-ssh`: `access` is `\"Allow\"`",
         ),
@@ -128,8 +125,7 @@ fn tampered_saved_plans_are_refused_with_nothing_written() {
             "extra create",
             Box::new(|doc| {
                 let mut extra = change_of(doc, "allow").clone();
-                extra["name"] = json!("jit-allow-backdoor-ssh");
-                extra["address"] = json!("b/jit-allow-backdoor-ssh");
+                crate::plan_doc::set_index(&mut extra, "b/jit-allow-backdoor-ssh");
                 extra["nsg_id"] = json!(nsg_id("b"));
                 extra["change"]["after"]["name"] = json!("jit-allow-backdoor-ssh");
                 doc["resource_changes"].as_array_mut().unwrap().push(extra);
@@ -140,9 +136,10 @@ fn tampered_saved_plans_are_refused_with_nothing_written() {
             "delete of a foreign rule",
             Box::new(|doc| {
                 let mut delete = change_of(doc, "allow").clone();
-                delete["name"] = json!("rule1");
-                delete["address"] = json!("a/rule1");
+                crate::plan_doc::set_index(&mut delete, "a/rule1");
                 delete["change"]["actions"] = json!(["delete"]);
+                delete["change"]["before"] = delete["change"]["after"].clone();
+                delete["change"]["before"]["name"] = json!("rule1");
                 delete["change"]["after"] = Value::Null;
                 doc["resource_changes"].as_array_mut().unwrap().push(delete);
             }),
@@ -152,8 +149,7 @@ fn tampered_saved_plans_are_refused_with_nothing_written() {
             "path traversal",
             Box::new(|doc| {
                 let c = change_of(doc, "allow");
-                c["name"] = json!(TRAVERSAL);
-                c["address"] = json!(format!("a/{TRAVERSAL}"));
+                crate::plan_doc::set_index(c, &format!("a/{TRAVERSAL}"));
                 c["change"]["after"]["name"] = json!(TRAVERSAL);
             }),
             MISMATCH,

@@ -315,7 +315,7 @@ fn exposure_finding_for_a_foreign_rule_ahead_of_the_lock_down() {
     assert_eq!(exposures[0]["rule"], "ssh-anywhere");
     // The finding is reported, never acted on: the foreign rule is in no change.
     for change in plan["resource_changes"].as_array().unwrap() {
-        assert_ne!(change["name"], "ssh-anywhere");
+        assert_ne!(change["index"], "web-nsg/ssh-anywhere");
     }
     jit(dir.path(), &["plan", "--at", BEFORE])
         .run()
@@ -364,7 +364,8 @@ fn json_plan_shape() {
         .run()
         .code(0);
     let plan: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(plan["format_version"], "1.0");
+    assert_eq!(plan["format_version"], "1.2");
+    assert_eq!(plan["terraform_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(plan["created_at"], DURING);
     assert_eq!(plan["valid_until"], "2026-11-25T16:00:00Z");
     assert!(plan["findings"].is_array());
@@ -372,9 +373,14 @@ fn json_plan_shape() {
     assert_eq!(changes.len(), 3);
     let allow = changes
         .iter()
-        .find(|c| c["name"] == "jit-allow-INC-1-alice-ssh")
+        .find(|c| c["index"] == "web-nsg/jit-allow-INC-1-alice-ssh")
         .unwrap();
-    assert_eq!(allow["address"], "web-nsg/jit-allow-INC-1-alice-ssh");
+    assert_eq!(
+        allow["address"],
+        "azurerm_network_security_rule.jit[\"web-nsg/jit-allow-INC-1-alice-ssh\"]"
+    );
+    assert_eq!(allow["type"], "azurerm_network_security_rule");
+    assert_eq!(allow["mode"], "managed");
     assert_eq!(allow["provider"], "snapshot.lab");
     assert_eq!(allow["change"]["actions"], json!(["create"]));
     assert_eq!(allow["change"]["before"], Value::Null);
@@ -382,10 +388,11 @@ fn json_plan_shape() {
         allow["change"]["after"]["name"],
         "jit-allow-INC-1-alice-ssh"
     );
-    assert_eq!(allow["change"]["after"]["properties"]["access"], "Allow");
+    assert_eq!(allow["change"]["after"]["access"], "Allow");
+    assert_eq!(allow["change"]["after"]["destination_port_range"], "22");
     assert_eq!(
-        allow["change"]["after"]["properties"]["destinationPortRange"],
-        "22"
+        allow["change"]["after"]["network_security_group_name"],
+        "web-nsg"
     );
     assert_eq!(allow["action_reason"], "request_active");
 

@@ -5,6 +5,8 @@ mod lab;
 mod lifecycle;
 mod next_steps;
 mod request;
+#[path = "../common/plan_doc.rs"]
+mod plan_doc;
 mod revocation;
 mod support;
 mod tampered;
@@ -17,6 +19,7 @@ mod inputs;
 
 mod fmt;
 mod fmt_golden;
+mod policies;
 mod schema;
 mod schema_agreement;
 mod spellings;

@@ -30,6 +30,7 @@ fn read_plan(plan: &Path) -> Value {
 fn tamper(plan: &Path, edit: impl FnOnce(&mut Value)) {
     let mut doc = read_plan(plan);
     edit(&mut doc);
+    crate::plan_doc::resync(&mut doc);
     fs::write(plan, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
 }
 
@@ -39,7 +40,7 @@ fn change<'a>(doc: &'a mut Value, name: &str) -> &'a mut Value {
         .as_array_mut()
         .unwrap()
         .iter_mut()
-        .find(|c| c["name"] == name)
+        .find(|c| crate::plan_doc::rule_name(c) == name)
         .unwrap_or_else(|| panic!("no change of `{name}`"))
 }
 
@@ -80,15 +81,14 @@ fn the_untouched_plan_applies() {
 fn a_widened_source_is_refused() {
     let (dir, plan) = planned();
     tamper(&plan, |doc| {
-        change(doc, ALLOW)["change"]["after"]["properties"]["sourceAddressPrefix"] =
-            json!("0.0.0.0/0");
+        change(doc, ALLOW)["change"]["after"]["source_address_prefix"] = json!("0.0.0.0/0");
     });
     refused(
         dir.path(),
         &plan,
         &[
             MISMATCH,
-            "`web-nsg/jit-allow-INC-1-alice-ssh`: `sourceAddressPrefix` is `\"0.0.0.0/0\"` in \
+            "`web-nsg/jit-allow-INC-1-alice-ssh`: `source_address_prefix` is `\"0.0.0.0/0\"` in \
              the plan file, jit would write `\"198.51.100.7/32\"`",
         ],
     );
@@ -98,13 +98,12 @@ fn a_widened_source_is_refused() {
 fn a_widened_port_is_refused() {
     let (dir, plan) = planned();
     tamper(&plan, |doc| {
-        let props = &mut change(doc, ALLOW)["change"]["after"]["properties"];
-        props["destinationPortRange"] = json!("0-65535");
+        change(doc, ALLOW)["change"]["after"]["destination_port_range"] = json!("0-65535");
     });
     refused(
         dir.path(),
         &plan,
-        &[MISMATCH, "`destinationPortRange` is `\"0-65535\"`"],
+        &[MISMATCH, "`destination_port_range` is `\"0-65535\"`"],
     );
 }
 
@@ -112,7 +111,7 @@ fn a_widened_port_is_refused() {
 fn a_widened_protocol_is_refused() {
     let (dir, plan) = planned();
     tamper(&plan, |doc| {
-        change(doc, ALLOW)["change"]["after"]["properties"]["protocol"] = json!("*");
+        change(doc, ALLOW)["change"]["after"]["protocol"] = json!("*");
     });
     refused(
         dir.path(),
@@ -125,7 +124,7 @@ fn a_widened_protocol_is_refused() {
 fn a_lock_down_made_allow_is_refused() {
     let (dir, plan) = planned();
     tamper(&plan, |doc| {
-        change(doc, WEB_DENY)["change"]["after"]["properties"]["access"] = json!("Allow");
+        change(doc, WEB_DENY)["change"]["after"]["access"] = json!("Allow");
     });
     refused(
         dir.path(),
@@ -144,10 +143,9 @@ fn an_extra_create_is_refused_even_when_it_looks_managed() {
     tamper(&plan, |doc| {
         let mut extra = change(doc, ALLOW).clone();
         let name = "jit-allow-backdoor-ssh";
-        extra["name"] = json!(name);
-        extra["address"] = json!(format!("web-nsg/{name}"));
+        crate::plan_doc::set_index(&mut extra, &format!("web-nsg/{name}"));
         extra["change"]["after"]["name"] = json!(name);
-        extra["change"]["after"]["properties"]["sourceAddressPrefix"] = json!("*");
+        extra["change"]["after"]["source_address_prefix"] = json!("*");
         doc["resource_changes"].as_array_mut().unwrap().push(extra);
     });
     refused(
@@ -163,13 +161,14 @@ fn an_extra_create_is_refused_even_when_it_looks_managed() {
 #[test]
 fn a_delete_of_a_foreign_rule_is_refused() {
     let (dir, plan) = planned();
-    let foreign = web_rules(dir.path())[0].clone();
-    assert_eq!(foreign["name"], "allow-http");
+    assert_eq!(web_rules(dir.path())[0]["name"], "allow-http");
     tamper(&plan, |doc| {
         let mut delete = change(doc, ALLOW).clone();
-        delete["name"] = json!("allow-http");
-        delete["address"] = json!("web-nsg/allow-http");
-        delete["change"] = json!({"actions": ["delete"], "before": foreign, "after": null});
+        let mut foreign = delete["change"]["after"].clone();
+        foreign["name"] = json!("allow-http");
+        crate::plan_doc::set_index(&mut delete, "web-nsg/allow-http");
+        delete["change"] = json!({"actions": ["delete"], "before": foreign, "after": null,
+            "after_unknown": {}, "before_sensitive": {}, "after_sensitive": false});
         doc["resource_changes"].as_array_mut().unwrap().push(delete);
     });
     refused(
@@ -189,8 +188,7 @@ fn a_path_traversal_rule_name_is_refused() {
                 networkSecurityGroups/crown-jewels/securityRules/open-all";
     tamper(&plan, |doc| {
         let c = change(doc, ALLOW);
-        c["name"] = json!(evil);
-        c["address"] = json!(format!("web-nsg/{evil}"));
+        crate::plan_doc::set_index(c, &format!("web-nsg/{evil}"));
         c["change"]["after"]["name"] = json!(evil);
     });
     refused(
@@ -286,17 +284,12 @@ fn malformed_plans_are_clear_errors_never_panics() {
         ),
         (
             Box::new(|doc| {
-                change(doc, ALLOW)
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("address");
+                change(doc, ALLOW).as_object_mut().unwrap().remove("index");
             }),
-            "missing field `address`",
+            "missing field `index`",
         ),
         (
-            Box::new(|doc| {
-                change(doc, ALLOW)["change"]["after"]["properties"]["priority"] = json!("high")
-            }),
+            Box::new(|doc| change(doc, ALLOW)["change"]["after"]["priority"] = json!("high")),
             "`priority` should be a number",
         ),
         (
