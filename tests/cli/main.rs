@@ -4,9 +4,9 @@ mod approvals;
 mod lab;
 mod lifecycle;
 mod next_steps;
-mod request;
 #[path = "../common/plan_doc.rs"]
 mod plan_doc;
+mod request;
 mod revocation;
 mod support;
 mod tampered;
