@@ -49,6 +49,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod digest;
+pub mod duration;
 pub mod lang;
 pub mod live;
 pub mod model;

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use super::{clock, Global, Status};
+use crate::duration::span;
 use crate::live::name_from_id;
 use crate::ops::status::{GrantStatus, StatusReport};
-use crate::plan::reason::span;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

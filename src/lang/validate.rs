@@ -401,8 +401,8 @@ fn back_to_back(
                             other.id,
                             g.id,
                             g.requester,
-                            values::show_duration(stretch),
-                            values::show_duration(max)
+                            crate::duration::span(stretch),
+                            crate::duration::span(max)
                         ),
                     )
                     .hint = Some(hint);
@@ -591,14 +591,14 @@ fn request_target(
                         codes::DURATION_NOT_ALLOWED,
                         format!(
                             "duration `{}` exceeds the `max_duration` `{}` of port `{}`",
-                            values::show_duration(d.value),
-                            values::show_duration(max),
+                            crate::duration::span(d.value),
+                            crate::duration::span(max),
                             port.name.value
                         ),
                     )
                     .hint = Some(format!(
                     "ask for `{}` or less, or split the work into several requests",
-                    values::show_duration(max)
+                    crate::duration::span(max)
                 ));
             }
         }

@@ -483,11 +483,6 @@ pub fn time(s: &str) -> Result<Timestamp, Bad> {
     }
 }
 
-/// A duration for messages: `3h`, `1h 30m`.
-pub fn show_duration(d: SignedDuration) -> String {
-    format!("{d:#}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,11 +582,6 @@ mod tests {
         assert_eq!(friendly_duration(90), "1h30m");
         assert_eq!(iso_duration(1440), "P1D");
         assert_eq!(iso_duration(90), "PT1H30M");
-    }
-
-    #[test]
-    fn show_duration_is_friendly() {
-        assert_eq!(show_duration(SignedDuration::from_mins(90)), "1h 30m");
     }
 
     #[test]

@@ -157,7 +157,7 @@ pub fn check_clock(
          {} changes a real firewall\n\
          hint: on a live firewall apply runs at the machine's time: drop `--at`; preview another \
          time with `{}` or `{}`",
-        crate::plan::reason::span(drift.abs()),
+        crate::duration::span(drift.abs()),
         live.join(", "),
         super::next::command(dir, &["plan", "--at", &at.to_string()]),
         super::next::command(dir, &["status", "--at", &at.to_string()]),

@@ -14,7 +14,6 @@ use jiff::Timestamp;
 use crate::live::{name_from_id, nsg_key, LiveNsg};
 use crate::model::{Accept, Grant, Port, Protocol, Target};
 use crate::nsg::{Access, Direction, Rule};
-use crate::plan::reason;
 use crate::plan::{AcceptedFinding, Finding, FindingKind};
 
 /// A protected port of a target and the priority its lock-down deny has (or will have).
@@ -51,7 +50,7 @@ pub fn for_nsg(
                     format!(
                         "rule `{}` of request `{request}` expired {} ago and is still open",
                         rule.name,
-                        reason::span(now.duration_since(expired))
+                        crate::duration::span(now.duration_since(expired))
                     ),
                 ));
             }
@@ -145,7 +144,7 @@ pub fn accept(
                     "; accept `{}` expired at {} ({} ago)",
                     a.name,
                     a.expires,
-                    reason::span(now.duration_since(a.expires))
+                    crate::duration::span(now.duration_since(a.expires))
                 ));
                 open.push(finding);
             }

@@ -1,7 +1,9 @@
 //! Pure: the human wording of action reasons and findings (`request INC-4211 active until
 //! 16:00Z`, `request expired 12m ago`). Display only; apply never reads it.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
+
+use crate::duration::span;
 
 /// `16:00Z` when `at` falls on the same UTC day as `now`, else `2026-11-26 16:00Z`; seconds
 /// only when they are not zero.
@@ -17,28 +19,6 @@ pub fn clock(at: Timestamp, now: Timestamp) -> String {
         time
     } else {
         format!("{} {time}", at_utc.strftime("%Y-%m-%d"))
-    }
-}
-
-/// A span of time for humans, coarsest two units: `45s`, `12m`, `2h 5m`, `3d 4h`.
-pub fn span(duration: SignedDuration) -> String {
-    let secs = duration.as_secs().unsigned_abs();
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let pair = |a: u64, ua: &str, b: u64, ub: &str| {
-        if b == 0 {
-            format!("{a}{ua}")
-        } else {
-            format!("{a}{ua} {b}{ub}")
-        }
-    };
-    if d > 0 {
-        pair(d, "d", h, "h")
-    } else if h > 0 {
-        pair(h, "h", m, "m")
-    } else if m > 0 {
-        format!("{m}m")
-    } else {
-        format!("{s}s")
     }
 }
 
@@ -85,15 +65,7 @@ mod tests {
     }
 
     #[test]
-    fn spans_use_two_units_at_most() {
-        assert_eq!(span(SignedDuration::from_secs(45)), "45s");
-        assert_eq!(span(SignedDuration::from_secs(12 * 60 + 5)), "12m");
-        assert_eq!(span(SignedDuration::from_secs(2 * 3600 + 300)), "2h 5m");
-        assert_eq!(span(SignedDuration::from_secs(3600)), "1h");
-        assert_eq!(
-            span(SignedDuration::from_secs(3 * 86_400 + 4 * 3600)),
-            "3d 4h"
-        );
+    fn expiry_reads_in_words() {
         let now = ts("2026-11-25T14:12:00Z");
         assert_eq!(
             request_expired(ts("2026-11-25T14:00:00Z"), now),
