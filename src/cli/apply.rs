@@ -93,7 +93,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             at: args.at,
             actor: audit::actor(|name| std::env::var(name).ok()),
             plan_hash: planfile::hash(&plan_json),
-            git_commit: audit::git_commit(&global.dir),
+            git_commit: crate::ops::git::commit(&global.dir),
         },
         replan,
     };

@@ -72,7 +72,7 @@ pub fn approve(opts: &ApproveOptions) -> Result<Approved, OpsError> {
     let request = find(&opts.dir, &opts.request)?;
     let by = match &opts.by {
         Some(by) => by.trim().to_string(),
-        None => git_config(&opts.dir, "user.email").ok_or_else(|| {
+        None => super::git::config(&opts.dir, "user.email").ok_or_else(|| {
             invalid("no principal to sign as\nhint: pass `--by you@example.com` (your name in the allowed_signers file), or set `git config user.email`")
         })?,
     };
@@ -215,7 +215,7 @@ fn sign(key: &Path, message: &str) -> Result<String, OpsError> {
 /// git's `user.signingkey` when it is a file, else the first default SSH key that exists.
 fn default_key(dir: &Path) -> Result<PathBuf, OpsError> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    if let Some(key) = git_config(dir, "user.signingkey") {
+    if let Some(key) = super::git::config(dir, "user.signingkey") {
         if !key.starts_with("key::") {
             let path = match (key.strip_prefix("~/"), &home) {
                 (Some(rest), Some(home)) => home.join(rest),
@@ -239,19 +239,6 @@ fn default_key(dir: &Path) -> Result<PathBuf, OpsError> {
     Err(invalid(
         "no SSH key to sign with\nhint: pass `--key ~/.ssh/id_ed25519` (or a `.pub` whose private half is in ssh-agent)",
     ))
-}
-
-/// `git config KEY` in `dir`, when git and the value are there.
-pub(crate) fn git_config(dir: &Path, key: &str) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["config", "--get", key])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let value = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !value.is_empty()).then_some(value)
 }
 
 /// The path on disk of a config file shown as `shown`.

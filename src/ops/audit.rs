@@ -3,7 +3,7 @@
 //!
 //! Fields: `time`, `actor`, `action`, `address`, `provider`, `nsg_id`, `rule`, `request`,
 //! `requester`, `approvers`, `justification`, `reason`, `outcome` (`applied`, `failed`,
-//! `skipped`), `error` (when not applied), `plan_hash`, and `git_commit` when the config
+//! `skipped`), `error` (when not applied), `plan_hash`, and `git_commit` (see `ops::git`) when the config
 //! directory is in a git repository. `time` is the machine's clock; `at` is there only when
 //! the apply ran with `--at` (a rehearsal on the snapshot provider, or within a minute of now):
 //! the simulated clock its freshness checks and grants used. A log line never carries a fake
@@ -16,7 +16,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use jiff::Timestamp;
@@ -193,25 +192,13 @@ pub fn actor(vars: impl Fn(&str) -> Option<String>) -> String {
     .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// `git rev-parse HEAD` in `dir`; `None` when it is not in a repository (or git is missing).
-pub fn git_commit(dir: &Path) -> Option<String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
-    (output.status.success() && !commit.is_empty()).then_some(commit)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nsg::Rule;
+    use crate::ops::git::commit as git_commit;
     use crate::plan::{ActionReason, Change, RequestInfo};
+    use std::process::Command;
 
     fn change(action: Action, request: Option<RequestInfo>) -> ResourceChange {
         let rule = Rule::from_arm(&serde_json::json!({"name": "jit-allow-INC-1-ssh",

@@ -10,6 +10,7 @@ pub mod approve;
 pub mod audit;
 pub mod config;
 pub mod fmt;
+pub mod git;
 pub mod next;
 pub mod plan;
 pub mod planfile;

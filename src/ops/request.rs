@@ -213,7 +213,7 @@ fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// git's `user.email` in `dir`.
 fn git_user_email(dir: &Path) -> Option<String> {
-    super::approve::git_config(dir, "user.email")
+    super::git::config(dir, "user.email")
 }
 
 /// Pure: the id of a request from its justification's ticket (`INC-1 …` → `INC-1`) and the
