@@ -52,12 +52,10 @@ use crate::ops::{config_nsgs, planfile, OpsError, Providers};
 use crate::plan::{verify, Action, Plan, ResourceChange};
 use crate::providers::{OnOutcome, OpenOptions, Outcome};
 
-/// How far a plan's clock may run ahead of the applying machine's (clock skew between CI
-/// runners). Beyond it, applying could open a grant before its start.
-const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
-
-/// How far `apply --at` may be from the machine's clock when a provider changes a real
-/// firewall (DESIGN §5b: the clock is not an input to a live apply).
+/// The clock skew jit tolerates, in two places: how far `apply --at` may be from the machine's
+/// clock when a provider changes a real firewall (DESIGN §5b: the clock is not an input to a
+/// live apply), and how far a saved plan's clock may run ahead of the applying machine's (skew
+/// between CI runners; beyond it, applying could open a grant before its start).
 pub const MAX_AT_DRIFT: SignedDuration = SignedDuration::from_secs(60);
 
 /// Re-plans of one NSG that keeps changing under the apply, before it fails.
@@ -173,7 +171,7 @@ fn verify_saved(
     open: &OpenOptions,
     providers: &mut Providers<'_>,
 ) -> Result<Plan, OpsError> {
-    if saved.created_at > at.saturating_add(MAX_CLOCK_SKEW).unwrap_or(Timestamp::MAX) {
+    if saved.created_at > at.saturating_add(MAX_AT_DRIFT).unwrap_or(Timestamp::MAX) {
         return Err(OpsError::Stale(format!(
             "it was made for {}, later than now ({at})",
             saved.created_at
