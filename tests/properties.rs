@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use jit::compile::compile;
-use jit::live::{nsg_key, Live, LiveNsg, LiveRule};
+use jit::live::{scope_key, Live, LiveNsg, LiveRule};
 use jit::model::{
     Grant, Policy, Port, PriorityBand, Protocol, ProviderConfig, ProviderDecl, Settings, Target,
 };
@@ -264,7 +264,7 @@ fn build(spec: &Spec) -> Scenario {
     let mut live = Live::default();
     for id in NSGS {
         live.nsgs.insert(
-            nsg_key(id),
+            scope_key(id),
             LiveNsg {
                 id: id.into(),
                 name: jit::live::name_from_id(id).into(),
@@ -274,7 +274,7 @@ fn build(spec: &Spec) -> Scenario {
         );
     }
     for &(nsg, name, inbound, allow, (region, x), src, port, proto) in &spec.foreign {
-        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        let nsg = live.nsgs.get_mut(&scope_key(NSGS[nsg])).unwrap();
         if has_name(nsg, FOREIGN_NAMES[name]) {
             continue;
         }
@@ -319,7 +319,7 @@ fn build(spec: &Spec) -> Scenario {
     let first = diff(&policy, &compile(&policy, earlier), &live, earlier);
     live = apply_to_live(&live, &first);
     for &(nsg, index, kind, value) in &spec.drifts {
-        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        let nsg = live.nsgs.get_mut(&scope_key(NSGS[nsg])).unwrap();
         let managed: Vec<usize> = (0..nsg.rules.len())
             .filter(|&i| nsg.rules[i].rule.is_managed("jit"))
             .collect();
@@ -337,7 +337,7 @@ fn build(spec: &Spec) -> Scenario {
         }
     }
     for (i, &(nsg, expires, priority)) in spec.stale.iter().enumerate() {
-        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        let nsg = live.nsgs.get_mut(&scope_key(NSGS[nsg])).unwrap();
         let name = format!("jit-allow-OLD-{i}-ssh");
         let expires = now + minutes(expires);
         let rule = Rule {
@@ -384,7 +384,7 @@ fn errored(plan: &Plan) -> BTreeSet<String> {
     plan.errors
         .iter()
         .filter_map(|e| e.nsg_id.as_deref())
-        .map(nsg_key)
+        .map(scope_key)
         .collect()
 }
 
@@ -436,7 +436,7 @@ proptest! {
         let s = build(&spec);
         let plan = plan_of(&s, &s.live);
         for change in &plan.resource_changes {
-            let nsg = &s.live.nsgs[&nsg_key(&change.nsg_id)];
+            let nsg = &s.live.nsgs[&scope_key(&change.nsg_id)];
             let foreign = nsg.rules.iter().any(|r| {
                 !r.rule.is_managed("jit") && r.rule.name.eq_ignore_ascii_case(&change.name)
             });
@@ -459,7 +459,7 @@ proptest! {
         let pending: Vec<_> = again
             .resource_changes
             .iter()
-            .filter(|c| !errored(&plan).contains(&nsg_key(&c.nsg_id)))
+            .filter(|c| !errored(&plan).contains(&scope_key(&c.nsg_id)))
             .map(|c| (&c.address, &c.reason))
             .collect();
         prop_assert!(pending.is_empty(), "second plan: {:#?}", pending);
@@ -478,12 +478,12 @@ proptest! {
         // Every managed rule left is one the policy wants (in NSGs that could be planned).
         let desired = compile(&s.policy, s.now);
         for nsg in &desired.nsgs {
-            if errored(&last).contains(&nsg_key(&nsg.nsg_id)) {
+            if errored(&last).contains(&scope_key(&nsg.nsg_id)) {
                 continue;
             }
             let wanted: BTreeSet<String> =
                 nsg.rules.iter().map(|r| r.rule.name.to_ascii_lowercase()).collect();
-            let managed: BTreeSet<String> = after.nsgs[&nsg_key(&nsg.nsg_id)]
+            let managed: BTreeSet<String> = after.nsgs[&scope_key(&nsg.nsg_id)]
                 .rules
                 .iter()
                 .filter(|r| r.rule.is_managed("jit"))
@@ -534,7 +534,7 @@ proptest! {
             } else {
                 settings.deny_priority
             };
-            let nsg = &s.live.nsgs[&nsg_key(&change.nsg_id)];
+            let nsg = &s.live.nsgs[&scope_key(&change.nsg_id)];
             let alone = nsg
                 .rules
                 .iter()
@@ -548,7 +548,7 @@ proptest! {
         let after = apply_to_live(&s.live, &plan);
         // Only NSGs the policy names are planned; the others are left as they are.
         let planned: BTreeSet<String> =
-            compile(&s.policy, s.now).nsgs.iter().map(|n| nsg_key(&n.nsg_id)).collect();
+            compile(&s.policy, s.now).nsgs.iter().map(|n| scope_key(&n.nsg_id)).collect();
         for (key, nsg) in &after.nsgs {
             if errored(&plan).contains(key) || !planned.contains(key) {
                 continue;
@@ -692,7 +692,7 @@ fn scale_10k_nsgs() {
             })
             .collect();
         live.nsgs.insert(
-            nsg_key(&id),
+            scope_key(&id),
             LiveNsg {
                 id: id.clone(),
                 name: format!("nsg-{i}"),

@@ -4,7 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use crate::compile::compile;
-use crate::live::{nsg_key, Live, LiveNsg, LiveRule};
+use crate::live::{scope_key, Live, LiveNsg, LiveRule};
 use crate::model::{Grant, Policy, Port, Protocol, ProviderConfig, ProviderDecl, Target};
 use crate::nsg::Rule;
 use crate::plan::{apply_to_live, diff, Action, ActionReason, FindingKind, Plan};
@@ -94,7 +94,7 @@ pub(crate) fn deny(priority: u16) -> Rule {
 pub(crate) fn live(rules: Vec<Rule>) -> Live {
     let mut live = Live::default();
     live.nsgs.insert(
-        nsg_key(NSG),
+        scope_key(NSG),
         LiveNsg {
             id: NSG.into(),
             name: "nsg-a".into(),
@@ -782,7 +782,7 @@ fn an_nsg_that_could_not_be_read_says_why() {
     let mut unreadable = Live::default();
     unreadable
         .failed
-        .insert(nsg_key(NSG), "access denied".to_string());
+        .insert(scope_key(NSG), "access denied".to_string());
     let plan = plan(&policy, &unreadable);
     assert_eq!(
         plan.errors[0].message,

@@ -182,7 +182,7 @@ fn json_plan_has_the_terraform_shape() {
 #[test]
 fn quickstart_plan() {
     use crate::compile::compile;
-    use crate::live::{nsg_key, Live, LiveNsg, LiveRule};
+    use crate::live::{scope_key, Live, LiveNsg, LiveRule};
     use crate::model::{
         Grant, Policy, Port, Protocol, ProviderConfig, ProviderDecl, Settings, Target,
     };
@@ -196,7 +196,7 @@ fn quickstart_plan() {
         let id = nsg["id"].as_str().unwrap();
         let rules = nsg["properties"]["securityRules"].as_array().unwrap();
         live.nsgs.insert(
-            nsg_key(id),
+            scope_key(id),
             LiveNsg {
                 id: id.into(),
                 name: nsg["name"].as_str().unwrap().into(),

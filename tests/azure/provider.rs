@@ -61,7 +61,7 @@ fn a_missing_nsg_is_not_found_and_a_foreign_subscription_is_refused() {
         .read(&[nsg_id("nope"), other.clone(), odd.clone(), nsg_id("a")])
         .unwrap();
     assert_eq!(live.nsgs.len(), 1);
-    let why = |id: &str| live.failed[&jit::live::nsg_key(id)].clone();
+    let why = |id: &str| live.failed[&jit::live::scope_key(id)].clone();
     assert!(why(&nsg_id("nope")).starts_with("network security group not found"));
     let err = why(&other);
     assert!(

@@ -549,7 +549,7 @@ fn ids_match_case_insensitively_and_unknown_ones_are_not_found() {
     // A missing NSG is that NSG's failure; the others are still read.
     let live = p.read(&[format!("{TESTNSG}-2"), TESTNSG.into()]).unwrap();
     assert_eq!(live.nsgs.len(), 1);
-    let why = &live.failed[&nsg_key(&format!("{TESTNSG}-2"))];
+    let why = &live.failed[&scope_key(&format!("{TESTNSG}-2"))];
     assert!(why.starts_with("NSG not found: "), "{why}");
 }
 
@@ -616,7 +616,7 @@ fn only_the_nsgs_asked_for_are_parsed() {
     assert_eq!(p.read(&["/x/good".into()]).unwrap().nsgs.len(), 1);
     let live = p.read(&["/x/odd".into(), "/x/good".into()]).unwrap();
     assert_eq!(live.nsgs.len(), 1, "the good NSG is still read");
-    let err = &live.failed[&nsg_key("/x/odd")];
+    let err = &live.failed[&scope_key("/x/odd")];
     assert!(
         err.contains("NSG `odd`: rule `r`: missing `priority`"),
         "{err}"
