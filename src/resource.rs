@@ -101,12 +101,20 @@ impl Resource {
     /// and the map is put in schema order. Keys the schema does not name are an error.
     pub fn new(schema: &'static Schema, mut values: Map<String, Value>) -> Result<Self, String> {
         if let Some(key) = schema.unknown_keys(&values) {
-            return Err(format!("`{key}` is not an attribute of {}", schema.type_name));
+            return Err(format!(
+                "`{key}` is not an attribute of {}",
+                schema.type_name
+            ));
         }
         let ordered = schema
             .attributes
             .iter()
-            .map(|a| (a.name.to_string(), values.remove(a.name).unwrap_or(Value::Null)))
+            .map(|a| {
+                (
+                    a.name.to_string(),
+                    values.remove(a.name).unwrap_or(Value::Null),
+                )
+            })
             .collect();
         Ok(Resource {
             schema,
@@ -208,7 +216,10 @@ pub fn markdown(schemas: &[&Schema]) -> String {
                 Compare::Exact => "exactly",
                 Compare::IgnoreCase => "ignoring case",
             };
-            out.push_str(&format!("| `{}` | {role} | {compare} | {} |\n", a.name, a.doc));
+            out.push_str(&format!(
+                "| `{}` | {role} | {compare} | {} |\n",
+                a.name, a.doc
+            ));
         }
     }
     out
@@ -252,9 +263,16 @@ mod tests {
         assert_eq!(a.values.keys().collect::<Vec<_>>(), ["name", "size"]);
         assert!(a.same(&thing(json!({"name": "a", "size": 1}))));
         assert_ne!(a, thing(json!({"name": "a", "size": 1})));
-        assert_eq!(a.differing(&thing(json!({"name": "a", "size": 2}))), ["size"]);
+        assert_eq!(
+            a.differing(&thing(json!({"name": "a", "size": 2}))),
+            ["size"]
+        );
         assert_eq!(thing(json!({})).get("size"), &Value::Null);
-        let Value::Object(bad) = json!({"colour": "red"}) else { panic!() };
-        assert!(Resource::new(&SCHEMA, bad).unwrap_err().contains("`colour`"));
+        let Value::Object(bad) = json!({"colour": "red"}) else {
+            panic!()
+        };
+        assert!(Resource::new(&SCHEMA, bad)
+            .unwrap_err()
+            .contains("`colour`"));
     }
 }

@@ -13,8 +13,8 @@ use crate::ops::apply::{ApplyOptions, ApplySummary, MAX_REPLAN_ROUNDS};
 use crate::ops::audit::{self, AuditContext};
 use crate::ops::plan::PlanOptions;
 use crate::ops::planfile;
-use crate::plan::{Action, Plan, ResourceChange};
 use crate::ops::Outcome;
+use crate::plan::{Action, Plan, ResourceChange};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -13,8 +13,8 @@ use crate::model::Policy;
 use crate::ops::config::{self, LoadError, Loaded};
 use crate::ops::plan::PlanOptions;
 use crate::ops::planfile;
-use crate::plan::Plan;
 use crate::ops::OpenOptions;
+use crate::plan::Plan;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::{clock, Global, Status};
 use crate::duration::span;
-use crate::render::text::scope_words;
 use crate::ops::status::{GrantStatus, StatusReport};
+use crate::render::text::scope_words;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

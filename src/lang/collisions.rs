@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use super::codes;
 use super::decl::Decls;
 use super::report::Report;
-use crate::platform::nsg::names::{allow_rule_name, deny_rule_name};
-use crate::platform::nsg::plans as is_nsg_shaped;
 use crate::live::scope_key;
 use crate::model::Policy;
+use crate::platform::nsg::names::{allow_rule_name, deny_rule_name};
+use crate::platform::nsg::plans as is_nsg_shaped;
 
 /// Reports the collisions and drops the colliding grants from `policy`.
 pub(super) fn check(decls: &Decls, policy: &mut Policy, report: &mut Report) {

@@ -194,9 +194,9 @@ pub fn actor(vars: impl Fn(&str) -> Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nsg::Rule;
     use crate::ops::git::commit as git_commit;
     use crate::plan::{ActionReason, Change, RequestInfo};
+    use crate::platform::nsg::Rule;
     use std::process::Command;
 
     fn change(action: Action, request: Option<RequestInfo>) -> ResourceChange {
@@ -204,7 +204,8 @@ mod tests {
             "properties": {"protocol": "Tcp", "access": "Allow", "priority": 100,
             "direction": "Inbound", "description":
             "managed-by=jit; request=INC-1; expires=2026-11-25T16:00:00Z"}}))
-        .unwrap();
+        .unwrap()
+        .to_resource("/x/nsg");
         let (before, after) = match action {
             Action::Delete => (Some(rule), None),
             _ => (None, Some(rule)),
@@ -212,7 +213,7 @@ mod tests {
         ResourceChange {
             address: "nsg/jit-allow-INC-1-ssh".into(),
             provider: "snapshot.demo".into(),
-            nsg_id: "/x/nsg".into(),
+            scope: "/x/nsg".into(),
             name: "jit-allow-INC-1-ssh".into(),
             target: Some("web-1".into()),
             change: Change {
@@ -246,11 +247,8 @@ mod tests {
         };
         log.record(&change(Action::Create, Some(info)), &Outcome::Applied)
             .unwrap();
-        log.record(
-            &change(Action::Delete, None),
-            &Outcome::Failed("boom".into()),
-        )
-        .unwrap();
+        log.record(&change(Action::Delete, None), &Outcome::failed("boom"))
+            .unwrap();
         drop(log);
         // A second apply appends.
         let log = AuditLog::open(&path, context).unwrap();

@@ -138,7 +138,11 @@ fn plan_scopes(plan: &Plan) -> BTreeSet<String> {
     out.extend(plan.findings.iter().map(|f| scope_key(&f.scope)));
     out.extend(plan.accepted.iter().map(|f| scope_key(&f.scope)));
     out.extend(plan.warnings.iter().map(|w| scope_key(&w.scope)));
-    out.extend(plan.errors.iter().filter_map(|e| e.scope.as_deref().map(scope_key)));
+    out.extend(
+        plan.errors
+            .iter()
+            .filter_map(|e| e.scope.as_deref().map(scope_key)),
+    );
     out
 }
 
@@ -152,14 +156,17 @@ fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
         .collect();
     plan.resource_changes
         .retain(|c| c.target.as_ref().is_some_and(|t| names.contains(t)));
-    plan.findings.retain(|f| scopes.contains(&scope_key(&f.scope)));
-    plan.accepted.retain(|f| scopes.contains(&scope_key(&f.scope)));
+    plan.findings
+        .retain(|f| scopes.contains(&scope_key(&f.scope)));
+    plan.accepted
+        .retain(|f| scopes.contains(&scope_key(&f.scope)));
     plan.errors.retain(|e| {
         e.scope
             .as_deref()
             .is_none_or(|id| scopes.contains(&scope_key(id)))
     });
-    plan.warnings.retain(|w| scopes.contains(&scope_key(&w.scope)));
+    plan.warnings
+        .retain(|w| scopes.contains(&scope_key(&w.scope)));
     plan.fingerprints
         .retain(|id, _| scopes.contains(&scope_key(id)));
 }

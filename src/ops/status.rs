@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use crate::ops::config::Loaded;
 use crate::ops::{OpsError, Providers};
+use crate::plan::{AcceptedFinding, Finding, FindingKind};
 pub use crate::platform::grants::GrantStatus;
 use crate::platform::{compile, diff};
-use crate::plan::{AcceptedFinding, Finding, FindingKind};
 use crate::providers::OpenOptions;
 
 /// What `status` found.

@@ -11,8 +11,8 @@ pub mod reason;
 pub mod terraform;
 pub mod verify;
 
-pub use action::Action;
 pub use crate::platform::{compile, diff};
+pub use action::Action;
 
 use std::collections::BTreeMap;
 
@@ -238,6 +238,3 @@ pub struct PlanError {
     pub scope: Option<String>,
     pub message: String,
 }
-
-#[cfg(test)]
-pub(crate) mod tests;

@@ -40,8 +40,8 @@ pub const RESOURCE_NAME: &str = "jit";
 #[derive(Serialize, Deserialize)]
 struct Document {
     format_version: String,
-    jit_format: u32,
     terraform_version: String,
+    jit_format: u32,
     created_at: Timestamp,
     valid_until: Option<Timestamp>,
     planned_values: PlannedValues,
@@ -126,7 +126,11 @@ pub fn address(type_name: &str, index: &str) -> String {
 
 /// The type of a change: that of its `after`, else its `before`.
 fn resource_of(change: &ResourceChange) -> Option<&Resource> {
-    change.change.after.as_ref().or(change.change.before.as_ref())
+    change
+        .change
+        .after
+        .as_ref()
+        .or(change.change.before.as_ref())
 }
 
 fn sensitive(side: Option<&Value>) -> Value {
@@ -242,16 +246,32 @@ fn changed_addresses(changes: &[ResourceChange]) -> std::collections::HashSet<St
         .collect()
 }
 
-/// A resource of type `type_name` from a document's values, checked by its platform.
-fn read_resource(type_name: &str, values: &Value) -> Result<Resource, String> {
-    let schema =
-        platform::schema(type_name).ok_or_else(|| format!("unknown resource type `{type_name}`"))?;
+/// A resource of type `type_name` in `scope` from a document's values at `path`, which must
+/// be exactly what its platform writes.
+fn read_resource(
+    path: &str,
+    type_name: &str,
+    scope: &str,
+    values: &Value,
+) -> Result<Resource, String> {
+    let at = |path: &str, why: String| format!("not a valid jit plan: at `{path}`: {why}");
+    let schema = platform::schema(type_name)
+        .ok_or_else(|| at(path, format!("unknown resource type `{type_name}`")))?;
     let Value::Object(map) = values else {
-        return Err(format!("a {type_name} is an object, not {values}"));
+        return Err(at(
+            path,
+            format!("a {type_name} is an object, not {values}"),
+        ));
     };
-    let resource = Resource::new(schema, map.clone())?;
-    platform::check_resource(&resource)?;
-    Ok(resource)
+    let resource = Resource::new(schema, map.clone()).map_err(|e| at(path, e))?;
+    let canonical = platform::canonical(&resource, scope).map_err(|e| at(path, e))?;
+    match resource.differing(&canonical).first() {
+        None if canonical == resource => Ok(resource),
+        first => Err(at(
+            &format!("{path}.{}", first.unwrap_or(&"name")),
+            "not what jit writes for the changes the plan holds; re-run jit plan".into(),
+        )),
+    }
 }
 
 /// Reads a Terraform JSON plan jit wrote. The error is a phrase, with the place in the
@@ -261,7 +281,9 @@ pub fn from_document(value: Value) -> Result<Plan, String> {
         return Err(format!(
             "this plan file was written by another version of jit (its `jit_format` is {}, this \
              jit writes {JIT_FORMAT}); re-run jit plan",
-            value.get("jit_format").map_or("missing".to_string(), Value::to_string)
+            value
+                .get("jit_format")
+                .map_or("missing".to_string(), Value::to_string)
         ));
     }
     let original = value.clone();
@@ -275,18 +297,27 @@ pub fn from_document(value: Value) -> Result<Plan, String> {
         }
     })?;
     let at = |path: String, why: String| format!("not a valid jit plan: at `{path}`: {why}");
-    let read_side = |path: String, kind: &str, v: &Option<Value>| -> Result<Option<Resource>, String> {
+    let read_side = |path: String, kind: &str, scope: &str, v: &Option<Value>| {
         v.as_ref()
-            .map(|v| read_resource(kind, v).map_err(|e| at(path, e)))
+            .map(|v| read_resource(&path, kind, scope, v))
             .transpose()
     };
     let mut resource_changes = Vec::new();
     let mut prior = Vec::new();
     for (i, c) in doc.resource_changes.into_iter().enumerate() {
         let place = format!("resource_changes[{i}].change");
-        let before = read_side(format!("{place}.before"), &c.kind, &c.change.before)?;
-        let after = read_side(format!("{place}.after"), &c.kind, &c.change.after)?;
-        let Some(name) = after.as_ref().or(before.as_ref()).map(|r| r.name().to_string()) else {
+        let before = read_side(
+            format!("{place}.before"),
+            &c.kind,
+            &c.scope,
+            &c.change.before,
+        )?;
+        let after = read_side(format!("{place}.after"), &c.kind, &c.scope, &c.change.after)?;
+        let Some(name) = after
+            .as_ref()
+            .or(before.as_ref())
+            .map(|r| r.name().to_string())
+        else {
             return Err(at(
                 place,
                 "a change has neither `before` nor `after`".into(),
@@ -327,7 +358,7 @@ pub fn from_document(value: Value) -> Result<Plan, String> {
             continue;
         }
         let path = format!("planned_values.root_module.resources[{i}].values");
-        let resource = read_resource(&r.kind, &r.values).map_err(|e| at(path, e))?;
+        let resource = read_resource(&path, &r.kind, &r.scope, &r.values)?;
         prior.push(PriorResource {
             address: r.index,
             scope: r.scope,

@@ -163,7 +163,7 @@ fn show_time(t: Option<jiff::Timestamp>) -> String {
 mod tests {
     use super::*;
     use crate::plan::Action;
-    use crate::plan::tests::{grant, live, plan, policy};
+    use crate::platform::nsg::tests::{grant, live, plan, policy};
 
     fn derived() -> Plan {
         plan(
@@ -208,7 +208,8 @@ mod tests {
                     .after
                     .as_mut()
                     .unwrap()
-                    .sources = vec!["0.0.0.0/0".into()]
+                    .values
+                    .insert("source_address_prefix".into(), "0.0.0.0/0".into());
             },
             "`nsg-a/jit-allow-INC-1-ssh`: `source_address_prefix` is `\"0.0.0.0/0\"` in the plan \
              file, jit would write `\"198.51.100.7/32\"`",
@@ -220,7 +221,8 @@ mod tests {
                     .after
                     .as_mut()
                     .unwrap()
-                    .destination_ports = vec!["0-65535".into()]
+                    .values
+                    .insert("destination_port_range".into(), "0-65535".into());
             },
             "`destination_port_range`",
         );

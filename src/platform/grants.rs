@@ -36,7 +36,6 @@ impl GrantStatus {
     }
 }
 
-
 /// One way a grant's live resource opens more than its request asked for.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Widening {
@@ -47,4 +46,3 @@ pub struct Widening {
     /// What the request (with its target's port and destination) allows.
     pub requested: Vec<String>,
 }
-

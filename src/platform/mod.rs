@@ -55,17 +55,24 @@ pub fn schema(type_name: &str) -> Option<&'static Schema> {
     SCHEMAS.iter().copied().find(|s| s.type_name == type_name)
 }
 
-/// Checks that a resource read from a plan file is one its platform could have written.
-pub fn check_resource(resource: &Resource) -> Result<(), String> {
+/// A resource read from a plan file as its platform writes it in scope `scope`: the same
+/// resource when the file holds exactly what jit writes (compare with `==`), or why it is not
+/// one of its type at all.
+pub fn canonical(resource: &Resource, scope: &str) -> Result<Resource, String> {
     match resource.type_name() {
-        nsg::azurerm::AZURERM_TYPE => nsg::Rule::from_resource(resource).map(drop).map_err(|e| e.0),
+        nsg::azurerm::AZURERM_TYPE => nsg::Rule::from_resource(resource)
+            .map(|rule| rule.to_resource(scope))
+            .map_err(|e| e.0),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
 
 /// What a scope is called in messages: `NSG` for a network security group.
 pub fn scope_noun(id: &str) -> &'static str {
-    if id.to_ascii_lowercase().contains("/providers/microsoft.network/networksecuritygroups/") {
+    if id
+        .to_ascii_lowercase()
+        .contains("/providers/microsoft.network/networksecuritygroups/")
+    {
         "NSG"
     } else {
         "scope"
@@ -77,7 +84,8 @@ pub fn scope_noun(id: &str) -> &'static str {
 pub fn request_of(resource: &Resource) -> Option<String> {
     match resource.type_name() {
         nsg::azurerm::AZURERM_TYPE => {
-            nsg::names::description_field(resource.str("description"), "request").map(str::to_string)
+            nsg::names::description_field(resource.str("description"), "request")
+                .map(str::to_string)
         }
         _ => None,
     }
@@ -161,7 +169,11 @@ pub fn valid_until(policy: &Policy, now: Timestamp) -> Option<Timestamp> {
     policy
         .grants
         .iter()
-        .filter(|g| policy.target(&g.target).is_some_and(|t| of(policy, t).is_some()))
+        .filter(|g| {
+            policy
+                .target(&g.target)
+                .is_some_and(|t| of(policy, t).is_some())
+        })
         .flat_map(|g| [g.start, g.end()])
         .filter(|t| *t > now)
         .min()

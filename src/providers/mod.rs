@@ -54,7 +54,10 @@ pub enum Outcome {
     Applied,
     /// The service refused or the write could not be made; `code` is the remote error code
     /// where there is one (`PreconditionFailed`, `ENOENT`, …).
-    Failed { code: Option<String>, message: String },
+    Failed {
+        code: Option<String>,
+        message: String,
+    },
     /// Not attempted: the scope is not as it was planned (its fingerprint moved, or a write
     /// found it changed). Re-planning that scope is the way forward.
     Stale(String),

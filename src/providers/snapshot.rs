@@ -103,7 +103,9 @@ impl Provider for SnapshotProvider {
         let wanted: HashSet<String> = nsg_ids.iter().map(|id| scope_key(id)).collect();
         let mut live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
         for id in nsg_ids {
-            if !live.scopes.contains_key(&scope_key(id)) && !live.failed.contains_key(&scope_key(id)) {
+            if !live.scopes.contains_key(&scope_key(id))
+                && !live.failed.contains_key(&scope_key(id))
+            {
                 let missing = ProviderError::NotFound {
                     what: "NSG",
                     id: format!("{id} (in snapshot `{}`)", self.path.display()),
@@ -121,7 +123,8 @@ impl Provider for SnapshotProvider {
         on_outcome: &OnOutcome<'_>,
     ) -> Result<Vec<Outcome>, ProviderError> {
         // Refused before the file is even read: nothing is written.
-        let changes = rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;
+        let changes =
+            rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;
         let real = self.resolved()?;
         // Held until this function returns: read, modify and rename as one step.
         let _lock = lock_exclusive(&real).map_err(|source| ProviderError::Io {
@@ -140,7 +143,10 @@ impl Provider for SnapshotProvider {
                 if batch.fingerprint(id) != Some(live.fingerprint.as_str()) {
                     stale.insert(
                         scope_key(id),
-                        format!("stale: NSG `{}` changed since it was planned", live.shown_name()),
+                        format!(
+                            "stale: NSG `{}` changed since it was planned",
+                            live.shown_name()
+                        ),
                     );
                 }
             }
@@ -349,7 +355,10 @@ impl Document {
                 continue;
             }
             let result = match index.get(&key) {
-                None => Err(format!("NSG `{}` not found in the snapshot", change.nsg_id())),
+                None => Err(format!(
+                    "NSG `{}` not found in the snapshot",
+                    change.nsg_id()
+                )),
                 Some(&i) => apply_change(&mut self.nsgs_mut()[i], change, rule_prefix)
                     .map(|changed| (i, changed)),
             };
@@ -460,7 +469,11 @@ fn is_managed(rule: &Value, rule_prefix: &str) -> bool {
 }
 
 /// Applies one change to one NSG; `Ok(false)` when it was already in effect.
-fn apply_change(nsg: &mut Value, change: &RuleChange<'_>, rule_prefix: &str) -> Result<bool, String> {
+fn apply_change(
+    nsg: &mut Value,
+    change: &RuleChange<'_>,
+    rule_prefix: &str,
+) -> Result<bool, String> {
     let shape = shape_of(nsg);
     let nsg_id = nsg_id(nsg).unwrap_or_default().to_string();
     let nsg_etag = nsg.get("etag").and_then(Value::as_str).map(str::to_string);

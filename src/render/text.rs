@@ -151,7 +151,10 @@ fn render_change(change: &ResourceChange, paint: Paint, out: &mut dyn io::Write)
     writeln!(
         out,
         "  {}",
-        paint.paint(comment, &format!("# {} {}", change.address, action.future()))
+        paint.paint(
+            comment,
+            &format!("# {} {}", change.address, action.future())
+        )
     )?;
     writeln!(
         out,
@@ -177,7 +180,11 @@ fn render_change(change: &ResourceChange, paint: Paint, out: &mut dyn io::Write)
             .filter(|a| !a.same(before.get(a.name), after.get(a.name)))
             .map(|a| {
                 let (old, new) = (before.get(a.name), after.get(a.name));
-                (Action::Update, a.name, format!("{} -> {}", show_value(old), show_value(new)))
+                (
+                    Action::Update,
+                    a.name,
+                    format!("{} -> {}", show_value(old), show_value(new)),
+                )
             })
             .collect(),
         (Some(side), None) | (None, Some(side)) => shown

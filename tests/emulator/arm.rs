@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::DeletePolling;
 use super::errors::{arm_error, empty_response, error_body, json_response};
-use super::state::{find_rule, scope_key, rules, Change, Inner, OpStatus, Operation, Shared};
+use super::state::{find_rule, rules, scope_key, Change, Inner, OpStatus, Operation, Shared};
 use super::validate::check_rule;
 
 pub const API_VERSION: &str = "2024-05-01";

@@ -332,7 +332,6 @@ const AZURERM_NAMES: [(&str, &str); 10] = [
     ),
 ];
 
-
 impl Rule {
     /// The rule as a typed resource of NSG `nsg_id`.
     pub fn to_resource(&self, nsg_id: &str) -> Resource {

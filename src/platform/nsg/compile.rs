@@ -23,7 +23,10 @@ impl Desired {
     /// Adds NSG `id` with no managed rule wanted, unless it is wanted already.
     pub fn add_empty(&mut self, provider: &str, id: &str) {
         let key = scope_key(id);
-        if let Err(at) = self.nsgs.binary_search_by(|n| scope_key(&n.nsg_id).cmp(&key)) {
+        if let Err(at) = self
+            .nsgs
+            .binary_search_by(|n| scope_key(&n.nsg_id).cmp(&key))
+        {
             self.nsgs.insert(
                 at,
                 DesiredNsg {
@@ -152,7 +155,7 @@ fn grant_rule(prefix: &str, target: &Target, port: &Port, grant: &Grant) -> Desi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Protocol, ProviderDecl, Settings};
+    use crate::model::{AzureMode, Protocol, ProviderConfig, ProviderDecl, Settings};
     use jiff::SignedDuration;
 
     fn ts(s: &str) -> Timestamp {

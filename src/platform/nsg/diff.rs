@@ -27,8 +27,8 @@ use super::LiveNsg;
 use crate::live::{name_from_id, scope_key, Live};
 use crate::model::{Grant, Policy, Target};
 use crate::plan::{
-    reason, Action, ActionReason, Change, Plan, PlanError, PlanWarning, PriorResource,
-    RequestInfo, ResourceChange, FORMAT_VERSION,
+    reason, Action, ActionReason, Change, Plan, PlanError, PlanWarning, PriorResource, RequestInfo,
+    ResourceChange, FORMAT_VERSION,
 };
 use crate::resource::name_order;
 
@@ -149,11 +149,7 @@ struct Index<'a> {
 impl<'a> Index<'a> {
     fn new(policy: &'a Policy) -> Self {
         let mut nsg_targets: HashMap<String, Vec<&Target>> = HashMap::new();
-        for t in policy
-            .targets
-            .iter()
-            .filter(|t| super::plans(policy, t))
-        {
+        for t in policy.targets.iter().filter(|t| super::plans(policy, t)) {
             if let Some(id) = &t.nsg_id {
                 nsg_targets.entry(scope_key(id)).or_default().push(t);
             }

@@ -15,8 +15,8 @@ use super::rule::{Access, Direction, Rule};
 use super::LiveNsg;
 use crate::live::{name_from_id, scope_key};
 use crate::model::{Accept, Grant, Port, Protocol, Target};
-use crate::platform::grants::Widening;
 use crate::plan::{AcceptedFinding, Finding, FindingKind};
+use crate::platform::grants::Widening;
 
 /// A protected port of a target and the priority its lock-down deny has (or will have).
 #[derive(Debug, Clone, Copy)]

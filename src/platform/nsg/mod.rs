@@ -15,6 +15,9 @@ pub mod rule;
 pub mod status;
 pub mod typed;
 
+#[cfg(test)]
+pub(crate) mod tests;
+
 pub use compile::{Desired, DesiredNsg, DesiredRule, Origin};
 pub use rule::{Access, Direction, LiveRule, Rule, RuleShapeError};
 

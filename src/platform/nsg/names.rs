@@ -23,7 +23,8 @@ pub fn is_managed(name: &str, description: Option<&str>, prefix: &str) -> bool {
         .get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
         && name.as_bytes().get(prefix.len()) == Some(&b'-');
-    let marker_ok = description.is_some_and(|d| d.split(';').any(|part| part.trim() == MANAGED_MARKER));
+    let marker_ok =
+        description.is_some_and(|d| d.split(';').any(|part| part.trim() == MANAGED_MARKER));
     name_ok && marker_ok
 }
 
@@ -135,7 +136,6 @@ pub fn refers_to(field: &str, grant: &Grant) -> bool {
     field == grant.id || field == request_ref(&grant.id, request_room(grant.end()))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +212,4 @@ mod tests {
         let odd = grant_description("a;b=c", expires);
         assert!(!odd.contains("a;b"), "{odd}");
     }
-
 }

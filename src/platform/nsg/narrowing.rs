@@ -98,7 +98,7 @@ mod tests {
     use crate::platform::nsg::Direction;
 
     fn narrows(change: &ResourceChange) -> bool {
-        narrowing(change, crate::plan::tests::empty_plan().created_at) == Narrowing::Keep
+        narrowing(change, crate::platform::nsg::tests::empty_plan().created_at) == Narrowing::Keep
     }
 
     fn rule(access: Access, port: &str, source: &str, priority: u16) -> Rule {
@@ -143,16 +143,8 @@ mod tests {
     fn deletes_of_allows_and_creates_of_denies_narrow() {
         let allow = rule(ALLOW, "22", "198.51.100.7/32", 100);
         let deny = rule(DENY, "22", "*", 4000);
-        assert!(narrows(&change(
-            Action::Delete,
-            Some(allow.clone()),
-            None
-        )));
-        assert!(narrows(&change(
-            Action::Create,
-            None,
-            Some(deny.clone())
-        )));
+        assert!(narrows(&change(Action::Delete, Some(allow.clone()), None)));
+        assert!(narrows(&change(Action::Create, None, Some(deny.clone()))));
         assert!(!narrows(&change(Action::Delete, Some(deny), None)));
         assert!(!narrows(&change(Action::Create, None, Some(allow))));
     }
@@ -196,7 +188,7 @@ mod tests {
 
     #[test]
     fn keep_narrowing_drops_the_rest() {
-        let mut plan = crate::plan::tests::empty_plan();
+        let mut plan = crate::platform::nsg::tests::empty_plan();
         let allow = rule(ALLOW, "22", "198.51.100.7/32", 100);
         let deny = rule(DENY, "22", "*", 4000);
         plan.resource_changes = vec![
@@ -211,7 +203,10 @@ mod tests {
             .iter()
             .map(|c| {
                 let rule = c.change.after.as_ref().or(c.change.before.as_ref());
-                (c.action(), Rule::from_resource(rule.unwrap()).unwrap().access)
+                (
+                    c.action(),
+                    Rule::from_resource(rule.unwrap()).unwrap().access,
+                )
             })
             .collect();
         assert_eq!(kept, [(Action::Delete, ALLOW), (Action::Create, DENY)]);
@@ -219,7 +214,7 @@ mod tests {
 
     #[test]
     fn an_allow_past_its_expires_is_deleted_rather_than_updated() {
-        let mut plan = crate::plan::tests::empty_plan();
+        let mut plan = crate::platform::nsg::tests::empty_plan();
         let now = plan.created_at;
         let mut overdue = rule(ALLOW, "22", "198.51.100.7/32", 100);
         overdue.description = Some(format!(

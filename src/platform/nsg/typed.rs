@@ -50,7 +50,10 @@ pub fn rule_changes<'a>(
         .collect()
 }
 
-fn rule_change<'a>(change: &'a ResourceChange, rule_prefix: &str) -> Result<RuleChange<'a>, String> {
+fn rule_change<'a>(
+    change: &'a ResourceChange,
+    rule_prefix: &str,
+) -> Result<RuleChange<'a>, String> {
     let refuse = |why: String| {
         Err(format!(
             "refusing to apply `{}`: {why}; nothing was written",

@@ -241,7 +241,8 @@ impl Provider for AzureProvider {
         on_outcome: &OnOutcome<'_>,
     ) -> Result<Vec<Outcome>, ProviderError> {
         // Refused before any request is sent: nothing is written.
-        let changes = rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;
+        let changes =
+            rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;
         let mut groups: Vec<(String, Vec<&RuleChange<'_>>)> = Vec::new();
         for change in &changes {
             self.check_id(change.nsg_id())?;

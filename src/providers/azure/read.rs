@@ -73,13 +73,11 @@ pub fn parse_nsg(id: &str, url: &str, body: &Value) -> Result<Scope, ProviderErr
         }
     };
     Ok(nsg::scope(
-        obj
-            .get("id")
+        obj.get("id")
             .and_then(Value::as_str)
             .unwrap_or(id)
             .to_string(),
-        obj
-            .get("name")
+        obj.get("name")
             .and_then(Value::as_str)
             .unwrap_or_else(|| name_from_id(id))
             .to_string(),
@@ -136,6 +134,7 @@ mod tests {
             "W/\"00000000-0000-0000-0000-000000000001\""
         );
         let rules = body["properties"]["securityRules"].as_array().unwrap();
+        let nsg = nsg::live_nsg(&nsg);
         assert_eq!(nsg.rules.len(), rules.len());
         assert_eq!(nsg.rules[0].rule.name, "rule1");
         assert!(

@@ -113,9 +113,8 @@ async fn apply_change(
 ) -> Result<(), ChangeError> {
     // The policy's NSG id and the rule name, each segment encoded: never the id the server
     // answered with, never a name that could leave `…/securityRules/`.
-    let path = rule_path(change.nsg_id(), change.name()).map_err(|why| {
-        refused(format!("refusing to write `{}`: {why}", change.address()))
-    })?;
+    let path = rule_path(change.nsg_id(), change.name())
+        .map_err(|why| refused(format!("refusing to write `{}`: {why}", change.address())))?;
     let url = join(client.base(), &path);
     let current = nsg::rules(live)
         .iter()
