@@ -134,7 +134,7 @@ fn write_attention(out: &mut dyn Write, report: &StatusReport) -> std::io::Resul
         for a in &report.accepted {
             writeln!(
                 out,
-                "  {}: `{}` accepted by `{}` until {}: {}",
+                "  {}: rule `{}` accepted by `{}` until {}: {}",
                 scope_words(&a.scope),
                 a.resource,
                 a.accept,

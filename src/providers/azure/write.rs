@@ -184,6 +184,11 @@ async fn apply_change(
             }
             return Err(stale(change, &format!("ARM refused the write with {e}")));
         }
+        // Another writer took the priority the plan allocated after this NSG was last read:
+        // the NSG moved under the plan, which a re-plan places around.
+        Err(ArmError::Remote(e)) if e.code == "SecurityRuleConflict" => {
+            return Err(stale(change, &format!("ARM refused the write with {e}")));
+        }
         Err(e) => return Err(e.into()),
     }
     let confirmed = read_rule(client, &url).await?;
