@@ -15,6 +15,7 @@ pub mod next;
 pub mod plan;
 pub mod planfile;
 pub mod request;
+pub mod shard;
 pub mod signers;
 pub mod status;
 
@@ -75,6 +76,8 @@ pub(crate) struct Providers<'a> {
     open: BTreeMap<String, Box<dyn Provider>>,
     /// Where each provider block is written (`file:line:column`), by address.
     places: BTreeMap<String, String>,
+    /// The `read` mode of azure provider blocks that set one, by address.
+    azure_reads: BTreeMap<String, crate::model::AzureRead>,
 }
 
 impl<'a> Providers<'a> {
@@ -84,6 +87,7 @@ impl<'a> Providers<'a> {
             opts,
             open: BTreeMap::new(),
             places: BTreeMap::new(),
+            azure_reads: BTreeMap::new(),
         }
     }
 
@@ -91,6 +95,7 @@ impl<'a> Providers<'a> {
     /// names its block.
     pub(crate) fn placed(mut self, sources: &[crate::lang::SourceFile]) -> Providers<'a> {
         self.places = provider_places(sources);
+        self.azure_reads = crate::lang::azure_reads(sources);
         self
     }
 
@@ -132,8 +137,11 @@ impl<'a> Providers<'a> {
                 ..self.opts.clone()
             };
             let started = std::time::Instant::now();
-            let provider = providers::open(decl, &opts)
-                .map_err(|e| OpsError::Invalid(self.blame(address, &e)))?;
+            let provider = match self.azure_reads.get(address) {
+                Some(read) => providers::azure::open_reading(decl, &opts, *read),
+                None => providers::open(decl, &opts),
+            }
+            .map_err(|e| OpsError::Invalid(self.blame(address, &e)))?;
             tracing::info!("provider `{address}`: opened in {:.2?}", started.elapsed());
             self.open.insert(address.to_string(), provider);
         }

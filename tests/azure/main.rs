@@ -16,6 +16,7 @@ mod approvals;
 mod cli;
 mod credentials;
 mod findings;
+mod graph;
 mod missing;
 mod provider;
 mod revocation;

@@ -1,8 +1,11 @@
 //! The ARM HTTP client: adds the bearer token and `api-version`, retries what is worth retrying
-//! (see [`super::retry`]), paces requests once the subscription's token bucket runs dry, and
-//! turns answers into [`Response`] or [`ArmError`]. Tokens go only to the configured endpoint's
+//! (see [`super::retry`]), paces requests once their subscription's token bucket runs dry (each
+//! subscription its own buckets, so one being throttled never slows another; Resource Graph,
+//! whose quota is the principal's, is not paced here but by [`super::graph`]), counts what it
+//! sends ([`super::activity`]), and turns answers into [`Response`] or [`ArmError`]. Tokens go only to the configured endpoint's
 //! origin; nothing here logs a header.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::activity::{self, Kind};
 use super::auth::TokenProvider;
 use super::endpoint::same_origin;
 use super::error::{error_chain, ArmError, RemoteError};
@@ -79,7 +83,8 @@ pub struct ArmClient {
     tokens: Arc<dyn TokenProvider>,
     scope: String,
     policy: RetryPolicy,
-    pacers: [Pacer; 3],
+    /// ARM's three buckets, by lowercased subscription id (`""` for URLs outside one).
+    pacers: std::sync::Mutex<HashMap<String, Arc<[Pacer; 3]>>>,
 }
 
 impl ArmClient {
@@ -96,8 +101,24 @@ impl ArmClient {
             tokens,
             scope,
             policy,
-            pacers: [Pacer::new(25.0), Pacer::new(10.0), Pacer::new(10.0)],
+            pacers: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The buckets of the subscription `url` is in.
+    fn pacers(&self, url: &Url) -> Arc<[Pacer; 3]> {
+        let mut segments = url.path_segments().into_iter().flatten();
+        let subscription = match segments.next() {
+            Some(s) if s.eq_ignore_ascii_case("subscriptions") => {
+                segments.next().unwrap_or("").to_ascii_lowercase()
+            }
+            _ => String::new(),
+        };
+        let mut pacers = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        pacers
+            .entry(subscription)
+            .or_insert_with(|| Arc::new([Pacer::new(25.0), Pacer::new(10.0), Pacer::new(10.0)]))
+            .clone()
     }
 
     pub fn base(&self) -> &Url {
@@ -114,13 +135,17 @@ impl ArmClient {
                 self.base
             )));
         }
-        let attempt = || self.send_once(req, url.clone());
+        let kind = kind_of(&req.method, &url);
+        let attempt = || self.send_once(req, url.clone(), kind);
         attempt
             .retry(self.policy.backoff())
             .sleep(tokio::time::sleep)
             .when(is_retryable)
             .adjust(self.policy.adjuster())
             .notify(|err, wait| {
+                if matches!(err, ArmError::Remote(r) if r.status == 429) {
+                    activity::waiting(wait);
+                }
                 tracing::debug!("retrying in {wait:?}: {err}");
             })
             .await
@@ -135,9 +160,13 @@ impl ArmClient {
         }
     }
 
-    async fn send_once(&self, req: &Request, url: Url) -> Result<Response, ArmError> {
-        let pacer = &self.pacers[bucket(&req.method)];
-        pacer.wait().await;
+    async fn send_once(&self, req: &Request, url: Url, kind: Kind) -> Result<Response, ArmError> {
+        let pacers = (kind != Kind::Graph).then(|| self.pacers(&url));
+        let pacer = pacers.as_ref().map(|p| &p[bucket(&req.method)]);
+        if let Some(pacer) = pacer {
+            pacer.wait().await;
+        }
+        activity::request(kind);
         let token = self
             .tokens
             .token(&self.scope)
@@ -166,7 +195,9 @@ impl ArmClient {
         let body = response.bytes().await.map_err(transport)?.to_vec();
         tracing::debug!("{} -> {status}", req.what());
         if (200..300).contains(&status) {
-            pacer.observe(&headers, false).await;
+            if let Some(pacer) = pacer {
+                pacer.observe(&headers, false).await;
+            }
             return Ok(Response {
                 status,
                 headers,
@@ -175,9 +206,13 @@ impl ArmClient {
         }
         let error = RemoteError::from_body(req.what(), status, &body, retry_after(&headers));
         // 429 because another write to the same NSG runs is not the bucket running dry.
-        pacer
-            .observe(&headers, status == 429 && !error.is_another_operation())
-            .await;
+        let throttled = status == 429 && !error.is_another_operation();
+        if throttled {
+            activity::throttled(kind);
+        }
+        if let Some(pacer) = pacer {
+            pacer.observe(&headers, throttled).await;
+        }
         Err(ArmError::Remote(error))
     }
 }
@@ -194,6 +229,20 @@ fn with_api_version(raw: &str, what: &str) -> Result<Url, ArmError> {
             .append_pair("api-version", API_VERSION);
     }
     Ok(url)
+}
+
+/// What a request counts as.
+fn kind_of(method: &Method, url: &Url) -> Kind {
+    let path = url.path().to_ascii_lowercase();
+    match *method {
+        Method::POST if path.starts_with("/providers/microsoft.resourcegraph/") => Kind::Graph,
+        Method::GET if path.contains("/operations/") || path.contains("/operationresults/") => {
+            Kind::Poll
+        }
+        Method::GET | Method::HEAD => Kind::Read,
+        Method::DELETE => Kind::Delete,
+        _ => Kind::Write,
+    }
 }
 
 /// 0 reads, 1 writes, 2 deletes: ARM's three token buckets.

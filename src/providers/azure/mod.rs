@@ -18,10 +18,12 @@
 //!
 //! The `Provider` trait is synchronous; the provider owns a small tokio runtime and blocks on it.
 
+pub mod activity;
 pub mod auth;
 mod client;
 mod endpoint;
 mod error;
+pub mod graph;
 mod lro;
 mod missing;
 mod paging;
@@ -36,7 +38,7 @@ use std::time::Duration;
 use futures::{stream, StreamExt};
 
 use crate::live::{nsg_key, Live};
-use crate::model::{AzureMode, ProviderConfig, ProviderDecl};
+use crate::model::{AzureMode, AzureRead, ProviderConfig, ProviderDecl};
 use crate::plan::ResourceChange;
 use crate::providers::{ApplyReport, OnOutcome, OpenOptions, Outcome, Provider, ProviderError};
 
@@ -76,6 +78,10 @@ pub struct AzureProvider {
     read_etags: Mutex<HashMap<String, String>>,
     /// Only rules named `<prefix>-…` that carry the marker are changed, deleted or created.
     rule_prefix: String,
+    /// The block's `read`: whether [`AzureProvider::discover_nsgs`] uses Resource Graph.
+    read: AzureRead,
+    /// Resource Graph failed once (said so): this provider reads directly from then on.
+    graph_refused: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for AzureProvider {
@@ -129,8 +135,16 @@ impl AzureProvider {
             runtime,
             read_etags: Mutex::new(HashMap::new()),
             rule_prefix: "jit".to_string(),
+            read: AzureRead::Auto,
+            graph_refused: std::sync::atomic::AtomicBool::new(false),
             address,
         })
+    }
+
+    /// The block's `read` mode (default `auto`).
+    pub fn with_read(mut self, read: AzureRead) -> AzureProvider {
+        self.read = read;
+        self
     }
 
     /// The policy's `rule_prefix` (default `jit`): the provider changes, deletes and creates
@@ -156,6 +170,15 @@ impl AzureProvider {
 /// Opens an `azure` provider block: NSG mode, credentials from the environment. Defender mode
 /// is refused with a clear error.
 pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>, ProviderError> {
+    open_reading(decl, opts, AzureRead::Auto)
+}
+
+/// [`open`] with the block's `read` mode.
+pub fn open_reading(
+    decl: &ProviderDecl,
+    opts: &OpenOptions,
+    read: AzureRead,
+) -> Result<Box<dyn Provider>, ProviderError> {
     let ProviderConfig::Azure {
         subscription_id,
         mode,
@@ -183,7 +206,8 @@ pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>
         endpoint.as_deref(),
         options,
     )?
-    .with_rule_prefix(&opts.rule_prefix);
+    .with_rule_prefix(&opts.rule_prefix)
+    .with_read(read);
     Ok(Box::new(provider))
 }
 

@@ -30,6 +30,7 @@ pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<LiveNsg, ProviderE
         Err(e) => return Err(e.into()),
     };
     let body = response.json(&url)?;
+    super::activity::nsgs_read(1);
     parse_nsg(id, &url, &body)
 }
 
