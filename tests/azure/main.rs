@@ -20,5 +20,6 @@ mod graph;
 mod missing;
 mod provider;
 mod revocation;
+mod shard;
 mod tampered;
 mod verbose;
