@@ -190,6 +190,7 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.println(&line);
+                bar.set_message(super::progress::throttling());
                 bar.inc(1);
             }
             None if !self.quiet || !matches!(outcome, Outcome::Applied) => eprintln!("{line}"),

@@ -77,6 +77,15 @@ impl Drop for Spinner {
     }
 }
 
+/// `throttled, waiting 1.2s` while a throttle wait is in progress, else empty: beside the
+/// apply's progress bar.
+pub fn throttling() -> String {
+    match activity::snapshot().waiting {
+        Some(wait) => format!("throttled, waiting {:.1}s", wait.as_secs_f64()),
+        None => String::new(),
+    }
+}
+
 /// With `-v`: the requests sent to Azure in this run, by kind, and the 429s among them.
 pub fn summary(global: &Global) {
     if global.verbose == 0 {

@@ -184,3 +184,54 @@ fn a_write_is_not_read_back_when_its_answer_carries_the_rule() {
     let rules = nsg["properties"]["securityRules"].as_array().unwrap();
     assert!(rules.iter().any(|r| r["name"] == "jit-deny-web-1-rdp"));
 }
+
+#[test]
+fn one_query_discovers_the_subscriptions_of_every_provider() {
+    use serde_json::json;
+    let emu = emulator_with(EmulatorConfig::fast(), &[]);
+    let id = |sub: &str, i: usize| {
+        format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/n{i}")
+    };
+    for sub in ["sub-1", "sub-2", "sub-3"] {
+        for i in 0..3 {
+            let mut body = nsg_body(&format!("n{i}"), vec![]);
+            body["id"] = json!(id(sub, i));
+            emu.add_nsg(body);
+        }
+    }
+    let for_sub = |sub: &str| {
+        jit::providers::azure::AzureProvider::new(
+            format!("azure.{sub}"),
+            sub,
+            Some(&emu.base_url()),
+            jit::providers::azure::AzureOptions {
+                parallelism: 4,
+                retry: fast_retry(),
+                tokens: Some(std::sync::Arc::new(StaticToken("test-token"))),
+            },
+        )
+        .unwrap()
+        .with_read(AzureRead::ResourceGraph)
+    };
+    let providers: Vec<_> = ["sub-1", "sub-2", "sub-3"]
+        .iter()
+        .map(|s| for_sub(s))
+        .collect();
+    emu.reset_stats();
+    for (p, sub) in providers.iter().zip(["sub-1", "sub-2", "sub-3"]) {
+        let ids: Vec<String> = (0..3).map(|i| id(sub, i)).collect();
+        let live = p.discover_nsgs(&ids).unwrap().unwrap();
+        assert_eq!(live.nsgs.len(), 3, "{sub}");
+        assert!(live.failed.is_empty());
+    }
+    let stats = emu.stats();
+    assert_eq!(
+        stats.graph_queries, 1,
+        "one query for the three subscriptions"
+    );
+    assert_eq!(stats.requests_by("GET"), 0);
+    // The next discovery asks again: rows are handed out once.
+    let ids: Vec<String> = (0..3).map(|i| id("sub-2", i)).collect();
+    providers[1].discover_nsgs(&ids).unwrap().unwrap();
+    assert_eq!(emu.stats().graph_queries, 2);
+}

@@ -6,6 +6,12 @@
 //! row has no NSG `etag` (the `resources` table has none), so its fingerprint is the hash of
 //! its rules, whose own etags are kept.
 //!
+//! **Batched over providers.** Each provider block is one subscription; every provider of the
+//! process that may discover registers its subscription, so the first discovery on an endpoint
+//! asks for all of them in one query (in batches of [`SUBSCRIPTIONS_PER_QUERY`]) and leaves
+//! the other providers' rows for them: ten subscriptions cost the pages of their NSGs, not ten
+//! queries' worth of quota.
+//!
 //! **Quota.** Resource Graph allows a principal a few queries per window (the documented
 //! example: 15 per 5 s) and says what is left in `x-ms-user-quota-remaining` and
 //! `x-ms-user-quota-resets-after`. When a page leaves none, the next query waits until the
@@ -160,6 +166,99 @@ fn page_rows(what: &str, body: &Value, rows: &mut Rows) -> Result<Option<String>
     })
 }
 
+/// Azure subscriptions whose NSGs one query discovers together, by endpoint: every provider of
+/// this process that may discover registers its subscription ([`register`]), and the first to
+/// discover asks for all of them at once (credentials come from the environment, so one
+/// principal). Rows for the others wait here until their provider takes them, for
+/// [`FRESH`] at most.
+static ESTATE: std::sync::Mutex<BTreeMap<String, Estate>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// How long rows discovered for another provider stay usable.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[derive(Default)]
+struct Estate {
+    subscriptions: BTreeSet<String>,
+    /// By subscription: when they were read, and the rows.
+    waiting: BTreeMap<String, (std::time::Instant, Rows)>,
+}
+
+fn estate() -> std::sync::MutexGuard<'static, BTreeMap<String, Estate>> {
+    ESTATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lets discoveries on `endpoint` ask for `subscription` along with their own.
+pub fn register(endpoint: &str, subscription: &str) {
+    estate()
+        .entry(endpoint.to_string())
+        .or_default()
+        .subscriptions
+        .insert(subscription.to_ascii_lowercase());
+}
+
+/// The subscription of an [`nsg_key`].
+fn key_subscription(key: &str) -> &str {
+    key.split('/').nth(2).unwrap_or_default()
+}
+
+/// The rows of `mine` (the subscriptions of one provider): left by an earlier query when still
+/// fresh, else from a query that also covers every registered subscription of the endpoint
+/// without fresh rows, whose rows are left for their providers.
+async fn rows_for(client: &ArmClient, mine: &[String]) -> Result<Rows, GraphError> {
+    let endpoint = client.base().as_str().to_string();
+    let mine: BTreeSet<String> = mine.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let ask: Vec<String> = {
+        let mut all = estate();
+        let here = all.entry(endpoint.clone()).or_default();
+        here.waiting.retain(|_, (at, _)| at.elapsed() < FRESH);
+        if mine.iter().all(|s| here.waiting.contains_key(s)) {
+            let mut rows = Rows::default();
+            for sub in &mine {
+                if let Some((_, part)) = here.waiting.remove(sub) {
+                    rows.nsgs.extend(part.nsgs);
+                }
+            }
+            return Ok(rows);
+        }
+        let mut ask: BTreeSet<String> = here
+            .subscriptions
+            .iter()
+            .filter(|s| !here.waiting.contains_key(*s))
+            .cloned()
+            .collect();
+        ask.extend(mine.iter().cloned());
+        ask.into_iter().collect()
+    };
+    let found = query_nsgs(client, &ask).await?;
+    let mut rows = Rows {
+        nsgs: BTreeMap::new(),
+        pages: found.pages,
+    };
+    let mut others: BTreeMap<String, Rows> = ask
+        .iter()
+        .filter(|s| !mine.contains(*s))
+        .map(|s| (s.clone(), Rows::default()))
+        .collect();
+    for (key, row) in found.nsgs {
+        let sub = key_subscription(&key).to_string();
+        match others.get_mut(&sub) {
+            Some(theirs) => {
+                theirs.nsgs.insert(key, row);
+            }
+            None => {
+                rows.nsgs.insert(key, row);
+            }
+        }
+    }
+    let now = std::time::Instant::now();
+    let mut all = estate();
+    let here = all.entry(endpoint).or_default();
+    for (sub, theirs) in others {
+        here.waiting.insert(sub, (now, theirs));
+    }
+    Ok(rows)
+}
+
 /// What a discovery read found: the NSGs, and those that could not be read directly either.
 #[derive(Debug, Default)]
 pub struct Discovered {
@@ -185,7 +284,7 @@ pub async fn discover(
     if !wanted(mode, ids.len()) || warned.load(Ordering::Relaxed) {
         return Ok(None);
     }
-    let mut rows = match query_nsgs(client, subscriptions).await {
+    let mut rows = match rows_for(client, subscriptions).await {
         Ok(rows) => rows,
         Err(e) => {
             if !warned.swap(true, Ordering::Relaxed) {

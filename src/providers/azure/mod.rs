@@ -144,6 +144,9 @@ impl AzureProvider {
     /// The block's `read` mode (default `auto`).
     pub fn with_read(mut self, read: AzureRead) -> AzureProvider {
         self.read = read;
+        if read != AzureRead::Direct {
+            graph::register(self.client.base().as_str(), &self.subscription_id);
+        }
         self
     }
 
