@@ -261,7 +261,8 @@ fn bucket(method: &Method) -> usize {
 /// to keep the bucket near [`TARGET`]: shorter while more remains, longer when it runs low or
 /// after a 429 (at most once per burst of answers). Pacing stops when the bucket refills past
 /// [`HIGH`]; the learnt interval is kept for next time. It starts at ARM's documented refill
-/// rate (reads 25/s, writes and deletes 10/s).
+/// rate (reads 25/s, writes and deletes 10/s) and takes the refill rate measured from the
+/// remaining-count headers (over at least [`MEASURE`]) when that is faster.
 struct Pacer {
     documented: Duration,
     state: Mutex<PaceState>,
@@ -274,12 +275,16 @@ struct PaceState {
     /// When the interval last grew after a 429; 429s of requests already in flight do not
     /// grow it again.
     last_growth: Instant,
+    /// The refill rate measured so far: since `(when, remaining)`, `answers` accepted answers.
+    window: Option<(Instant, u64, u64)>,
 }
 
 const LOW: u64 = 64;
 const TARGET: u64 = 32;
 const HIGH: u64 = 128;
 const FASTEST: Duration = Duration::from_micros(100);
+/// The shortest window over which the refill rate is measured.
+const MEASURE: Duration = Duration::from_millis(250);
 
 impl Pacer {
     fn new(documented_rate: f64) -> Pacer {
@@ -291,6 +296,7 @@ impl Pacer {
                 interval: documented,
                 next_slot: Instant::now(),
                 last_growth: Instant::now(),
+                window: None,
             }),
         }
     }
@@ -333,6 +339,28 @@ impl Pacer {
             return;
         }
         let Some(r) = remaining else { return };
+        // The refill rate, measured: what the bucket gained over a window, plus what the
+        // answers in it took. Pacing then starts from the rate the server really has (ARM's
+        // documented one is only where it starts).
+        match s.window {
+            None => s.window = Some((now, r, 0)),
+            Some((start, before, answers)) => {
+                let answers = answers + 1;
+                let took = now - start;
+                if (took >= MEASURE && answers >= 20) || took >= MEASURE * 8 {
+                    let rate = (r as f64 - before as f64 + answers as f64) / took.as_secs_f64();
+                    if rate > 0.0 {
+                        let measured = Duration::from_secs_f64(1.0 / rate).clamp(FASTEST, slowest);
+                        if s.pacing && measured < s.interval {
+                            s.interval = measured;
+                        }
+                    }
+                    s.window = Some((now, r, 0));
+                } else {
+                    s.window = Some((start, before, answers));
+                }
+            }
+        }
         if !s.pacing {
             if r <= LOW {
                 s.pacing = true;
