@@ -401,6 +401,9 @@ pub fn query(shared: &Shared, headers: &HeaderMap, raw_query: &str, body: &[u8])
     let (total, data) = {
         let mut inner = shared.lock();
         inner.stats.graph_pages += 1;
+        if let Some(subs) = &subscriptions {
+            inner.stats.graph_subscriptions.extend(subs.iter().cloned());
+        }
         let inner = &mut *inner;
         inner.graph.catch_up(now, config.lag.as_secs_f64());
         let in_scope: Vec<&Value> = inner

@@ -43,6 +43,8 @@ pub struct Stats {
     pub graph_pages: u64,
     /// Resource Graph queries refused with 403 (`Emulator::deny_resource_graph`).
     pub graph_denied: u64,
+    /// Every subscription a Resource Graph query asked for (lowercased).
+    pub graph_subscriptions: std::collections::BTreeSet<String>,
 }
 
 impl Stats {
