@@ -375,3 +375,58 @@ impl Pacer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remaining(n: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ms-ratelimit-remaining-subscription-writes",
+            n.to_string().parse().unwrap(),
+        );
+        h
+    }
+
+    #[tokio::test]
+    async fn pacing_follows_the_refill_rate_the_headers_show() {
+        // Documented 10/s; the bucket really refills at about 100/s: it stays level while
+        // answers arrive 10 ms apart.
+        let pacer = Pacer::new(10.0);
+        pacer.observe(&remaining(60), false).await;
+        assert!(pacer.state.lock().await.pacing, "pacing below LOW");
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            pacer.observe(&remaining(60), false).await;
+        }
+        let interval = pacer.state.lock().await.interval;
+        assert!(
+            interval < Duration::from_millis(30),
+            "measured about 10 ms, not the documented 100 ms: {interval:?}"
+        );
+        // A bucket that does not refill measures no rate: only the slow drift toward the
+        // target level moves the interval.
+        let slow = Pacer::new(10.0);
+        slow.observe(&remaining(60), false).await;
+        for n in (20..60).rev() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            slow.observe(&remaining(n), false).await;
+        }
+        assert!(slow.state.lock().await.interval > Duration::from_millis(50));
+    }
+
+    #[test]
+    fn requests_count_by_kind() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let op =
+            url("https://m/subscriptions/s/providers/Microsoft.Network/locations/w/operations/1");
+        assert_eq!(kind_of(&Method::GET, &op), Kind::Poll);
+        let graph = url("https://m/providers/Microsoft.ResourceGraph/resources?api-version=x");
+        assert_eq!(kind_of(&Method::POST, &graph), Kind::Graph);
+        let rule = url("https://m/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/networkSecurityGroups/n/securityRules/x");
+        assert_eq!(kind_of(&Method::GET, &rule), Kind::Read);
+        assert_eq!(kind_of(&Method::PUT, &rule), Kind::Write);
+        assert_eq!(kind_of(&Method::DELETE, &rule), Kind::Delete);
+    }
+}
