@@ -31,8 +31,9 @@ use serde_json::{json, Value};
 
 use emulator::{Emulator, EmulatorConfig, Stats};
 use jit::lang::{load, SourceFile};
-use jit::live::{nsg_key, Live, LiveNsg};
+use jit::live::{scope_key as nsg_key, Live};
 use jit::model::AzureRead;
+use jit::platform::nsg::Rule;
 use jit::providers::azure::{auth, AzureOptions, AzureProvider, TokenProvider};
 use jit::providers::{Outcome, Provider};
 
@@ -137,28 +138,22 @@ fn estate(
     }];
     let policy = load(&files).unwrap_or_else(|d| panic!("bench policy does not load: {d:?}"));
     // What the policy wants in each NSG: the plan against empty NSGs, offline.
-    let desired = jit::compile::compile(&policy, now);
+    let desired = jit::plan::compile(&policy, now);
     let mut empty = Live::default();
     for i in 0..n {
         let id = nsg_id(subs, i);
-        empty.nsgs.insert(
-            nsg_key(&id),
-            LiveNsg {
-                name: jit::live::name_from_id(&id).to_string(),
-                id,
-                fingerprint: "seed".into(),
-                rules: vec![],
-            },
-        );
+        let name = jit::live::name_from_id(&id).to_string();
+        empty.insert(jit::platform::nsg::scope(id, name, "seed".into(), vec![]));
     }
-    let seed = jit::plan::diff::diff(&policy, &desired, &empty, now);
+    let seed = jit::plan::diff(&policy, &desired, &empty, now);
     let mut wanted: HashMap<String, Vec<Value>> = HashMap::new();
     for change in &seed.resource_changes {
         if let Some(after) = &change.change.after {
+            let rule = Rule::from_resource(after).expect("an NSG rule");
             wanted
-                .entry(nsg_key(&change.nsg_id))
+                .entry(nsg_key(&change.scope))
                 .or_default()
-                .push(after.to_arm());
+                .push(rule.to_arm());
         }
     }
     let every = if changed == 0 {
@@ -236,22 +231,21 @@ fn plan_case(n: usize, subs: usize, changed: usize, scale: f64, parallelism: usi
     let e = estate(config, n, subs, changed, &[("ssh", 22)], parallelism, now);
     e.emu.reset_stats();
     let start = Instant::now();
-    let desired = jit::compile::compile(&e.policy, now);
+    let desired = jit::plan::compile(&e.policy, now);
     let mut live = Live::default();
     for (p, provider) in e.providers.iter().enumerate() {
         let part = provider
             .discover_nsgs(&e.ids[p])
             .expect("discovery")
             .expect("Resource Graph is on");
-        live.nsgs.extend(part.nsgs);
-        live.failed.extend(part.failed);
+        live.merge(part);
     }
     let discovered_wall = start.elapsed();
-    let rough = jit::plan::diff::diff(&e.policy, &desired, &live, now);
+    let rough = jit::plan::diff(&e.policy, &desired, &live, now);
     let touched: BTreeSet<String> = rough
         .resource_changes
         .iter()
-        .map(|c| nsg_key(&c.nsg_id))
+        .map(|c| nsg_key(&c.scope))
         .collect();
     for (p, provider) in e.providers.iter().enumerate() {
         let exact: Vec<String> = e.ids[p]
@@ -261,11 +255,10 @@ fn plan_case(n: usize, subs: usize, changed: usize, scale: f64, parallelism: usi
             .collect();
         if !exact.is_empty() {
             let part = provider.read(&exact).expect("exact read");
-            live.nsgs.extend(part.nsgs);
-            live.failed.extend(part.failed);
+            live.merge(part);
         }
     }
-    let plan = jit::plan::diff::diff(&e.policy, &desired, &live, now);
+    let plan = jit::plan::diff(&e.policy, &desired, &live, now);
     let wall = start.elapsed();
     let stats = e.emu.stats();
     let (add, change, destroy) = plan.counts();
@@ -316,9 +309,9 @@ fn apply_case(nsgs: usize, scale: f64, parallelism: usize) -> bool {
         now,
     );
     let provider = &e.providers[0];
-    let desired = jit::compile::compile(&e.policy, now);
+    let desired = jit::plan::compile(&e.policy, now);
     let live = provider.read(&e.ids[0]).expect("read");
-    let plan = jit::plan::diff::diff(&e.policy, &desired, &live, now);
+    let plan = jit::plan::diff(&e.policy, &desired, &live, now);
     // Let the read bucket refill, as between a plan and an apply in a pipeline.
     std::thread::sleep(Duration::from_secs_f64(
         throttle.reads.capacity / throttle.reads.per_second / scale + 0.2,
@@ -326,13 +319,19 @@ fn apply_case(nsgs: usize, scale: f64, parallelism: usize) -> bool {
     e.emu.reset_stats();
     let failed = AtomicUsize::new(0);
     let start = Instant::now();
-    let result = provider
-        .apply(&plan.resource_changes, &|_, outcome| {
+    let batch = jit::providers::Batch {
+        changes: &plan.resource_changes,
+        fingerprints: &plan.fingerprints,
+        now: Timestamp::now(),
+    };
+    let outcomes = provider
+        .apply(batch, &|_, outcome| {
             if !matches!(outcome, Outcome::Applied) {
                 failed.fetch_add(1, Ordering::Relaxed);
             }
         })
         .expect("apply");
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let wall = start.elapsed();
     let stats = e.emu.stats();
     let writes = stats.requests_by("PUT") - stats.throttled_by("writes");
@@ -351,8 +350,11 @@ fn apply_case(nsgs: usize, scale: f64, parallelism: usize) -> bool {
         requests_line(&stats)
     );
     println!(
-        "  apply: {} applied, {} failed, {} skipped",
-        result.applied, result.failed, result.skipped
+        "  apply: {} applied, {} failed, {} stale, {} skipped",
+        count(|o| matches!(o, Outcome::Applied)),
+        count(|o| matches!(o, Outcome::Failed { .. })),
+        count(|o| matches!(o, Outcome::Stale(_))),
+        count(|o| matches!(o, Outcome::Skipped(_)))
     );
     let ok = ratio <= 1.1 && failed.load(Ordering::Relaxed) == 0;
     if !ok {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Global;
-use crate::providers::azure::activity;
+use crate::ops::activity;
 
 /// How long work runs before the spinner shows.
 const DELAY: Duration = Duration::from_millis(500);

@@ -100,7 +100,7 @@ pub fn narrow(config: &mut Loaded, subscriptions: &[String]) -> Result<(), OpsEr
     policy.targets.retain(|t| kept.contains(&t.name));
     policy.grants.retain(|g| kept.contains(&g.target));
     policy.accepts.retain(|a| in_shard(&a.nsg_id));
-    config.invalid_target_nsgs.retain(|(_, id)| in_shard(id));
+    config.invalid_target_scopes.retain(|(_, id)| in_shard(id));
     Ok(())
 }
 

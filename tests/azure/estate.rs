@@ -72,7 +72,7 @@ fn a_cron_over_an_estate_needing_no_change_reads_only_resource_graph_pages() {
     let drifted = id("sub-b", 7);
     emu.edit_nsg(&drifted, |nsg| {
         for rule in nsg["properties"]["securityRules"].as_array_mut().unwrap() {
-            if rule["name"].as_str().unwrap().starts_with("jit-deny") {
+            if rule["name"].as_str().unwrap().starts_with("jit-deny-sub-b") {
                 rule["properties"]["destinationPortRange"] = json!("2222");
             }
         }
@@ -98,7 +98,10 @@ fn the_plan_right_after_jits_own_apply_is_right_while_resource_graph_lags() {
         },
         &["sub-a"],
     );
-    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url(), &["sub-a"]))]);
+    let s = setup_with(
+        &emu,
+        &[("policy.hcl", &policy(&emu.base_url(), &["sub-a"]))],
+    );
     s.jit(&["apply", "--auto-approve"])
         .run()
         .code(0)
@@ -126,7 +129,10 @@ fn the_plan_right_after_jits_own_apply_is_right_while_resource_graph_lags() {
 fn a_principal_without_resource_graph_falls_back_to_direct_reads_said_once() {
     let emu = estate(EmulatorConfig::fast(), &["sub-a"]);
     emu.deny_resource_graph("static-0");
-    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url(), &["sub-a"]))]);
+    let s = setup_with(
+        &emu,
+        &[("policy.hcl", &policy(&emu.base_url(), &["sub-a"]))],
+    );
     let run = s
         .jit(&["plan", "--detailed-exitcode"])
         .run()
@@ -188,7 +194,7 @@ fn a_shard_asks_resource_graph_for_its_own_subscription_only() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|r| r["name"].as_str().unwrap().starts_with("jit-deny"))
+                    .any(|r| r["name"].as_str().unwrap().starts_with("jit-deny-sub"))
             })
             .count()
     };

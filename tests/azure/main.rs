@@ -15,6 +15,7 @@ mod plan_doc;
 mod approvals;
 mod cli;
 mod credentials;
+mod estate;
 mod findings;
 mod graph;
 mod missing;

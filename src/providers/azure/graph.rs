@@ -35,7 +35,7 @@ use super::endpoint::join;
 use super::error::ArmError;
 use super::read::{self, parse_nsg};
 use super::retry::quota_resets_after;
-use crate::live::{nsg_key, Live};
+use crate::live::{scope_key as nsg_key, Live};
 use crate::model::AzureRead;
 use crate::providers::ProviderError;
 
@@ -55,7 +55,7 @@ pub const QUERY: &str =
     "Resources | where type =~ 'microsoft.network/networksecuritygroups' | project id, name, properties";
 
 /// What [`read::parse_nsg`] makes of one NSG.
-pub type Parsed = crate::live::LiveNsg;
+pub type Parsed = crate::live::Scope;
 
 /// Why Resource Graph could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,7 +386,7 @@ impl super::AzureProvider {
         ))?;
         Ok(found.map(|found| {
             let mut live = Live::default();
-            live.nsgs = found.nsgs;
+            live.scopes = found.nsgs;
             live.failed = found.failed;
             live.failed.extend(refused);
             live
@@ -428,7 +428,7 @@ mod tests {
         let key = nsg_key(nsg["id"].as_str().unwrap());
         let parsed = rows.nsgs[&key].as_ref().unwrap();
         let direct = parse_nsg(nsg["id"].as_str().unwrap(), "GET u", nsg).unwrap();
-        assert_eq!(parsed.rules, direct.rules);
+        assert_eq!(parsed.content, direct.content);
         assert_eq!(parsed.name, "testnsg");
         let last = json!({"data": [], "$skipToken": null});
         assert_eq!(page_rows("POST u", &last, &mut rows).unwrap(), None);
