@@ -144,9 +144,6 @@ pub async fn handle(
 ) -> Response {
     let method = method.as_str().to_string();
     let path = uri.path().to_string();
-    if std::env::var_os("EMU_DEBUG").is_some() {
-        eprintln!("EMU {method} {path}");
-    }
     let faults = {
         let mut inner = shared.lock();
         *inner.stats.requests.entry(method.clone()).or_default() += 1;
