@@ -169,7 +169,9 @@ fn a_shard_asks_resource_graph_for_its_own_subscription_only() {
     let subs = ["sub-a", "sub-b"];
     let emu = estate(EmulatorConfig::fast(), &subs);
     let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url(), &subs))]);
-    s.jit(&["plan", "--subscription", "sub-b", "--out", "b.json"])
+    let saved = s.path().join("b.json");
+    let saved = saved.to_str().unwrap();
+    s.jit(&["plan", "--subscription", "sub-b", "--out", saved])
         .run()
         .code(0)
         .stdout_has("Plan: 60 to add, 0 to change, 0 to destroy.");
@@ -179,11 +181,11 @@ fn a_shard_asks_resource_graph_for_its_own_subscription_only() {
         ["sub-b"]
     );
     // The saved shard applies with the same flag; without it the plan is stale.
-    s.jit(&["apply", "b.json"])
+    s.jit(&["apply", saved])
         .run()
         .code(1)
         .stderr_has("stale plan");
-    s.jit(&["apply", "b.json", "--subscription", "sub-b"])
+    s.jit(&["apply", saved, "--subscription", "sub-b"])
         .run()
         .code(0)
         .stdout_has("60 added");
