@@ -15,6 +15,7 @@ pub mod next;
 pub mod plan;
 pub mod planfile;
 pub mod request;
+pub mod shard;
 pub mod signers;
 pub mod status;
 
@@ -24,6 +25,10 @@ use crate::live::{scope_key, Live};
 use crate::model::Policy;
 use crate::providers::{self, Batch, Provider, ProviderError};
 pub use crate::providers::{OnOutcome, OpenOptions, Outcome};
+
+/// What the azure providers have done so far (requests, 429s, pages, writes), for progress
+/// and the `-v` summary.
+pub use crate::providers::azure::activity;
 
 /// Why an operation could not run. Provider failures keep their own wording.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +69,8 @@ pub(crate) struct Providers<'a> {
     open: BTreeMap<String, Box<dyn Provider>>,
     /// Where each provider block is written (`file:line:column`), by address.
     places: BTreeMap<String, String>,
+    /// The `read` mode of azure provider blocks that set one, by address.
+    azure_reads: BTreeMap<String, crate::model::AzureRead>,
 }
 
 impl<'a> Providers<'a> {
@@ -73,6 +80,7 @@ impl<'a> Providers<'a> {
             opts,
             open: BTreeMap::new(),
             places: BTreeMap::new(),
+            azure_reads: BTreeMap::new(),
         }
     }
 
@@ -80,6 +88,7 @@ impl<'a> Providers<'a> {
     /// names its block.
     pub(crate) fn placed(mut self, sources: &[crate::lang::SourceFile]) -> Providers<'a> {
         self.places = provider_places(sources);
+        self.azure_reads = crate::lang::azure_reads(sources);
         self
     }
 
@@ -121,8 +130,11 @@ impl<'a> Providers<'a> {
                 ..self.opts.clone()
             };
             let started = std::time::Instant::now();
-            let provider = providers::open(decl, &opts)
-                .map_err(|e| OpsError::Invalid(self.blame(address, &e)))?;
+            let provider = match self.azure_reads.get(address) {
+                Some(read) => providers::azure::open_reading(decl, &opts, *read),
+                None => providers::open(decl, &opts),
+            }
+            .map_err(|e| OpsError::Invalid(self.blame(address, &e)))?;
             tracing::info!("provider `{address}`: opened in {:.2?}", started.elapsed());
             self.open.insert(address.to_string(), provider);
         }
