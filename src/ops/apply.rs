@@ -220,8 +220,18 @@ fn verify_saved(
         .iter()
         .map(|(id, fingerprint)| (scope_key(id), fingerprint))
         .collect();
+    // The scopes the plan writes must be exactly as they were. A scope it does not write needs
+    // no fingerprint check: the derived plan would hold a change for it if it mattered, and
+    // the comparison below refuses that. (Scopes only discovered through a lagging index carry
+    // a fingerprint that can move when the index catches up, without anything changing.)
+    let written: BTreeSet<String> = saved
+        .resource_changes
+        .iter()
+        .chain(&derived.resource_changes)
+        .map(|c| scope_key(&c.scope))
+        .collect();
     for (id, fingerprint) in &saved.fingerprints {
-        if now.get(&scope_key(id)) != Some(&fingerprint) {
+        if written.contains(&scope_key(id)) && now.get(&scope_key(id)) != Some(&fingerprint) {
             return Err(OpsError::Stale(format!(
                 "{} `{}` changed since the plan was made",
                 crate::platform::scope_noun(id),
