@@ -427,15 +427,21 @@ fn apply_round(
         lock(&outcomes).push((change.clone(), outcome.clone()));
         on_outcome(change, outcome);
     };
-    for (address, changes) in &by_provider {
-        let batch = Batch {
-            changes,
-            fingerprints: &round.plan.fingerprints,
-            now,
-        };
-        if let Err(e) = providers.apply(address, batch, &report) {
+    let batches: Vec<(String, Batch<'_>)> = by_provider
+        .iter()
+        .map(|(address, changes)| {
+            let batch = Batch {
+                changes,
+                fingerprints: &round.plan.fingerprints,
+                now,
+            };
+            (address.clone(), batch)
+        })
+        .collect();
+    for ((_, batch), result) in batches.iter().zip(providers.apply_all(&batches, &report)) {
+        if let Err(e) = result {
             let message = e.to_string();
-            for change in changes {
+            for change in batch.changes {
                 if !lock(&reported).contains(&change.address) {
                     report(change, &Outcome::failed(message.clone()));
                 }

@@ -228,33 +228,69 @@ impl<'a> Providers<'a> {
         Ok((live, discovered))
     }
 
-    /// Applies a batch through the provider at `address`, logging the write and its duration.
-    pub(crate) fn apply(
+    /// Applies each `(provider address, batch)` through its provider, the providers at once
+    /// (each paces itself to its own limits; a subscription's throttle is not another's),
+    /// logging each write and its duration. Results in the order of `batches`.
+    pub(crate) fn apply_all(
         &mut self,
-        address: &str,
-        batch: Batch<'_>,
+        batches: &[(String, Batch<'_>)],
         on_outcome: &providers::OnOutcome<'_>,
-    ) -> Result<Vec<Outcome>, OpsError> {
-        let changes = batch.changes;
-        for change in changes {
-            tracing::debug!(
-                "provider `{address}`: {:?} `{}`",
-                change.action(),
-                change.address
-            );
+    ) -> Vec<Result<Vec<Outcome>, OpsError>> {
+        // Opened one by one first: opening may fail, with the error naming the provider block.
+        let mut failed: BTreeMap<usize, OpsError> = BTreeMap::new();
+        for (i, (address, _)) in batches.iter().enumerate() {
+            if let Err(e) = self.get(address) {
+                failed.insert(i, e);
+            }
         }
-        let started = std::time::Instant::now();
-        let result = self.get(address)?.apply(batch, on_outcome);
-        let took = started.elapsed();
-        match &result {
-            Ok(_) => tracing::info!(
-                "provider `{address}`: wrote {} change{} in {took:.2?}",
-                changes.len(),
-                if changes.len() == 1 { "" } else { "s" }
-            ),
-            Err(e) => tracing::info!("provider `{address}`: write failed after {took:.2?}: {e}"),
-        }
-        Ok(result?)
+        let opened: Vec<Result<&dyn Provider, OpsError>> = batches
+            .iter()
+            .enumerate()
+            .map(|(i, (address, _))| match failed.remove(&i) {
+                Some(e) => Err(e),
+                None => Ok(self.open[address].as_ref()),
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batches
+                .iter()
+                .zip(opened)
+                .map(|((address, batch), provider)| {
+                    scope.spawn(move || {
+                        let provider = provider?;
+                        for change in batch.changes {
+                            tracing::debug!(
+                                "provider `{address}`: {:?} `{}`",
+                                change.action(),
+                                change.address
+                            );
+                        }
+                        let started = std::time::Instant::now();
+                        let result = provider.apply(*batch, on_outcome);
+                        let took = started.elapsed();
+                        let n = batch.changes.len();
+                        match &result {
+                            Ok(_) => tracing::info!(
+                                "provider `{address}`: wrote {n} change{} in {took:.2?}",
+                                if n == 1 { "" } else { "s" }
+                            ),
+                            Err(e) => tracing::info!(
+                                "provider `{address}`: write failed after {took:.2?}: {e}"
+                            ),
+                        }
+                        Ok(result?)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(OpsError::Invalid("a provider's apply panicked".into()))
+                    })
+                })
+                .collect()
+        })
     }
 }
 
