@@ -513,13 +513,14 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
     let name = name(cx, &labels[1], "provider")?;
     let what = format!("provider `{kind}.{}`", name.value);
     let before = cx.errors();
+    let mut policy_name = None;
     let config = match kind {
         "azure" => {
             let (found, _) = fields(
                 cx,
                 block,
                 &what,
-                &["subscription_id", "mode", "endpoint"],
+                &["subscription_id", "mode", "endpoint", "policy_name"],
                 None,
             );
             require(cx, block, &what, &found, &["subscription_id"]);
@@ -571,6 +572,10 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
                     );
                 }
             }
+            policy_name = get(&found, "policy_name").and_then(|a| nonempty(cx, a));
+            if let Some(p) = &policy_name {
+                super::defender::check_policy_name(cx, p, mode);
+            }
             subscription.map(|s| ProviderConfig::Azure {
                 subscription_id: s.value,
                 mode,
@@ -612,5 +617,6 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
         kind,
         name,
         config: config.filter(|_| cx.errors() == before),
+        policy_name,
     })
 }

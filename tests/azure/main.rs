@@ -11,10 +11,14 @@ mod support;
 mod common;
 #[path = "../common/plan_doc.rs"]
 mod plan_doc;
+#[allow(dead_code)]
+#[path = "../common/vm_fixture.rs"]
+mod vm_fixture;
 
 mod approvals;
 mod cli;
 mod credentials;
+mod defender;
 mod findings;
 mod missing;
 mod provider;

@@ -234,7 +234,7 @@ fn route(
         Err(response) => return response,
     };
     let query = auth::parse_pairs(query);
-    if let Err(response) = arm::check_api_version(&query) {
+    if let Err(response) = arm::check_api_version(path, &query) {
         return response;
     }
     let auto = shared
@@ -245,6 +245,7 @@ fn route(
     let draw = {
         let mut inner = shared.lock();
         inner.settle(auto);
+        super::defender::expire(&mut inner, &shared.clock);
         let now = shared.clock.now();
         let draw = inner
             .throttle
@@ -287,7 +288,9 @@ fn route(
             body,
             lro_fail,
         };
-        arm::dispatch(&call)
+        super::compute::dispatch(&call)
+            .or_else(|| super::defender::dispatch(&call))
+            .unwrap_or_else(|| arm::dispatch(&call))
     };
     if let Some(remaining) = remaining {
         add_headers(

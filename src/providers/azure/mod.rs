@@ -20,6 +20,7 @@
 
 pub mod auth;
 mod client;
+pub mod defender;
 mod endpoint;
 mod error;
 mod lro;
@@ -27,6 +28,7 @@ mod missing;
 mod paging;
 mod read;
 mod retry;
+pub mod vm;
 mod write;
 
 use std::collections::HashMap;
