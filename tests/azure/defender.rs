@@ -285,3 +285,111 @@ fn a_grant_is_initiated_once_recognised_and_closed_by_defender_at_its_end() {
         assert_eq!(allows, 0, "{nsg}");
     }
 }
+
+/// The library's whole Defender cycle, as the adapter to the core will drive it: desired from
+/// a policy, planned against the live document, applied, planned again.
+#[test]
+fn plan_apply_replan_is_empty_and_a_grant_is_initiated_once() {
+    use jit::model::{AzureMode, Grant, Policy, ProviderConfig, ProviderDecl, Target};
+    use jit::providers::azure::defender::reconcile::{desired, plan_scope};
+    use jit::providers::azure::defender::{DefenderChange, DefenderOutcome};
+
+    let emu = seeded(Some("nic-nsg"), Some("subnet-nsg"));
+    let now = Timestamp::now();
+    emu.set_wall_clock(now);
+    let p = provider(&emu);
+    let policy = Policy {
+        providers: vec![ProviderDecl {
+            name: "test".into(),
+            config: ProviderConfig::Azure {
+                subscription_id: "subid".into(),
+                mode: AzureMode::Defender,
+                endpoint: None,
+            },
+        }],
+        targets: vec![Target {
+            name: "vm1".into(),
+            provider: "azure.test".into(),
+            vm_id: Some(VM_ID.into()),
+            nsg_id: None,
+            destination: "*".into(),
+            ports: vec![port("ssh", 22, &["198.51.100.0/24"], 1)],
+        }],
+        grants: vec![Grant {
+            id: "INC-9".into(),
+            target: "vm1".into(),
+            ports: vec!["ssh".into()],
+            source: "198.51.100.0/24".parse().unwrap(),
+            requester: "alice@example.com".into(),
+            approvers: vec![],
+            justification: "INC-9 deploy".into(),
+            start: now - SignedDuration::from_mins(1),
+            duration: SignedDuration::from_mins(30),
+        }],
+        ..Policy::default()
+    };
+    // A foreign VM entry already in the document.
+    let scope = scope();
+    p.write_jit_policy(&scope, None, &PolicyDocument::empty())
+        .unwrap();
+    emu.edit_jit_policy(&scope.id(), |d| {
+        d["properties"]["virtualMachines"]
+            .as_array_mut()
+            .unwrap()
+            .push(foreign_entry());
+    });
+    let foreign_text = serde_json::to_string(&foreign_entry()).unwrap();
+
+    let vms = p.read_vms(&[VM_ID.to_string()]);
+    let location = vms[0].as_ref().unwrap().location.clone();
+    let (scopes, errors) = desired(&policy, "azure.test", &|_| Some(location.clone()));
+    assert!(errors.is_empty(), "{errors:?}");
+    let (scope, want) = scopes.into_iter().next().unwrap();
+    let plan_now = |p: &jit::providers::azure::AzureProvider| {
+        let read = p.read_jit_policies(&[scope.clone()]).remove(0).unwrap();
+        plan_scope(scope.clone(), read, &want, Timestamp::now())
+    };
+    let plan = plan_now(&p);
+    assert_eq!(plan.changes.len(), 2, "{:?}", plan.changes);
+    assert!(matches!(plan.changes[1], DefenderChange::Initiate { .. }));
+    assert_eq!(
+        p.apply_defender_scope(&plan),
+        [DefenderOutcome::Applied, DefenderOutcome::Applied]
+    );
+    // Planned again: nothing; the grant is open, Defender will close it.
+    let again = plan_now(&p);
+    assert!(again.is_empty(), "{:?}", again.changes);
+    assert_eq!(again.open.len(), 1);
+    emu.reset_stats();
+    assert!(p.apply_defender_scope(&again).is_empty());
+    assert_eq!(emu.stats().requests_by("POST"), 0, "not initiated twice");
+    let stored = emu.jit_policy(&scope.id()).unwrap();
+    let kept = stored["properties"]["virtualMachines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == FOREIGN_VM)
+        .unwrap();
+    assert_eq!(serde_json::to_string(kept).unwrap(), foreign_text);
+    // A hand edit of jit's entry is drift; an apply made against the older read is stale.
+    let stale_plan = {
+        emu.edit_jit_policy(&scope.id(), |d| {
+            let vms = d["properties"]["virtualMachines"].as_array_mut().unwrap();
+            let ours = vms.iter_mut().find(|v| v["id"] == VM_ID).unwrap();
+            ours["ports"][0]["maxRequestAccessDuration"] = json!("PT8H");
+        });
+        let drift = plan_now(&p);
+        assert_eq!(drift.changes.len(), 1, "{:?}", drift.changes);
+        drift
+    };
+    emu.edit_jit_policy(&scope.id(), |d| {
+        d["properties"]["virtualMachines"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+    });
+    assert_eq!(
+        p.apply_defender_scope(&stale_plan),
+        [DefenderOutcome::Stale]
+    );
+}

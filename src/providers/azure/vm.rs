@@ -349,6 +349,19 @@ async fn get_json(
     }
 }
 
+/// Reads VM `vm_id` alone (what Defender mode needs: its name and location).
+pub async fn read_vm(client: &ArmClient, vm_id: &str) -> Result<VmFacts, ProviderError> {
+    let path = resource_path(vm_id, "Microsoft.Compute", &["virtualMachines"])?;
+    let Some((url, body)) = get_json(client, &path, COMPUTE_API_VERSION).await? else {
+        return Err(VmError::NotFound {
+            what: "virtual machine",
+            id: vm_id.to_string(),
+        }
+        .into());
+    };
+    Ok(parse_vm(&url, vm_id, &body)?)
+}
+
 /// Reads VM `vm_id`, its NICs and their subnets (each subnet once), and derives its network.
 pub async fn resolve_vm(client: &ArmClient, vm_id: &str) -> Result<VmNetwork, ProviderError> {
     let path = resource_path(vm_id, "Microsoft.Compute", &["virtualMachines"])?;
@@ -407,6 +420,15 @@ pub async fn resolve_vm(client: &ArmClient, vm_id: &str) -> Result<VmNetwork, Pr
 }
 
 impl AzureProvider {
+    /// Reads each VM alone (name, location, NIC ids), in parallel; one result per id.
+    pub fn read_vms(&self, vm_ids: &[String]) -> Vec<Result<VmFacts, ProviderError>> {
+        self.runtime.block_on(
+            stream::iter(vm_ids.iter().map(|id| read_vm(&self.client, id)))
+                .buffered(self.parallelism)
+                .collect(),
+        )
+    }
+
     /// Resolves each VM (in parallel up to the provider's parallelism); one result per id, in
     /// order. A VM outside the provider's subscription is refused without a request.
     pub fn resolve_vms(&self, vm_ids: &[String]) -> Vec<Result<VmNetwork, ProviderError>> {

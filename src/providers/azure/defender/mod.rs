@@ -13,6 +13,7 @@
 //!   close a request early.
 
 pub mod policy;
+pub mod reconcile;
 pub mod requests;
 
 use std::fmt;
@@ -25,7 +26,19 @@ use super::error::ArmError;
 use super::AzureProvider;
 use crate::providers::ProviderError;
 pub use policy::{PolicyDocument, PortRule, VmEntry};
+pub use reconcile::{DefenderChange, ScopePlan};
 pub use requests::{GrantState, Initiate};
+
+/// What happened to one planned change of a scope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenderOutcome {
+    Applied,
+    /// The document changed since it was read: nothing was written for this scope.
+    Stale,
+    Failed(String),
+    /// Not attempted because an earlier change of the scope failed or was stale.
+    Skipped(String),
+}
 
 /// Microsoft.Security's api-version for JIT policies.
 pub const SECURITY_API_VERSION: &str = "2020-01-01";
@@ -294,6 +307,46 @@ impl AzureProvider {
     ) -> Result<bool, DefenderError> {
         self.runtime
             .block_on(delete_policy(&self.client, scope, read))
+    }
+
+    /// Applies one scope's plan: the document first (one PUT, after the re-read and compare),
+    /// then each initiate in order. One outcome per change, in plan order. A stale or failed
+    /// document skips the initiates: plan again.
+    pub fn apply_defender_scope(&self, plan: &ScopePlan) -> Vec<DefenderOutcome> {
+        let mut outcomes = vec![DefenderOutcome::Applied; plan.changes.len()];
+        let mut blocked: Option<String> = None;
+        if plan.writes_document() {
+            let result = self.write_jit_policy(&plan.scope, plan.read.as_ref(), &plan.next);
+            let failed = match result {
+                Ok(_) => None,
+                Err(DefenderError::Stale { .. }) => Some(DefenderOutcome::Stale),
+                Err(e) => Some(DefenderOutcome::Failed(e.to_string())),
+            };
+            if let Some(failed) = failed {
+                for (i, change) in plan.changes.iter().enumerate() {
+                    if matches!(change, DefenderChange::SetVm { .. }) {
+                        outcomes[i] = failed.clone();
+                    }
+                }
+                blocked = Some(format!(
+                    "the JIT policy `{}` was not written",
+                    plan.scope.id()
+                ));
+            }
+        }
+        for (i, change) in plan.changes.iter().enumerate() {
+            let DefenderChange::Initiate { grant, .. } = change else {
+                continue;
+            };
+            outcomes[i] = match &blocked {
+                Some(why) => DefenderOutcome::Skipped(why.clone()),
+                None => match self.initiate_jit(&plan.scope, grant) {
+                    Ok(_) => DefenderOutcome::Applied,
+                    Err(e) => DefenderOutcome::Failed(e.to_string()),
+                },
+            };
+        }
+        outcomes
     }
 
     /// [`initiate`], blocking.
