@@ -99,7 +99,10 @@ fn the_policy_is_created_changed_and_written_back_keeping_foreign_entries() {
     let emu = seeded(Some("nic-nsg"), None);
     let p = provider(&emu);
     let scope = scope();
-    assert_eq!(p.read_jit_policies(&[scope.clone()])[0], Ok(None));
+    assert_eq!(
+        p.read_jit_policies(std::slice::from_ref(&scope))[0],
+        Ok(None)
+    );
     // Created from nothing: the standard Set-AzJitNetworkAccessPolicy example.
     let mut doc = PolicyDocument::empty();
     let want = VmEntry::desired(
@@ -131,7 +134,7 @@ fn the_policy_is_created_changed_and_written_back_keeping_foreign_entries() {
             .push(foreign_entry());
     }));
     let read = p
-        .read_jit_policies(&[scope.clone()])
+        .read_jit_policies(std::slice::from_ref(&scope))
         .remove(0)
         .unwrap()
         .unwrap();
@@ -173,7 +176,7 @@ fn a_hand_edit_between_read_and_write_is_stale_and_nothing_is_written() {
     doc.set_vm(&VmEntry::desired(VM_ID, &[port("ssh", 22, &["10.0.0.0/8"], 1)]).unwrap());
     p.write_jit_policy(&scope, None, &doc).unwrap();
     let read = p
-        .read_jit_policies(&[scope.clone()])
+        .read_jit_policies(std::slice::from_ref(&scope))
         .remove(0)
         .unwrap()
         .unwrap();
@@ -201,7 +204,7 @@ fn a_hand_edit_between_read_and_write_is_stale_and_nothing_is_written() {
     );
     // The drift is visible as a difference of the typed entry.
     let live = p
-        .read_jit_policies(&[scope.clone()])
+        .read_jit_policies(std::slice::from_ref(&scope))
         .remove(0)
         .unwrap()
         .unwrap();
@@ -227,7 +230,7 @@ fn a_grant_is_initiated_once_recognised_and_closed_by_defender_at_its_end() {
     doc.set_vm(&VmEntry::desired(VM_ID, &[port("ssh", 22, &["198.51.100.0/24"], 1)]).unwrap());
     p.write_jit_policy(&scope, None, &doc).unwrap();
     let read = p
-        .read_jit_policies(&[scope.clone()])
+        .read_jit_policies(std::slice::from_ref(&scope))
         .remove(0)
         .unwrap()
         .unwrap();
@@ -251,7 +254,7 @@ fn a_grant_is_initiated_once_recognised_and_closed_by_defender_at_its_end() {
     let answer = p.initiate_jit(&scope, &grant).unwrap();
     assert_eq!(answer["justification"], "jit request INC-1: INC-1 deploy");
     let read = p
-        .read_jit_policies(&[scope.clone()])
+        .read_jit_policies(std::slice::from_ref(&scope))
         .remove(0)
         .unwrap()
         .unwrap();
@@ -346,7 +349,10 @@ fn plan_apply_replan_is_empty_and_a_grant_is_initiated_once() {
     assert!(errors.is_empty(), "{errors:?}");
     let (scope, want) = scopes.into_iter().next().unwrap();
     let plan_now = |p: &jit::providers::azure::AzureProvider| {
-        let read = p.read_jit_policies(&[scope.clone()]).remove(0).unwrap();
+        let read = p
+            .read_jit_policies(std::slice::from_ref(&scope))
+            .remove(0)
+            .unwrap();
         plan_scope(scope.clone(), read, &want, Timestamp::now())
     };
     let plan = plan_now(&p);

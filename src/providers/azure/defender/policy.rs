@@ -359,9 +359,9 @@ impl PolicyDocument {
         self.with_vms(|list| {
             let before = list.len();
             list.retain(|vm| {
-                !vm.get("id")
+                vm.get("id")
                     .and_then(Value::as_str)
-                    .is_some_and(|v| vm_key(v) == vm_key(id))
+                    .is_none_or(|v| vm_key(v) != vm_key(id))
             });
             list.len() != before
         })
