@@ -57,7 +57,7 @@ pub struct Loaded {
     /// `nsg_id` and its (valid, NSG-shaped) provider are known: a plan still reads that NSG and
     /// closes what it can there (every managed allow rule in it is one no valid target
     /// explains).
-    pub invalid_target_nsgs: Vec<(String, String)>,
+    pub invalid_target_scopes: Vec<(String, String)>,
     /// Every request complete enough to be approved (even one with errors), with the exact
     /// bytes an approver signs for it.
     pub approvable: Vec<Approvable>,
@@ -183,11 +183,11 @@ pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loa
         .collect();
     let mut diagnostics = extra.signers_diagnostics;
     diagnostics.extend(report.finish());
-    let invalid_target_nsgs = invalid_target_nsgs(&policy, candidates);
+    let invalid_target_scopes = invalid_target_scopes(&policy, candidates);
     Loaded {
         policy,
         diagnostics,
-        invalid_target_nsgs,
+        invalid_target_scopes,
         approvable,
         port_defaults,
     }
@@ -195,7 +195,7 @@ pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loa
 
 /// The NSGs of targets (`(name, provider, nsg_id)`) that did not make it into `policy`, when
 /// their provider did and keeps its rules in NSGs.
-fn invalid_target_nsgs(
+fn invalid_target_scopes(
     policy: &Policy,
     candidates: Vec<(String, String, String)>,
 ) -> Vec<(String, String)> {
