@@ -17,6 +17,7 @@ pub mod planfile;
 pub mod request;
 pub mod signers;
 pub mod status;
+mod vm_targets;
 
 use std::collections::BTreeMap;
 

@@ -57,7 +57,12 @@ pub(crate) fn plan_with(
     providers: &mut Providers<'_>,
     only: Option<&BTreeSet<String>>,
 ) -> Result<Plan, OpsError> {
-    let policy = &config.policy;
+    // Targets named by their VM become one target per NSG of the VM.
+    let expanded = super::vm_targets::expand(&config.policy, providers)?;
+    let (policy, vm_errors) = match &expanded {
+        Some((policy, errors)) => (policy, errors.clone()),
+        None => (&config.policy, Vec::new()),
+    };
     let mut desired = compile(policy, opts.at);
     // The scope of a target left out by an error holds nothing any valid target explains: its
     // managed allows are closed (its lock-downs stay, their deletes being widening).
@@ -96,7 +101,7 @@ pub(crate) fn plan_with(
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(config_error);
-    plan.errors.splice(0..0, config_errors);
+    plan.errors.splice(0..0, config_errors.chain(vm_errors));
     if !plan.errors.is_empty() {
         keep_narrowing(&mut plan);
     }

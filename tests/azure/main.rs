@@ -25,3 +25,4 @@ mod provider;
 mod revocation;
 mod tampered;
 mod verbose;
+mod vm_targets;

@@ -199,6 +199,10 @@ impl Provider for AzureProvider {
         self.address.clone()
     }
 
+    fn resolve_vms(&self, vm_ids: &[String]) -> Option<Vec<Result<vm::VmNetwork, ProviderError>>> {
+        Some(AzureProvider::resolve_vms(self, vm_ids))
+    }
+
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
         let mut ids: Vec<&String> = Vec::new();
         let mut refused = Vec::new();
