@@ -154,9 +154,12 @@ fn plan_scopes(plan: &Plan) -> BTreeSet<String> {
 /// Keeps the changes of the named targets, and the findings, errors and fingerprints of their
 /// scopes. Errors of the configuration are added afterwards and always kept.
 fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
-    let scopes: BTreeSet<String> = names
+    // Every target of the name: one named by its VM is one target per NSG of the VM.
+    let scopes: BTreeSet<String> = policy
+        .targets
         .iter()
-        .filter_map(|n| scope_of(policy, policy.target(n)?))
+        .filter(|t| names.contains(&t.name))
+        .filter_map(|t| scope_of(policy, t))
         .map(|(_, id)| scope_key(&id))
         .collect();
     plan.resource_changes

@@ -90,6 +90,11 @@ fn a_target_named_by_its_vm_locks_down_and_opens_both_nsgs() {
         .run()
         .code(2)
         .stdout_has("Plan: 4 to add, 0 to change, 0 to destroy.");
+    // `--target` keeps both NSGs of the VM.
+    s.jit(&["plan", "--target", "vm1"])
+        .run()
+        .code(0)
+        .stdout_has("Plan: 4 to add, 0 to change, 0 to destroy.");
     s.jit(&["apply", "--auto-approve"]).run().code(0);
     for (i, nsg) in ["nic-nsg", "subnet-nsg"].iter().enumerate() {
         let rules = managed(&emu, nsg);
