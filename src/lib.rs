@@ -50,6 +50,7 @@
 //! ```
 
 pub mod approval;
+pub mod atomic;
 pub mod cli;
 pub mod diag;
 pub mod digest;

@@ -19,8 +19,6 @@ mod defender;
 mod parse;
 mod report;
 mod scan;
-pub mod span;
-mod suggest;
 mod validate;
 mod validate_approval;
 pub mod values;
@@ -31,17 +29,11 @@ pub mod schema;
 use crate::diag::Diagnostic;
 use crate::model::Policy;
 
+pub use crate::diag::suggest::{closest, did_you_mean};
+pub use crate::diag::SourceFile;
 pub use decl::Defaulted;
 pub use decode_target::{well_known, DEFAULT_MAX_DURATION, WELL_KNOWN_PORTS};
-pub use suggest::{closest, did_you_mean};
 pub use validate_approval::SignersFile;
-
-/// One config file's text, with the path to show in diagnostics.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub path: String,
-    pub text: String,
-}
 
 /// What loading found: the policy built from every block that passed validation, and every
 /// diagnostic of every file (errors and warnings), sorted by file, line and column.

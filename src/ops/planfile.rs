@@ -10,9 +10,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::atomic::write_atomic;
 use crate::ops::OpsError;
 use crate::plan::{Plan, FORMAT_VERSION};
-use crate::providers::snapshot::write_atomic;
 
 /// The plan as pretty JSON ending with a newline: the bytes of a saved plan.
 pub fn to_json(plan: &Plan) -> Vec<u8> {

@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use crate::atomic::write_atomic;
 use crate::digest::{self, canonical_json};
 use crate::live::{name_from_id, scope_key, Live, Scope};
 use crate::plan::Action;
@@ -700,57 +701,6 @@ pub(crate) fn lock_exclusive(path: &Path) -> io::Result<fs::File> {
         .open(path.with_file_name(name))?;
     lock.lock()?;
     Ok(lock)
-}
-
-/// Writes a file atomically: `fill` writes a temporary file in the same directory, which is
-/// flushed to disk and renamed over `path`. On any error the temporary file is removed and
-/// `path` is untouched. When `path` exists, the new file gets its permission bits (a 0600
-/// file stays 0600). `path` itself is replaced: resolve a symbolic link first to write
-/// through it.
-pub(crate) fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
-) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let existing = fs::metadata(path).ok();
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        if existing.is_some() {
-            // Never wider than the file it replaces, not even while it is being written.
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        if let Some(meta) = existing {
-            file.set_permissions(meta.permissions())?;
-        }
-        fill(&mut file)?;
-        file.flush()?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 mod numbers;

@@ -371,7 +371,6 @@ fn a_stray_asg_on_a_managed_rule_is_shown_and_put_back_through_arm() {
 
 #[test]
 fn the_emulator_refuses_prefixes_beside_application_security_groups() {
-    use jit::providers::Provider;
     let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
     let p = provider(&emu);
     let mut both = deny("jit-deny-web-1-ssh", 22, 4000);

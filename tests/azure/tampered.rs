@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use jit::plan::Action;
-use jit::providers::{Outcome, Provider};
+use jit::providers::Outcome;
 
 use crate::cli::{setup, Setup, DURING};
 use crate::common::*;
