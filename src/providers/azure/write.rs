@@ -165,6 +165,12 @@ async fn apply_change(
                 ..put(&url, after.expect("checked above"))
             }
         }
+        Action::Initiate => {
+            return Err(refused(format!(
+                "`{}`: a security rule cannot be initiated",
+                change.address()
+            )))
+        }
         Action::Delete => Request {
             method: reqwest::Method::DELETE,
             url: url.clone(),
