@@ -74,6 +74,8 @@ pub struct AzureProvider {
     runtime: tokio::runtime::Runtime,
     /// Only rules named `<prefix>-…` that carry the marker are changed, deleted or created.
     rule_prefix: String,
+    /// `defender`: scopes are JIT policy documents, not NSGs.
+    mode: AzureMode,
 }
 
 impl std::fmt::Debug for AzureProvider {
@@ -126,8 +128,15 @@ impl AzureProvider {
             parallelism: options.parallelism.max(1),
             runtime,
             rule_prefix: "jit".to_string(),
+            mode: AzureMode::Nsg,
             address,
         })
+    }
+
+    /// Serves Defender for Cloud JIT policies instead of NSGs.
+    pub fn in_mode(mut self, mode: AzureMode) -> AzureProvider {
+        self.mode = mode;
+        self
     }
 
     /// The policy's `rule_prefix` (default `jit`): the provider changes, deletes and creates
@@ -150,8 +159,8 @@ impl AzureProvider {
     }
 }
 
-/// Opens an `azure` provider block: NSG mode, credentials from the environment. Defender mode
-/// is refused with a clear error.
+/// Opens an `azure` provider block (mode `nsg` or `defender`), credentials from the
+/// environment.
 pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>, ProviderError> {
     let ProviderConfig::Azure {
         subscription_id,
@@ -164,12 +173,6 @@ pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>
             decl.address()
         )));
     };
-    if *mode == AzureMode::Defender {
-        return Err(ProviderError::Other(format!(
-            "provider `{}`: mode `defender` is not supported yet; use mode `nsg`",
-            decl.address()
-        )));
-    }
     let options = AzureOptions {
         parallelism: opts.parallelism,
         ..AzureOptions::default()
@@ -180,7 +183,8 @@ pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>
         endpoint.as_deref(),
         options,
     )?
-    .with_rule_prefix(&opts.rule_prefix);
+    .with_rule_prefix(&opts.rule_prefix)
+    .in_mode(*mode);
     Ok(Box::new(provider))
 }
 
@@ -204,6 +208,9 @@ impl Provider for AzureProvider {
     }
 
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
+        if self.mode == AzureMode::Defender {
+            return self.read_defender(nsg_ids);
+        }
         let mut ids: Vec<&String> = Vec::new();
         let mut refused = Vec::new();
         for id in nsg_ids {
@@ -246,6 +253,9 @@ impl Provider for AzureProvider {
         batch: Batch<'_>,
         on_outcome: &OnOutcome<'_>,
     ) -> Result<Vec<Outcome>, ProviderError> {
+        if self.mode == AzureMode::Defender {
+            return self.apply_defender(batch, on_outcome);
+        }
         // Refused before any request is sent: nothing is written.
         let changes =
             rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;

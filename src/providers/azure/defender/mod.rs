@@ -15,6 +15,7 @@
 pub mod policy;
 pub mod reconcile;
 pub mod requests;
+pub mod scopes;
 
 use std::fmt;
 
