@@ -19,6 +19,7 @@ mod approvals;
 mod cli;
 mod credentials;
 mod defender;
+mod defender_cli;
 mod findings;
 mod missing;
 mod provider;
