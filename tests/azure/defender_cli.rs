@@ -129,3 +129,49 @@ fn plan_apply_replan_keeps_foreign_entries_and_initiates_once() {
     assert_eq!(requests(&emu), 1);
     s.jit(&["plan", "--detailed-exitcode"]).run().code(0);
 }
+
+#[test]
+fn a_saved_plan_is_stale_when_the_document_moved_and_nothing_is_written() {
+    let emu = seeded();
+    emu.add_jit_policy(json!({
+        "id": POLICY_ID, "name": "default", "location": "westus", "kind": "Basic",
+        "properties": {"virtualMachines": [foreign_entry()]}
+    }));
+    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url()))]);
+    let plan = s.path().join("plan.json");
+    s.jit(&["plan", "--out", plan.to_str().unwrap()])
+        .run()
+        .code(0);
+    assert!(emu.edit_jit_policy(POLICY_ID, |d| {
+        d["properties"]["virtualMachines"][0]["ports"][0]["maxRequestAccessDuration"] =
+            json!("PT2H");
+    }));
+    let edited = emu.jit_policy(POLICY_ID).unwrap();
+    emu.reset_stats();
+    s.jit(&["apply", plan.to_str().unwrap()])
+        .run()
+        .code(1)
+        .stderr_has("stale plan");
+    assert_eq!(emu.stats().requests_by("PUT"), 0);
+    assert_eq!(emu.stats().requests_by("POST"), 0);
+    assert_eq!(emu.jit_policy(POLICY_ID).unwrap(), edited);
+}
+
+#[test]
+fn a_grant_that_starts_later_is_not_initiated() {
+    let emu = seeded();
+    let later = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 3600).unwrap();
+    let text = policy(&emu.base_url());
+    let start = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("start"))
+        .unwrap()
+        .to_string();
+    let text = text.replace(&start, &format!("  start         = \"{later}\""));
+    let s = setup_with(&emu, &[("policy.hcl", &text)]);
+    let out = s.jit(&["plan", "--detailed-exitcode"]).run().code(2);
+    assert!(!out.stdout.contains("initiate/INC-7"), "{}", out.stdout);
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    assert!(entry(&emu, VM_ID).is_some(), "the VM entry is written");
+    assert_eq!(requests(&emu), 0, "nothing initiated before the start");
+}
