@@ -20,6 +20,6 @@ pub fn narrows(change: &ResourceChange) -> bool {
         before
             .ports
             .iter()
-            .any(|had| had.number == port.number && had.to_owned() == *port)
+            .any(|had| had == port)
     })
 }
