@@ -2,7 +2,7 @@
 //! shows the policy document's VM entry and the initiate; apply writes the document and
 //! initiates the grant; a re-plan is empty (the grant is recognised in `requests[]`, never
 //! initiated twice); a foreign VM entry is kept byte for byte; a hand-edited entry is drift
-//! and put back.
+//! and put back; `jit status` lists the grant Defender holds open.
 
 use serde_json::{json, Value};
 
@@ -100,6 +100,8 @@ fn plan_apply_replan_keeps_foreign_entries_and_initiates_once() {
     assert_eq!(mine["ports"][0]["number"], 22);
     assert_eq!(entry(&emu, FOREIGN_VM).unwrap(), foreign_before);
     assert_eq!(requests(&emu), 1, "the grant was initiated");
+    // `jit status` lists the grant Defender holds open.
+    s.jit(&["status"]).run().code(0).stdout_has("INC-7");
     // Planned again: nothing to do; the grant is not initiated twice.
     s.jit(&["plan", "--detailed-exitcode"]).run().code(0);
     s.jit(&["apply", "--auto-approve"]).run().code(0);

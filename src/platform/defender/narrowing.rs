@@ -16,10 +16,8 @@ pub fn narrows(change: &ResourceChange) -> bool {
     let (Ok(before), Ok(after)) = (vm_entry(before), vm_entry(after)) else {
         return false;
     };
-    after.ports.iter().all(|port| {
-        before
-            .ports
-            .iter()
-            .any(|had| had == port)
-    })
+    after
+        .ports
+        .iter()
+        .all(|port| before.ports.iter().any(|had| had == port))
 }
