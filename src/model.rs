@@ -31,7 +31,19 @@ impl Policy {
     pub fn provider(&self, address: &str) -> Option<&ProviderDecl> {
         self.providers.iter().find(|p| p.address() == address)
     }
+
+    /// The Defender JIT policy name of azure provider `address`: its `policy_name`, or
+    /// `default`.
+    pub fn policy_name(&self, address: &str) -> &str {
+        self.settings
+            .policy_names
+            .get(address)
+            .map_or(DEFAULT_POLICY_NAME, String::as_str)
+    }
 }
+
+/// A Defender JIT policy's name when the provider block sets none.
+pub const DEFAULT_POLICY_NAME: &str = "default";
 
 /// The `settings` block, with defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +58,10 @@ pub struct Settings {
     /// The OpenSSH allowed_signers file, as written (relative to the config directory). When
     /// set, approvers count only through verified `approval` blocks.
     pub approval_signers: Option<String>,
+    /// The `policy_name` of each azure provider that sets one, by provider address
+    /// (`azure.<name>`); see [`Policy::policy_name`]. Kept here, beside the settings, so the
+    /// provider types stay as they are.
+    pub policy_names: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -63,6 +79,7 @@ impl Default for Settings {
             approvals_required: 0,
             justification_pattern: None,
             approval_signers: None,
+            policy_names: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -271,7 +271,9 @@ fn rules_mut<'a>(live: &'a mut Live, id: &str) -> &'a mut Vec<LiveRule> {
         .scopes
         .get_mut(&scope_key(id))
         .expect("the NSG is in live state");
-    let Content::Nsg(rules) = &mut scope.content;
+    let Content::Nsg(rules) = &mut scope.content else {
+        panic!("the scope is an NSG");
+    };
     rules
 }
 
@@ -567,7 +569,9 @@ proptest! {
         // The order rules are listed in live state does not matter either.
         let mut shuffled = s.live.clone();
         for scope in shuffled.scopes.values_mut() {
-            let Content::Nsg(rules) = &mut scope.content;
+            let Content::Nsg(rules) = &mut scope.content else {
+                continue;
+            };
             let n = rules.len();
             if n > 1 {
                 rules.rotate_left((seed as usize) % n);

@@ -235,6 +235,8 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
         "Resources: {}",
         Action::ALL
             .iter()
+            // Initiates only where some happened: NSG summaries read as they always have.
+            .filter(|a| **a != Action::Initiate || s.count(**a) > 0)
             .map(|a| format!("{} {}", s.count(*a), a.counted().1))
             .collect::<Vec<_>>()
             .join(", ")

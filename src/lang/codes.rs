@@ -153,3 +153,15 @@ pub const APPROVER_UNSIGNED: &str = "E069";
 // Azure at scale (E120–E129).
 /// A `read` mode of an azure provider other than `auto`, `resource_graph` or `direct`.
 pub const INVALID_READ_MODE: &str = "E120";
+// Defender for Cloud JIT (E100–E109).
+/// In mode `defender`, a request source narrower than the port's allowed source (Defender
+/// refuses it): it must equal an allowed source, or the port must allow `*`.
+pub const DEFENDER_SOURCE_NOT_EXACT: &str = "E100";
+/// Policy name plus VM name longer than Defender's 56 characters.
+pub const DEFENDER_NAME_TOO_LONG: &str = "E101";
+/// In mode `defender`, a request shorter than Defender's shortest window (5 minutes).
+pub const DEFENDER_WINDOW: &str = "E102";
+/// A `policy_name` that cannot name a JIT policy.
+pub const INVALID_POLICY_NAME: &str = "E103";
+/// `policy_name` on an azure provider in mode `nsg`, which writes no JIT policy.
+pub const POLICY_NAME_UNUSED: &str = "E104";

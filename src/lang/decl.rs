@@ -61,6 +61,8 @@ pub struct ProviderDecl {
     pub name: Spanned<String>,
     /// `None` when an attribute was wrong.
     pub config: Option<ProviderConfig>,
+    /// An azure provider's `policy_name` (the Defender JIT policy), when written.
+    pub policy_name: Option<Spanned<String>>,
 }
 
 impl ProviderDecl {

@@ -525,13 +525,14 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
     let name = name(cx, &labels[1], "provider")?;
     let what = format!("provider `{kind}.{}`", name.value);
     let before = cx.errors();
+    let mut policy_name = None;
     let config = match kind {
         "azure" => {
             let (found, _) = fields(
                 cx,
                 block,
                 &what,
-                &["subscription_id", "mode", "endpoint", "read"],
+                &["subscription_id", "mode", "endpoint", "read", "policy_name"],
                 None,
             );
             require(cx, block, &what, &found, &["subscription_id"]);
@@ -599,6 +600,10 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
                     );
                 }
             }
+            policy_name = get(&found, "policy_name").and_then(|a| nonempty(cx, a));
+            if let Some(p) = &policy_name {
+                super::defender::check_policy_name(cx, p, mode);
+            }
             subscription.map(|s| ProviderConfig::Azure {
                 subscription_id: s.value,
                 mode,
@@ -640,5 +645,6 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
         kind,
         name,
         config: config.filter(|_| cx.errors() == before),
+        policy_name,
     })
 }

@@ -310,6 +310,15 @@ pub struct AzureProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", pattern(r"^https?://\S+$"))]
     pub endpoint: Option<String>,
+    /// Mode `defender`: the JIT policy's name (default `default`); with the VM's name at most
+    /// 56 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        with = "String",
+        length(min = 1, max = 55),
+        pattern(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+    )]
+    pub policy_name: Option<String>,
     /// How NSGs are read: `auto` (default; Resource Graph when more than a few dozen NSGs are
     /// referenced), `resource_graph` or `direct` (one ARM GET per NSG). Resource Graph lags
     /// behind ARM, so every NSG a plan would change is read again from ARM.
@@ -355,7 +364,8 @@ pub struct TargetBlock {
     /// The provider's address, `<kind>.<name>`, such as `azure.prod`.
     #[schemars(pattern(PROVIDER_ADDRESS), example = &"azure.prod")]
     pub provider: String,
-    /// The VM's resource id; needed in azure `defender` mode.
+    /// The VM's resource id; needed in azure `defender` mode. In mode `nsg` without `nsg_id`,
+    /// jit finds the NSGs that filter the VM and its private IP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         with = "String",
@@ -363,7 +373,8 @@ pub struct TargetBlock {
         example = &"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod/providers/Microsoft.Compute/virtualMachines/web-1"
     )]
     pub vm_id: Option<String>,
-    /// The NSG's resource id; needed in azure `nsg` mode and for snapshot targets.
+    /// The NSG's resource id; needed for snapshot targets, and in azure `nsg` mode unless
+    /// `vm_id` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         with = "String",

@@ -31,14 +31,35 @@ pub fn validate(
     let providers = providers(&decls, report);
     let targets = targets(&decls, &providers, report);
     let approvals = Approvals::new(&decls, settings, signers, report);
-    let (grants, subjects) = requests(&decls, &targets, settings, &approvals, report);
+    let defender: std::collections::HashSet<&str> = decls
+        .targets
+        .iter()
+        .filter(|t| {
+            let provider = t.provider.as_ref().and_then(|p| providers.get(&p.value));
+            matches!(
+                provider.and_then(|p| p.config.as_ref()),
+                Some(ProviderConfig::Azure {
+                    mode: AzureMode::Defender,
+                    ..
+                })
+            )
+        })
+        .map(|t| t.name.value.as_str())
+        .collect();
+    let (grants, subjects) = requests(&decls, &targets, &defender, settings, &approvals, report);
     let extra = Extra {
         signers_diagnostics: approvals.file_diagnostics,
         subjects,
     };
     let accepts = super::accept::validate(&decls.accepts, &decls.targets, settings, report);
+    let mut settings_value = settings.map(|s| s.settings.clone()).unwrap_or_default();
+    settings_value.policy_names = decls
+        .providers
+        .iter()
+        .filter_map(|p| Some((p.address(), p.policy_name.as_ref()?.value.clone())))
+        .collect();
     let mut policy = Policy {
-        settings: settings.map(|s| s.settings.clone()).unwrap_or_default(),
+        settings: settings_value,
         providers: decls
             .providers
             .iter()
@@ -224,17 +245,38 @@ fn targets<'d>(
             ProviderConfig::Azure {
                 mode: AzureMode::Nsg,
                 ..
-            } if t.nsg_id.is_none() => needs(
-                "nsg_id",
-                &format!("provider `{address}` (mode `nsg`)"),
-                report,
-            ),
+            } if t.nsg_id.is_none() && t.vm_id.is_none() => {
+                report
+                    .push_at(
+                        &t.at,
+                        codes::PROVIDER_NEEDS_ATTRIBUTE,
+                        format!(
+                            "target `{}` needs `vm_id` or `nsg_id` for provider `{address}` (mode `nsg`)",
+                            t.name.value
+                        ),
+                    )
+                    .hint = Some(
+                    "add `vm_id = \"/subscriptions/…\"` (jit finds the NSGs that filter the VM) or `nsg_id`"
+                        .to_string(),
+                );
+            }
             ProviderConfig::Azure {
                 mode: AzureMode::Defender,
                 ..
             } if t.vm_id.is_none() => needs(
                 "vm_id",
                 &format!("provider `{address}` (mode `defender`)"),
+                report,
+            ),
+            ProviderConfig::Azure {
+                mode: AzureMode::Defender,
+                ..
+            } => super::defender::check_target(
+                t,
+                provider
+                    .policy_name
+                    .as_ref()
+                    .map_or(crate::model::DEFAULT_POLICY_NAME, |p| p.value.as_str()),
                 report,
             ),
             ProviderConfig::Snapshot { .. } if t.nsg_id.is_none() => {
@@ -266,6 +308,7 @@ type Subjects = Vec<(String, At, Subject)>;
 fn requests(
     decls: &Decls,
     targets: &HashMap<&str, &TargetDecl>,
+    defender: &std::collections::HashSet<&str>,
     settings: Option<&SettingsDecl>,
     approvals: &Approvals,
     report: &mut Report,
@@ -288,6 +331,15 @@ fn requests(
         seen.insert(&r.name.value, &r.name.at);
         let before = report.error_count();
         let (ports, source) = request_target(r, targets, report);
+        if let Some(t) = r
+            .target
+            .as_ref()
+            .and_then(|t| targets.get(t.value.as_str()))
+        {
+            if defender.contains(t.name.value.as_str()) {
+                super::defender::check_request(r, t, report);
+            }
+        }
         let subject = subject(r, targets);
         let approvers = approvals.people(r, subject.as_ref(), settings, report);
         if let Some(subject) = subject {

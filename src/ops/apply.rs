@@ -201,7 +201,9 @@ fn verify_saved(
     check_targets(&config.policy, &saved.targets)?;
     let known = config_scopes(config);
     for id in saved.fingerprints.keys() {
-        if !known.contains_key(&scope_key(id)) {
+        // Scopes of targets named by their VM are known only from a read: the re-plan below
+        // compares them with the saved plan's.
+        if !known.contains_key(&scope_key(id)) && !super::vm_targets::any(&config.policy) {
             return Err(OpsError::Stale(format!(
                 "{} `{}` is no longer in the policy",
                 crate::platform::scope_noun(id),
@@ -397,7 +399,12 @@ fn apply_round(
     let mut by_provider: BTreeMap<String, Vec<ResourceChange>> = BTreeMap::new();
     for change in &round.plan.resource_changes {
         let noun = crate::platform::scope_noun(&change.scope);
-        let Some((address, _)) = known.get(&scope_key(&change.scope)) else {
+        let by_vm = super::vm_targets::provider_of(&config.policy, change);
+        let Some(address) = known
+            .get(&scope_key(&change.scope))
+            .map(|(a, _)| a)
+            .or(by_vm.as_ref())
+        else {
             return Err(OpsError::Stale(format!(
                 "{noun} `{}` is no longer in the policy",
                 name_from_id(&change.scope)

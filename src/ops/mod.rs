@@ -18,6 +18,7 @@ pub mod request;
 pub mod shard;
 pub mod signers;
 pub mod status;
+mod vm_targets;
 
 use std::collections::BTreeMap;
 

@@ -57,7 +57,12 @@ pub(crate) fn plan_with(
     providers: &mut Providers<'_>,
     only: Option<&BTreeSet<String>>,
 ) -> Result<Plan, OpsError> {
-    let policy = &config.policy;
+    // Targets named by their VM become one target per NSG of the VM.
+    let expanded = super::vm_targets::expand(&config.policy, providers)?;
+    let (policy, vm_errors) = match &expanded {
+        Some((policy, errors)) => (policy, errors.clone()),
+        None => (&config.policy, Vec::new()),
+    };
     let mut desired = compile(policy, opts.at);
     // The scope of a target left out by an error holds nothing any valid target explains: its
     // managed allows are closed (its lock-downs stay, their deletes being widening).
@@ -96,7 +101,7 @@ pub(crate) fn plan_with(
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(config_error);
-    plan.errors.splice(0..0, config_errors);
+    plan.errors.splice(0..0, config_errors.chain(vm_errors));
     if !plan.errors.is_empty() {
         keep_narrowing(&mut plan);
     }
@@ -149,9 +154,12 @@ fn plan_scopes(plan: &Plan) -> BTreeSet<String> {
 /// Keeps the changes of the named targets, and the findings, errors and fingerprints of their
 /// scopes. Errors of the configuration are added afterwards and always kept.
 fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
-    let scopes: BTreeSet<String> = names
+    // Every target of the name: one named by its VM is one target per NSG of the VM.
+    let scopes: BTreeSet<String> = policy
+        .targets
         .iter()
-        .filter_map(|n| scope_of(policy, policy.target(n)?))
+        .filter(|t| names.contains(&t.name))
+        .filter_map(|t| scope_of(policy, t))
         .map(|(_, id)| scope_key(&id))
         .collect();
     plan.resource_changes

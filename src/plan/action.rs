@@ -9,11 +9,19 @@ pub enum Action {
     Create,
     Update,
     Delete,
+    /// Asks the platform to open access until an end it enforces itself (a Defender for Cloud
+    /// JIT request): nothing jit can take back early.
+    Initiate,
 }
 
 impl Action {
     /// Every action, in the order plans list their counts.
-    pub const ALL: [Action; 3] = [Action::Create, Action::Update, Action::Delete];
+    pub const ALL: [Action; 4] = [
+        Action::Create,
+        Action::Update,
+        Action::Delete,
+        Action::Initiate,
+    ];
 
     /// The symbol of the text plan.
     pub fn symbol(self) -> char {
@@ -21,6 +29,7 @@ impl Action {
             Action::Create => '+',
             Action::Update => '~',
             Action::Delete => '-',
+            Action::Initiate => '>',
         }
     }
 
@@ -30,6 +39,7 @@ impl Action {
             Action::Create => "create",
             Action::Update => "update in-place",
             Action::Delete => "destroy",
+            Action::Initiate => "initiate (Azure closes it at its end)",
         }
     }
 
@@ -39,6 +49,7 @@ impl Action {
             Action::Create => "will be created",
             Action::Update => "will be updated in-place",
             Action::Delete => "will be destroyed",
+            Action::Initiate => "will be initiated (Azure closes it at its end)",
         }
     }
 
@@ -48,6 +59,7 @@ impl Action {
             Action::Create => "create",
             Action::Update => "update",
             Action::Delete => "delete",
+            Action::Initiate => "initiate",
         }
     }
 
@@ -57,6 +69,7 @@ impl Action {
             Action::Create => "created",
             Action::Update => "updated",
             Action::Delete => "destroyed",
+            Action::Initiate => "initiated",
         }
     }
 
@@ -66,6 +79,7 @@ impl Action {
             Action::Create => ("to add", "added"),
             Action::Update => ("to change", "changed"),
             Action::Delete => ("to destroy", "destroyed"),
+            Action::Initiate => ("to initiate", "initiated"),
         }
     }
 }

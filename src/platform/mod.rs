@@ -9,6 +9,7 @@
 //! platform's types. A new platform adds its module, a [`Content`] variant, its schemas to
 //! [`SCHEMAS`], and a branch in each function below.
 
+pub mod defender;
 pub mod grants;
 pub mod nsg;
 
@@ -26,6 +27,8 @@ use crate::resource::{Resource, Schema};
 pub enum Content {
     /// An NSG's security rules (not the default rules).
     Nsg(Vec<nsg::LiveRule>),
+    /// A Defender for Cloud JIT policy document.
+    Defender(defender::Policy),
 }
 
 impl Content {
@@ -33,6 +36,13 @@ impl Content {
     pub fn resources(&self, scope_id: &str) -> Vec<Resource> {
         match self {
             Content::Nsg(rules) => rules.iter().map(|r| r.rule.to_resource(scope_id)).collect(),
+            Content::Defender(policy) => policy
+                .document
+                .iter()
+                .flat_map(|doc| doc.vm_ids().into_iter().filter_map(|id| doc.vm(id)))
+                .filter_map(Result::ok)
+                .map(|entry| defender::schema::vm_resource(&entry))
+                .collect(),
         }
     }
 }
@@ -43,12 +53,17 @@ pub fn grants(policy: &Policy, live: &Live, at: Timestamp) -> Vec<grants::GrantS
         .values()
         .flat_map(|scope| match &scope.content {
             Content::Nsg(_) => nsg::status::grants(policy, scope, at),
+            Content::Defender(_) => defender::grants(policy, scope, at),
         })
         .collect()
 }
 
 /// Every resource type jit plans, for reading plans back and for docs/resources.md.
-pub static SCHEMAS: &[&Schema] = &[&nsg::azurerm::SCHEMA];
+pub static SCHEMAS: &[&Schema] = &[
+    &nsg::azurerm::SCHEMA,
+    &defender::VM_SCHEMA,
+    &defender::INITIATE_SCHEMA,
+];
 
 /// The schema of a resource type, by its Terraform type name.
 pub fn schema(type_name: &str) -> Option<&'static Schema> {
@@ -63,6 +78,12 @@ pub fn canonical(resource: &Resource, scope: &str) -> Result<Resource, String> {
         nsg::azurerm::AZURERM_TYPE => nsg::Rule::from_resource(resource)
             .map(|rule| rule.to_resource(scope))
             .map_err(|e| e.0),
+        defender::VM_TYPE => {
+            defender::schema::vm_entry(resource).map(|e| defender::schema::vm_resource(&e))
+        }
+        defender::INITIATE_TYPE => {
+            defender::schema::initiate(resource).map(|g| defender::schema::initiate_resource(&g))
+        }
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -74,6 +95,8 @@ pub fn scope_noun(id: &str) -> &'static str {
         .contains("/providers/microsoft.network/networksecuritygroups/")
     {
         "NSG"
+    } else if defender::is_scope_id(id) {
+        "JIT policy"
     } else {
         "scope"
     }
@@ -87,6 +110,7 @@ pub fn request_of(resource: &Resource) -> Option<String> {
             nsg::names::description_field(resource.str("description"), "request")
                 .map(str::to_string)
         }
+        defender::INITIATE_TYPE => resource.str("request_id").map(str::to_string),
         _ => None,
     }
 }
@@ -95,18 +119,30 @@ pub fn request_of(resource: &Resource) -> Option<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Nsg,
+    Defender,
 }
 
 /// The platform `target` is planned in, or `None` when no platform of this build plans it
 /// (opening its provider says why).
 pub fn of(policy: &Policy, target: &Target) -> Option<Kind> {
-    nsg::plans(policy, target).then_some(Kind::Nsg)
+    if nsg::plans(policy, target) {
+        Some(Kind::Nsg)
+    } else {
+        defender::plans(policy, target).then_some(Kind::Defender)
+    }
 }
 
 /// The scope a target's resources live in: `(provider address, scope id as written)`.
 pub fn scope_of(policy: &Policy, target: &Target) -> Option<(String, String)> {
     match of(policy, target)? {
         Kind::Nsg => Some((target.provider.clone(), target.nsg_id.clone()?)),
+        Kind::Defender => Some((
+            target.provider.clone(),
+            defender::scope_id(
+                target.vm_id.as_deref()?,
+                policy.policy_name(&target.provider),
+            )?,
+        )),
     }
 }
 
@@ -125,6 +161,7 @@ pub fn scopes(policy: &Policy) -> BTreeMap<String, (String, String)> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Desired {
     pub nsg: nsg::Desired,
+    pub defender: defender::Desired,
 }
 
 impl Desired {
@@ -134,18 +171,29 @@ impl Desired {
             .nsgs
             .iter()
             .map(|n| (n.provider.clone(), n.nsg_id.clone()))
+            .chain(
+                self.defender
+                    .policies
+                    .iter()
+                    .map(|p| (p.provider.clone(), p.id.clone())),
+            )
             .collect()
     }
 
     /// Adds a scope that should hold no managed resource (the scope of a target an error left
     /// out: its grants are closed), unless it is already wanted.
     pub fn add_empty_scope(&mut self, provider: &str, id: &str) {
-        self.nsg.add_empty(provider, id);
+        if defender::is_scope_id(id) {
+            self.defender.add_empty(provider, id);
+        } else {
+            self.nsg.add_empty(provider, id);
+        }
     }
 
     /// Keeps only the scopes whose key `keep` accepts.
     pub fn retain_scopes(&mut self, keep: impl Fn(&str) -> bool) {
         self.nsg.nsgs.retain(|n| keep(&scope_key(&n.nsg_id)));
+        self.defender.policies.retain(|p| keep(&scope_key(&p.id)));
     }
 }
 
@@ -153,12 +201,29 @@ impl Desired {
 pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
     Desired {
         nsg: nsg::compile::compile(policy, now),
+        defender: defender::compile(policy, now),
     }
 }
 
 /// Pure: the plan from `desired` and `live` at `now`.
 pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> Plan {
     let mut plan = nsg::diff::diff(policy, &desired.nsg, live, now);
+    let part = defender::diff::diff(policy, &desired.defender, live, now);
+    if !part.changes.is_empty() || !part.prior.is_empty() || !part.errors.is_empty() {
+        plan.resource_changes.extend(part.changes);
+        plan.resource_changes.sort_by(|a, b| {
+            scope_key(&a.scope)
+                .cmp(&scope_key(&b.scope))
+                .then_with(|| crate::resource::name_order(&a.name, &b.name))
+        });
+        plan.prior.extend(part.prior);
+        plan.prior
+            .sort_by(|a, b| crate::resource::name_order(&a.address, &b.address));
+        plan.errors.extend(part.errors);
+        plan.errors
+            .sort_by_key(|e| (e.scope.as_deref().map(scope_key), e.message.clone()));
+    }
+    plan.fingerprints.extend(part.fingerprints);
     plan.valid_until = valid_until(policy, now);
     plan
 }
@@ -200,6 +265,7 @@ pub fn narrowing(change: &ResourceChange, now: Timestamp) -> Narrowing {
         .map(Resource::type_name);
     match type_name {
         Some(nsg::azurerm::AZURERM_TYPE) => nsg::narrowing::narrowing(change, now),
+        Some(defender::VM_TYPE) if defender::narrowing::narrows(change) => Narrowing::Keep,
         _ => Narrowing::Drop,
     }
 }

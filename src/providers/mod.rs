@@ -149,6 +149,15 @@ pub trait Provider: Send + Sync {
         Ok(None)
     }
 
+    /// Targets named by their VM: what filters each VM (every NSG on its path) and its private
+    /// addresses, one result per id. `None` (the default) when the provider does not know VMs.
+    fn resolve_vms(
+        &self,
+        _vm_ids: &[String],
+    ) -> Option<Vec<Result<azure::vm::VmNetwork, ProviderError>>> {
+        None
+    }
+
     /// Apply the batch. Changes to one scope are applied in order and stop at the first
     /// failure (the rest [`Outcome::Skipped`]); scopes are independent. Every change gets
     /// exactly one `on_outcome` call, and the outcomes are returned in batch order. `Err` is

@@ -506,6 +506,11 @@ fn apply_change(
                 None => rules.push(new_rule(shape, &nsg_id, nsg_etag, resource_group, after)),
             }
         }
+        Action::Initiate => {
+            return Err(format!(
+                "rule `{name}`: a security rule cannot be initiated"
+            ));
+        }
         Action::Delete => {
             if let Some(i) = position {
                 if !is_managed(&rules[i], rule_prefix) {

@@ -223,6 +223,7 @@ impl Paint {
             Action::Create => AnsiColor::Green,
             Action::Update => AnsiColor::Yellow,
             Action::Delete => AnsiColor::Red,
+            Action::Initiate => AnsiColor::Cyan,
         };
         self.paint(
             Style::new().fg_color(Some(color.into())),

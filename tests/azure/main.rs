@@ -11,10 +11,15 @@ mod support;
 mod common;
 #[path = "../common/plan_doc.rs"]
 mod plan_doc;
+#[allow(dead_code)]
+#[path = "../common/vm_fixture.rs"]
+mod vm_fixture;
 
 mod approvals;
 mod cli;
 mod credentials;
+mod defender;
+mod defender_cli;
 mod estate;
 mod findings;
 mod graph;
@@ -24,3 +29,4 @@ mod revocation;
 mod shard;
 mod tampered;
 mod verbose;
+mod vm_targets;

@@ -754,7 +754,14 @@ target "vm" {
   }
 }
 "#;
-    for (policy, provider) in [(nftables, "nftables.host"), (defender, "azure.sec")] {
+    // Defender mode is built: without a credential its policy cannot be read, an error too.
+    let dir = config_dir(&[("policy.hcl", defender)]);
+    jit(dir.path(), &["plan", "--detailed-exitcode"])
+        .run()
+        .code(1)
+        .stderr_has("cannot read JIT policy `default`")
+        .stdout_lacks("No changes");
+    for (policy, provider) in [(nftables, "nftables.host")] {
         let dir = config_dir(&[("policy.hcl", policy)]);
         for args in [&["plan", "--detailed-exitcode"][..], &["status"]] {
             jit(dir.path(), args)

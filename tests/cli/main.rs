@@ -13,6 +13,7 @@ mod tampered;
 
 mod clock;
 mod defaults;
+mod defender;
 mod files;
 mod findings;
 mod inputs;

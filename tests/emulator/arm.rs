@@ -27,16 +27,28 @@ pub struct Call<'a> {
     pub lro_fail: bool,
 }
 
-/// `400` when the api-version is missing or not 2024-05-01.
-pub fn check_api_version(query: &HashMap<String, String>) -> Result<(), Response> {
+/// The api-version a path's resource provider serves: Microsoft.Compute 2024-07-01,
+/// Microsoft.Security 2020-01-01, everything else (Microsoft.Network) 2024-05-01.
+pub fn api_version_for(path: &str) -> &'static str {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("/providers/microsoft.compute/") {
+        super::compute::COMPUTE_API_VERSION
+    } else if lower.contains("/providers/microsoft.security/") {
+        super::defender::SECURITY_API_VERSION
+    } else {
+        API_VERSION
+    }
+}
+
+/// `400` when the api-version is missing or not the one `path`'s resource provider serves.
+pub fn check_api_version(path: &str, query: &HashMap<String, String>) -> Result<(), Response> {
+    let wanted = api_version_for(path);
     match query.get("api-version") {
-        Some(v) if v == API_VERSION => Ok(()),
+        Some(v) if v == wanted => Ok(()),
         Some(v) => Err(arm_error(
             400,
             "InvalidApiVersionParameter",
-            &format!(
-                "The api-version '{v}' is invalid. The supported versions are '{API_VERSION}'."
-            ),
+            &format!("The api-version '{v}' is invalid. The supported versions are '{wanted}'."),
         )),
         None => Err(arm_error(
             400,

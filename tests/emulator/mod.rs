@@ -25,8 +25,13 @@
 //!   Wrong secrets answer 401 with Entra's `error`/`error_description` (`AADSTS…`).
 //! - ARM calls need `Authorization: Bearer` with an issued token or one of
 //!   `static_tokens` (else 401 `AuthenticationFailed` / `InvalidAuthenticationToken` /
-//!   `ExpiredAuthenticationToken`) and `api-version=2024-05-01` (else 400
-//!   `InvalidApiVersionParameter` / `MissingApiVersionParameter`).
+//!   `ExpiredAuthenticationToken`) and the api-version of the path's resource provider:
+//!   Microsoft.Network 2024-05-01, Microsoft.Compute 2024-07-01, Microsoft.Security 2020-01-01
+//!   (else 400 `InvalidApiVersionParameter` / `MissingApiVersionParameter`).
+//! - GET a VM, NIC or subnet seeded with `add_vm` / `add_nic` / `add_subnet` (`compute.rs`).
+//! - Defender for Cloud JIT policies and `initiate` (`defender.rs`): seed with
+//!   `add_jit_policy`, read with `jit_policy`; Defender's rules open and close in the NSGs of
+//!   the VM by the emulator's wall clock (`set_wall_clock`, `advance_wall_clock`).
 //! - GET an NSG; list NSGs per resource group or subscription and rules per NSG, `page_size`
 //!   items per page with `nextLink`; GET/PUT/DELETE `…/securityRules/{rule}`. A resource group
 //!   exists while it holds a seeded NSG: GET of an NSG or the NSG list in any other group answers
@@ -63,7 +68,9 @@
 mod arm;
 mod auth;
 mod clock;
+mod compute;
 mod config;
+mod defender;
 mod errors;
 mod faults;
 mod graph;
@@ -175,11 +182,9 @@ impl Emulator {
 
     /// The NSG's current state (id compared case-insensitively).
     pub fn nsg(&self, id: &str) -> Option<Value> {
-        self.shared
-            .lock()
-            .nsgs
-            .get(&id.to_ascii_lowercase())
-            .cloned()
+        let mut inner = self.shared.lock();
+        defender::expire(&mut inner, &self.shared.clock);
+        inner.nsgs.get(&id.to_ascii_lowercase()).cloned()
     }
 
     /// Every NSG, ordered by lowercased id.
@@ -213,6 +218,82 @@ impl Emulator {
             .graph
             .denied
             .insert(principal.to_string());
+    }
+
+    /// Seeds (or replaces) a virtual machine in ARM raw shape, served as seeded. Panics on a
+    /// body whose `id` is not a VM's (a broken test fixture).
+    pub fn add_vm(&self, vm: Value) {
+        self.add_resource(vm, "add_vm");
+    }
+
+    /// Seeds (or replaces) a network interface, served as seeded.
+    pub fn add_nic(&self, nic: Value) {
+        self.add_resource(nic, "add_nic");
+    }
+
+    /// Seeds (or replaces) a subnet, served as seeded.
+    pub fn add_subnet(&self, subnet: Value) {
+        self.add_resource(subnet, "add_subnet");
+    }
+
+    fn add_resource(&self, body: Value, what: &str) {
+        if let Err(e) = compute::add(&mut self.shared.lock(), body) {
+            panic!("emulator: {what}: {e}");
+        }
+    }
+
+    /// Seeds (or replaces) a JIT policy document as given; Defender's deny rules follow.
+    /// Panics on a body without a jitNetworkAccessPolicies `id`.
+    pub fn add_jit_policy(&self, policy: Value) {
+        let mut inner = self.shared.lock();
+        if let Err(e) = defender::add_policy(&mut inner, policy, &self.shared.clock) {
+            panic!("emulator: add_jit_policy: {e}");
+        }
+    }
+
+    /// The JIT policy's current document (id compared case-insensitively).
+    pub fn jit_policy(&self, id: &str) -> Option<Value> {
+        let mut inner = self.shared.lock();
+        defender::expire(&mut inner, &self.shared.clock);
+        inner
+            .defender
+            .policies
+            .get(&id.to_ascii_lowercase())
+            .cloned()
+    }
+
+    /// Changes a JIT policy out of band (a portal edit); false when no policy has that id.
+    pub fn edit_jit_policy(&self, id: &str, edit: impl FnOnce(&mut Value)) -> bool {
+        let mut inner = self.shared.lock();
+        match inner.defender.policies.get_mut(&id.to_ascii_lowercase()) {
+            Some(policy) => {
+                edit(policy);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Freezes Defender's wall clock at `at` (it moves only by `advance_wall_clock`).
+    pub fn set_wall_clock(&self, at: jiff::Timestamp) {
+        self.shared.lock().defender.clock = defender::WallClock::Frozen(at);
+    }
+
+    /// Defender's wall clock now.
+    pub fn wall_clock(&self) -> jiff::Timestamp {
+        self.shared.lock().defender.clock.now(&self.shared.clock)
+    }
+
+    /// Moves Defender's wall clock forward and closes what has expired by then.
+    pub fn advance_wall_clock(&self, by: jiff::SignedDuration) {
+        let mut inner = self.shared.lock();
+        inner.defender.clock.advance(by);
+        defender::expire(&mut inner, &self.shared.clock);
+    }
+
+    /// The `requestor` recorded on initiated requests.
+    pub fn set_jit_requestor(&self, requestor: &str) {
+        self.shared.lock().defender.requestor = requestor.to_string();
     }
 
     pub fn stats(&self) -> Stats {

@@ -237,7 +237,7 @@ fn route(
         Err(response) => return response,
     };
     let query = auth::parse_pairs(query);
-    if let Err(response) = arm::check_api_version(&query) {
+    if let Err(response) = arm::check_api_version(path, &query) {
         return response;
     }
     let auto = shared
@@ -254,6 +254,7 @@ fn route(
                 .lro_duration
                 .map(|d| shared.clock.real(d.as_secs_f64())),
         );
+        super::defender::expire(&mut inner, &shared.clock);
         let now = shared.clock.now();
         let draw = inner
             .throttle
@@ -296,7 +297,9 @@ fn route(
             body,
             lro_fail,
         };
-        arm::dispatch(&call)
+        super::compute::dispatch(&call)
+            .or_else(|| super::defender::dispatch(&call))
+            .unwrap_or_else(|| arm::dispatch(&call))
     };
     if let Some(remaining) = remaining {
         add_headers(

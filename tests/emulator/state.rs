@@ -118,6 +118,10 @@ impl Shared {
 
 pub struct Inner {
     pub nsgs: BTreeMap<String, Value>,
+    /// VMs, NICs and subnets by lowercased id (see `compute.rs`).
+    pub resources: BTreeMap<String, Value>,
+    /// Defender for Cloud JIT policies, its clock and its open rules (see `defender.rs`).
+    pub defender: super::defender::JitState,
     pub ops: HashMap<String, Operation>,
     /// NSG key → id of the operation holding its write lock.
     pub locks: HashMap<String, String>,
@@ -164,6 +168,8 @@ impl Inner {
             clock,
             graph_lag,
             nsgs: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            defender: super::defender::JitState::new(),
             ops: HashMap::new(),
             locks: HashMap::new(),
             tokens: HashMap::new(),

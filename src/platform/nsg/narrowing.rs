@@ -63,6 +63,8 @@ pub fn narrowing(change: &ResourceChange, now: Timestamp) -> Narrowing {
 pub fn is_narrowing(action: Action, before: Option<&Rule>, after: Option<&Rule>) -> bool {
     match action {
         Action::Delete => before.is_some_and(|b| b.access == Access::Allow),
+        // No security rule is initiated; were one, it would open something.
+        Action::Initiate => false,
         Action::Create => after.is_some_and(|a| a.access == Access::Deny),
         Action::Update => match (before, after) {
             (Some(b), Some(a)) if a.access == Access::Deny => {

@@ -66,6 +66,9 @@ fn rule_change<'a>(
             change.name
         ));
     }
+    if change.action() == Action::Initiate {
+        return refuse("a security rule cannot be initiated".to_string());
+    }
     let after = match (&change.change.after, change.action()) {
         (_, Action::Delete) => None,
         (None, _) => return refuse("it has no `after` rule".to_string()),

@@ -19,6 +19,7 @@
 pub mod activity;
 pub mod auth;
 mod client;
+pub mod defender;
 mod endpoint;
 mod error;
 pub mod graph;
@@ -27,6 +28,7 @@ mod missing;
 mod paging;
 mod read;
 mod retry;
+pub mod vm;
 mod write;
 
 use std::collections::HashMap;
@@ -78,6 +80,8 @@ pub struct AzureProvider {
     read: AzureRead,
     /// Resource Graph failed once (said so): this provider reads directly from then on.
     graph_refused: std::sync::atomic::AtomicBool,
+    /// `defender`: scopes are JIT policy documents, not NSGs.
+    mode: AzureMode,
 }
 
 impl std::fmt::Debug for AzureProvider {
@@ -132,6 +136,7 @@ impl AzureProvider {
             rule_prefix: "jit".to_string(),
             read: AzureRead::Auto,
             graph_refused: std::sync::atomic::AtomicBool::new(false),
+            mode: AzureMode::Nsg,
             address,
         })
     }
@@ -142,6 +147,12 @@ impl AzureProvider {
         if read != AzureRead::Direct {
             graph::register(self.client.base().as_str(), &self.subscription_id);
         }
+        self
+    }
+
+    /// Serves Defender for Cloud JIT policies instead of NSGs.
+    pub fn in_mode(mut self, mode: AzureMode) -> AzureProvider {
+        self.mode = mode;
         self
     }
 
@@ -165,8 +176,8 @@ impl AzureProvider {
     }
 }
 
-/// Opens an `azure` provider block: NSG mode, credentials from the environment. Defender mode
-/// is refused with a clear error.
+/// Opens an `azure` provider block (mode `nsg` or `defender`), credentials from the
+/// environment.
 pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>, ProviderError> {
     open_reading(decl, opts, AzureRead::Auto)
 }
@@ -188,12 +199,6 @@ pub fn open_reading(
             decl.address()
         )));
     };
-    if *mode == AzureMode::Defender {
-        return Err(ProviderError::Other(format!(
-            "provider `{}`: mode `defender` is not supported yet; use mode `nsg`",
-            decl.address()
-        )));
-    }
     let options = AzureOptions {
         parallelism: opts.parallelism,
         ..AzureOptions::default()
@@ -205,7 +210,8 @@ pub fn open_reading(
         options,
     )?
     .with_rule_prefix(&opts.rule_prefix)
-    .with_read(read);
+    .with_read(read)
+    .in_mode(*mode);
     Ok(Box::new(provider))
 }
 
@@ -229,7 +235,14 @@ impl Provider for AzureProvider {
         self.discover_nsgs(nsg_ids)
     }
 
+    fn resolve_vms(&self, vm_ids: &[String]) -> Option<Vec<Result<vm::VmNetwork, ProviderError>>> {
+        Some(AzureProvider::resolve_vms(self, vm_ids))
+    }
+
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
+        if self.mode == AzureMode::Defender {
+            return self.read_defender(nsg_ids);
+        }
         let mut ids: Vec<&String> = Vec::new();
         let mut refused = Vec::new();
         for id in nsg_ids {
@@ -272,6 +285,9 @@ impl Provider for AzureProvider {
         batch: Batch<'_>,
         on_outcome: &OnOutcome<'_>,
     ) -> Result<Vec<Outcome>, ProviderError> {
+        if self.mode == AzureMode::Defender {
+            return self.apply_defender(batch, on_outcome);
+        }
         // Refused before any request is sent: nothing is written.
         let changes =
             rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;

@@ -174,6 +174,12 @@ async fn apply_change(
                 ..put(&url, after.expect("checked above"))
             }
         }
+        Action::Initiate => {
+            return Err(refused(format!(
+                "`{}`: a security rule cannot be initiated",
+                change.address()
+            )))
+        }
         Action::Delete => Request {
             method: reqwest::Method::DELETE,
             url: url.clone(),
@@ -226,6 +232,8 @@ async fn apply_change(
 fn answered_as_done(response: &Response, action: Action, after: Option<&Rule>) -> bool {
     match action {
         Action::Delete => matches!(response.status, 200 | 202 | 204),
+        // Refused before any request for security rules.
+        Action::Initiate => false,
         Action::Create | Action::Update => {
             let Ok(body) = serde_json::from_slice::<serde_json::Value>(&response.body) else {
                 return false;

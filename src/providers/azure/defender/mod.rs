@@ -1,0 +1,394 @@
+//! Defender for Cloud just-in-time VM access (Microsoft.Security `jitNetworkAccessPolicies`,
+//! api-version 2020-01-01) for the azure provider in mode `defender`.
+//!
+//! - [`PolicyScope`]: one policy document, per (subscription, resource group, location of the
+//!   VMs), named `default` unless the provider sets `policy_name`.
+//! - [`policy`]: the document kept as read, with typed VM entries ([`policy::VmEntry`]).
+//! - [`requests`]: the initiate body for a grant and the recognition of initiated grants.
+//! - Here: the calls. Writing is read–modify–write: [`write_policy`] re-reads the document just
+//!   before the PUT and refuses ([`DefenderError::Stale`]) when it is no longer the one the
+//!   change was made against; the PUT replaces the whole document, foreign VM entries and
+//!   `requests[]` included, as read. `initiate` answers 202 with no polling URL: re-read the
+//!   policy to see the request. Defender enforces `endTimeUtc` itself; this API has no way to
+//!   close a request early.
+
+pub mod policy;
+pub mod reconcile;
+pub mod requests;
+pub mod scopes;
+
+use std::fmt;
+
+use serde_json::Value;
+
+use super::client::{ArmClient, Request};
+use super::endpoint::{join, segment};
+use super::error::ArmError;
+use super::AzureProvider;
+use crate::providers::ProviderError;
+pub use policy::{PolicyDocument, PortRule, VmEntry};
+pub use reconcile::{DefenderChange, ScopePlan};
+pub use requests::{GrantState, Initiate};
+
+/// What happened to one planned change of a scope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenderOutcome {
+    Applied,
+    /// The document changed since it was read: nothing was written for this scope.
+    Stale,
+    Failed(String),
+    /// Not attempted because an earlier change of the scope failed or was stale.
+    Skipped(String),
+}
+
+/// Microsoft.Security's api-version for JIT policies.
+pub const SECURITY_API_VERSION: &str = "2020-01-01";
+/// The policy name when the provider sets none.
+pub const DEFAULT_POLICY_NAME: &str = "default";
+/// Defender's limit on policy name + VM name.
+pub const NAME_LIMIT: usize = 56;
+
+/// Why a Defender call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefenderError {
+    /// A document that is not what Defender sends; `url` names it.
+    Corrupt { url: String, message: String },
+    /// What jit would write is not a valid policy (caught before any request).
+    Invalid(String),
+    /// The document changed since it was read: nothing was written.
+    Stale { policy_id: String },
+    /// ARM refused or could not be reached.
+    Arm { code: String, message: String },
+}
+
+impl fmt::Display for DefenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DefenderError::Corrupt { url, message } => write!(f, "{url}: {message}"),
+            DefenderError::Invalid(m) => f.write_str(m),
+            DefenderError::Stale { policy_id } => write!(
+                f,
+                "JIT policy `{policy_id}` changed since it was read; nothing was written; hint: plan again"
+            ),
+            DefenderError::Arm { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for DefenderError {}
+
+impl From<ArmError> for DefenderError {
+    fn from(e: ArmError) -> DefenderError {
+        match ProviderError::from(e) {
+            ProviderError::Remote { code, message } => DefenderError::Arm { code, message },
+            ProviderError::Corrupt {
+                source_name,
+                message,
+            } => DefenderError::Corrupt {
+                url: source_name,
+                message,
+            },
+            other => DefenderError::Arm {
+                code: String::new(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<DefenderError> for ProviderError {
+    fn from(e: DefenderError) -> ProviderError {
+        match e {
+            DefenderError::Corrupt { url, message } => ProviderError::Corrupt {
+                source_name: url,
+                message,
+            },
+            DefenderError::Stale { .. } => ProviderError::Stale(e.to_string()),
+            DefenderError::Arm { code, message } if !code.is_empty() => {
+                ProviderError::Remote { code, message }
+            }
+            other => ProviderError::Other(other.to_string()),
+        }
+    }
+}
+
+/// One JIT policy document: where it lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyScope {
+    pub subscription_id: String,
+    pub resource_group: String,
+    /// Security's location name: lowercase, no spaces (`westeurope`).
+    pub location: String,
+    pub name: String,
+}
+
+/// Security's spelling of an ARM location (`West Europe` → `westeurope`).
+pub fn location_name(location: &str) -> String {
+    location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+impl PolicyScope {
+    /// The scope of VM `vm_id` (in `location`, as the VM body gives it) under `policy_name`.
+    pub fn for_vm(vm_id: &str, location: &str, policy_name: &str) -> Option<PolicyScope> {
+        let parts: Vec<&str> = vm_id.trim_end_matches('/').split('/').collect();
+        let ok = parts.len() == 9
+            && parts[1].eq_ignore_ascii_case("subscriptions")
+            && parts[3].eq_ignore_ascii_case("resourceGroups")
+            && parts[6].eq_ignore_ascii_case("Microsoft.Compute")
+            && parts[7].eq_ignore_ascii_case("virtualMachines");
+        ok.then(|| PolicyScope {
+            subscription_id: parts[2].to_string(),
+            resource_group: parts[4].to_string(),
+            location: location_name(location),
+            name: policy_name.to_string(),
+        })
+    }
+
+    /// The policy's resource id.
+    pub fn id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}",
+            self.subscription_id, self.resource_group, self.location, self.name
+        )
+    }
+
+    /// The ARM path, every segment percent-encoded.
+    fn path(&self) -> Result<String, DefenderError> {
+        let seg = |v: &str| segment(v).map_err(DefenderError::Invalid);
+        Ok(format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}",
+            seg(&self.subscription_id)?,
+            seg(&self.resource_group)?,
+            seg(&self.location)?,
+            seg(&self.name)?
+        ))
+    }
+
+    fn url(&self, client: &ArmClient, suffix: &str) -> Result<String, DefenderError> {
+        Ok(format!(
+            "{}{suffix}?api-version={SECURITY_API_VERSION}",
+            join(client.base(), &self.path()?)
+        ))
+    }
+}
+
+/// Checks Defender's limit on policy name + VM name (`vm_name` alone, not the id).
+pub fn check_name_length(policy_name: &str, vm_name: &str) -> Result<(), DefenderError> {
+    if policy_name.len() + vm_name.len() > NAME_LIMIT {
+        return Err(DefenderError::Invalid(format!(
+            "policy name `{policy_name}` and VM name `{vm_name}` are {} characters together; Defender allows {NAME_LIMIT}",
+            policy_name.len() + vm_name.len()
+        )));
+    }
+    Ok(())
+}
+
+fn what(url: &str) -> String {
+    url.split('?').next().unwrap_or(url).to_string()
+}
+
+/// GETs the policy; `None` when it does not exist.
+pub async fn read_policy(
+    client: &ArmClient,
+    scope: &PolicyScope,
+) -> Result<Option<PolicyDocument>, DefenderError> {
+    let url = scope.url(client, "")?;
+    let Some(response) = client.get_opt(&url).await? else {
+        return Ok(None);
+    };
+    let body = response.json(&what(&url))?;
+    PolicyDocument::parse(&what(&url), body).map(Some)
+}
+
+/// Replaces the policy with `new`, after re-reading it and finding it as `read` describes
+/// (`read` is `None` when the policy did not exist). Returns the document Defender stored.
+pub async fn write_policy(
+    client: &ArmClient,
+    scope: &PolicyScope,
+    read: Option<&PolicyDocument>,
+    new: &PolicyDocument,
+) -> Result<PolicyDocument, DefenderError> {
+    let now = read_policy(client, scope).await?;
+    if now.as_ref().map(PolicyDocument::fingerprint) != read.map(PolicyDocument::fingerprint) {
+        return Err(DefenderError::Stale {
+            policy_id: scope.id(),
+        });
+    }
+    let url = scope.url(client, "")?;
+    let request = Request {
+        method: reqwest::Method::PUT,
+        url: url.clone(),
+        if_match: None,
+        if_none_match_any: false,
+        body: Some(new.put_body()),
+    };
+    let response = client.send(&request).await?;
+    PolicyDocument::parse(&what(&url), response.json(&what(&url))?)
+}
+
+/// Deletes the policy, after the same re-read-and-compare as [`write_policy`]; true when
+/// there was one.
+pub async fn delete_policy(
+    client: &ArmClient,
+    scope: &PolicyScope,
+    read: &PolicyDocument,
+) -> Result<bool, DefenderError> {
+    let Some(now) = read_policy(client, scope).await? else {
+        return Ok(false);
+    };
+    if now.fingerprint() != read.fingerprint() {
+        return Err(DefenderError::Stale {
+            policy_id: scope.id(),
+        });
+    }
+    let url = scope.url(client, "")?;
+    let request = Request {
+        method: reqwest::Method::DELETE,
+        url,
+        if_match: None,
+        if_none_match_any: false,
+        body: None,
+    };
+    let response = client.send(&request).await?;
+    Ok(response.status != 204)
+}
+
+/// Initiates `grant` under the policy; returns Defender's answer (the request, `202`).
+pub async fn initiate(
+    client: &ArmClient,
+    scope: &PolicyScope,
+    grant: &Initiate,
+) -> Result<Value, DefenderError> {
+    let url = scope.url(client, "/initiate")?;
+    let request = Request {
+        method: reqwest::Method::POST,
+        url: url.clone(),
+        if_match: None,
+        if_none_match_any: false,
+        body: Some(grant.body()),
+    };
+    let response = client.send(&request).await?;
+    response.json(&what(&url)).map_err(DefenderError::from)
+}
+
+impl AzureProvider {
+    /// Reads each policy (`None`: it does not exist), one result per scope, in order.
+    pub fn read_jit_policies(
+        &self,
+        scopes: &[PolicyScope],
+    ) -> Vec<Result<Option<PolicyDocument>, DefenderError>> {
+        use futures::{stream, StreamExt};
+        self.runtime.block_on(
+            stream::iter(scopes.iter().map(|s| read_policy(&self.client, s)))
+                .buffered(self.parallelism)
+                .collect(),
+        )
+    }
+
+    /// [`write_policy`], blocking.
+    pub fn write_jit_policy(
+        &self,
+        scope: &PolicyScope,
+        read: Option<&PolicyDocument>,
+        new: &PolicyDocument,
+    ) -> Result<PolicyDocument, DefenderError> {
+        self.runtime
+            .block_on(write_policy(&self.client, scope, read, new))
+    }
+
+    /// [`delete_policy`], blocking.
+    pub fn delete_jit_policy(
+        &self,
+        scope: &PolicyScope,
+        read: &PolicyDocument,
+    ) -> Result<bool, DefenderError> {
+        self.runtime
+            .block_on(delete_policy(&self.client, scope, read))
+    }
+
+    /// Applies one scope's plan: the document first (one PUT, after the re-read and compare),
+    /// then each initiate in order. One outcome per change, in plan order. A stale or failed
+    /// document skips the initiates: plan again.
+    pub fn apply_defender_scope(&self, plan: &ScopePlan) -> Vec<DefenderOutcome> {
+        let mut outcomes = vec![DefenderOutcome::Applied; plan.changes.len()];
+        let mut blocked: Option<String> = None;
+        if plan.writes_document() {
+            let result = self.write_jit_policy(&plan.scope, plan.read.as_ref(), &plan.next);
+            let failed = match result {
+                Ok(_) => None,
+                Err(DefenderError::Stale { .. }) => Some(DefenderOutcome::Stale),
+                Err(e) => Some(DefenderOutcome::Failed(e.to_string())),
+            };
+            if let Some(failed) = failed {
+                for (i, change) in plan.changes.iter().enumerate() {
+                    if matches!(change, DefenderChange::SetVm { .. }) {
+                        outcomes[i] = failed.clone();
+                    }
+                }
+                blocked = Some(format!(
+                    "the JIT policy `{}` was not written",
+                    plan.scope.id()
+                ));
+            }
+        }
+        for (i, change) in plan.changes.iter().enumerate() {
+            let DefenderChange::Initiate { grant, .. } = change else {
+                continue;
+            };
+            outcomes[i] = match &blocked {
+                Some(why) => DefenderOutcome::Skipped(why.clone()),
+                None => match self.initiate_jit(&plan.scope, grant) {
+                    Ok(_) => DefenderOutcome::Applied,
+                    Err(e) => DefenderOutcome::Failed(e.to_string()),
+                },
+            };
+        }
+        outcomes
+    }
+
+    /// [`initiate`], blocking.
+    pub fn initiate_jit(
+        &self,
+        scope: &PolicyScope,
+        grant: &Initiate,
+    ) -> Result<Value, DefenderError> {
+        self.runtime.block_on(initiate(&self.client, scope, grant))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vm_names_its_policy_scope() {
+        let scope = PolicyScope::for_vm(
+            "/subscriptions/s/resourceGroups/myRg1/providers/Microsoft.Compute/virtualMachines/vm1",
+            "West Europe",
+            DEFAULT_POLICY_NAME,
+        )
+        .unwrap();
+        assert_eq!(
+            scope.id(),
+            "/subscriptions/s/resourceGroups/myRg1/providers/Microsoft.Security/locations/westeurope/jitNetworkAccessPolicies/default"
+        );
+        assert!(PolicyScope::for_vm(
+            "/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/networkInterfaces/n",
+            "x",
+            "d"
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn policy_and_vm_names_share_56_characters() {
+        let vm = "v".repeat(49);
+        assert!(check_name_length("default", &vm).is_ok());
+        let err = check_name_length("default", &format!("{vm}x")).unwrap_err();
+        assert!(err.to_string().contains("57 characters"), "{err}");
+    }
+}

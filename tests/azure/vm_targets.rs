@@ -1,0 +1,149 @@
+//! Targets named by their VM, end to end through the real `jit` binary against the emulator:
+//! a target with `vm_id` alone finds its NIC's and its subnet's NSGs and its private IP; both
+//! NSGs are locked down, a grant opens both, a re-plan is empty, and Defender's own
+//! `SecurityCenter-JITRule…` rule in the same NSG is left alone and named by the exposure
+//! finding when it opens the port wider than policy. A VM that no NSG filters is a
+//! plan error, and nothing is written.
+
+use serde_json::{json, Value};
+
+use crate::cli::setup_with;
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::vm_fixture::{self, empty_nsg, PRIVATE_IP, SUB, VM_ID};
+
+fn policy(endpoint: &str) -> String {
+    let start = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 1800).unwrap();
+    format!(
+        r#"
+provider "azure" "prod" {{
+  subscription_id = "{SUB}"
+  endpoint        = "{endpoint}"
+}}
+
+target "vm1" {{
+  provider = "azure.prod"
+  vm_id    = "{VM_ID}"
+  port "ssh" {{
+    allowed_sources = ["198.51.100.0/24"]
+  }}
+}}
+
+request "INC-5" {{
+  target        = "vm1"
+  ports         = ["ssh"]
+  source        = "198.51.100.7"
+  requester     = "alice@example.com"
+  justification = "INC-5 deploy"
+  start         = "{start}"
+  duration      = "2h"
+}}
+"#
+    )
+}
+
+/// Defender's own allow rule, as it leaves one in an NSG.
+fn defender_rule(nsg: &str) -> Value {
+    let id = vm_fixture::nsg_id(nsg);
+    json!({"name": "SecurityCenter-JITRule_-1391467281_5B3B7E5D3EE644A4", "id": format!("{id}/securityRules/SecurityCenter-JITRule_-1391467281_5B3B7E5D3EE644A4"),
+        "properties": {"provisioningState": "Succeeded", "description": "MDC JIT Network Access rule for policy 'default' of VM 'vm1'.",
+        "protocol": "*", "sourcePortRange": "*", "destinationPortRange": "22", "sourceAddressPrefix": "203.0.113.9",
+        "destinationAddressPrefix": PRIVATE_IP, "access": "Allow", "priority": 100, "direction": "Inbound"}})
+}
+
+fn seeded(nic_nsg: Option<&str>, subnet_nsg: Option<&str>) -> Emulator {
+    let emu = Emulator::start(EmulatorConfig::fast());
+    let (vm, nic, subnet) = vm_fixture::bodies(nic_nsg, subnet_nsg);
+    emu.add_vm(vm);
+    emu.add_nic(nic);
+    emu.add_subnet(subnet);
+    for name in [nic_nsg, subnet_nsg].into_iter().flatten() {
+        let mut nsg = empty_nsg(name);
+        nsg["properties"]["securityRules"] = json!([defender_rule(name)]);
+        emu.add_nsg(nsg);
+    }
+    emu
+}
+
+fn managed(emu: &Emulator, nsg: &str) -> Vec<Value> {
+    emu.nsg(&vm_fixture::nsg_id(nsg)).unwrap()["properties"]["securityRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["properties"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("managed-by=jit"))
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_target_named_by_its_vm_locks_down_and_opens_both_nsgs() {
+    let emu = seeded(Some("nic-nsg"), Some("subnet-nsg"));
+    let before: Vec<Value> = ["nic-nsg", "subnet-nsg"]
+        .iter()
+        .map(|n| emu.nsg(&vm_fixture::nsg_id(n)).unwrap()["properties"]["securityRules"][0].clone())
+        .collect();
+    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url()))]);
+    s.jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("Plan: 4 to add, 0 to change, 0 to destroy.");
+    // `--target` keeps both NSGs of the VM.
+    s.jit(&["plan", "--target", "vm1"])
+        .run()
+        .code(0)
+        .stdout_has("Plan: 4 to add, 0 to change, 0 to destroy.");
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    for (i, nsg) in ["nic-nsg", "subnet-nsg"].iter().enumerate() {
+        let rules = managed(&emu, nsg);
+        assert_eq!(rules.len(), 2, "{nsg}: lock-down and allow: {rules:?}");
+        for rule in &rules {
+            assert_eq!(
+                rule["properties"]["destinationAddressPrefix"], PRIVATE_IP,
+                "{nsg}"
+            );
+        }
+        let allow = rules
+            .iter()
+            .find(|r| r["properties"]["access"] == "Allow")
+            .unwrap();
+        assert_eq!(
+            allow["properties"]["sourceAddressPrefix"],
+            "198.51.100.7/32"
+        );
+        // Defender's rule in the same NSG: foreign, untouched.
+        let now = emu.nsg(&vm_fixture::nsg_id(nsg)).unwrap();
+        let kept = now["properties"]["securityRules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == before[i]["name"])
+            .unwrap()
+            .clone();
+        assert_eq!(kept, before[i], "{nsg}");
+    }
+    // Planned again: no changes; Defender's rule opens the protected port to a source the
+    // policy does not allow, and the exposure finding names it, in each NSG.
+    s.jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("No changes. 2 findings need attention.")
+        .stdout_has("Warning: exposure in NSG subnet-nsg")
+        .stdout_has("rule `SecurityCenter-JITRule_-1391467281_5B3B7E5D3EE644A4` (priority 100) opens port 22 (ssh of vm1) to `203.0.113.9`");
+}
+
+#[test]
+fn a_vm_no_nsg_filters_is_a_plan_error_and_nothing_is_written() {
+    let emu = seeded(None, None);
+    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url()))]);
+    s.jit(&["plan"])
+        .run()
+        .code(1)
+        .stdout_has("nothing can be locked down");
+    emu.reset_stats();
+    s.jit(&["apply", "--auto-approve"]).run().code(1);
+    assert_eq!(emu.stats().requests_by("PUT"), 0);
+    assert_eq!(emu.stats().requests_by("DELETE"), 0);
+}
