@@ -2,6 +2,7 @@
 //! fingerprint per NSG) and applies a list of changes. The core never sees HTTP, `nft` or files.
 
 pub mod azure;
+pub mod nftables;
 pub mod snapshot;
 
 use std::path::PathBuf;
