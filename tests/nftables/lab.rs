@@ -186,7 +186,7 @@ impl Lab {
         let server: IpAddr = if source.is_ipv4() { SERVER4 } else { SERVER6 }
             .parse()
             .unwrap();
-        in_netns(&self.client, || {
+        in_netns(&self.client, move || {
             let domain = if source.is_ipv4() {
                 socket2::Domain::IPV4
             } else {
