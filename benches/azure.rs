@@ -167,9 +167,9 @@ fn main() -> ExitCode {
     let ids: Vec<String> = (0..n).map(nsg_id).collect();
     emu.reset_stats();
     let start = Instant::now();
-    let desired = jit::compile::compile(&policy, now);
+    let desired = jit::plan::compile(&policy, now);
     let live = provider.read(&ids).expect("plan read");
-    let plan = jit::plan::diff::diff(&policy, &desired, &live, now);
+    let plan = jit::plan::diff(&policy, &desired, &live, now);
     let plan_wall = start.elapsed();
     let stats = emu.stats();
     let arm_gets = stats.requests_by("GET");
@@ -194,13 +194,20 @@ fn main() -> ExitCode {
     emu.reset_stats();
     let failed = AtomicUsize::new(0);
     let start = Instant::now();
-    let result = provider
-        .apply(&plan.resource_changes, &|_, outcome| {
+    let batch = jit::providers::Batch {
+        changes: &plan.resource_changes,
+        fingerprints: &plan.fingerprints,
+        now: Timestamp::now(),
+    };
+    let outcomes = provider
+        .apply(batch, &|_, outcome| {
             if !matches!(outcome, Outcome::Applied) {
                 failed.fetch_add(1, Ordering::Relaxed);
             }
         })
         .expect("apply");
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let applied = count(|o| matches!(o, Outcome::Applied));
     let apply_wall = start.elapsed();
     let stats = emu.stats();
     let writes = bucket_bound(
@@ -220,10 +227,11 @@ fn main() -> ExitCode {
     );
     ok &= report("apply", apply_wall, &stats, writes.max(reads));
     println!(
-        "apply: {} applied, {} failed, {} skipped",
-        result.applied, result.failed, result.skipped
+        "apply: {applied} applied, {} failed, {} stale or skipped",
+        count(|o| matches!(o, Outcome::Failed { .. })),
+        count(|o| matches!(o, Outcome::Stale(_) | Outcome::Skipped(_)))
     );
-    ok &= failed.load(Ordering::Relaxed) == 0 && result.applied == plan.resource_changes.len();
+    ok &= failed.load(Ordering::Relaxed) == 0 && applied == plan.resource_changes.len();
     if ok {
         println!("goal met: within 1.3x of the bucket bound, no failed action");
         ExitCode::SUCCESS

@@ -154,15 +154,15 @@ fn main() {
 
     // The same work again, step by step, to show where the time goes.
     let step = Instant::now();
-    let desired = jit::compile::compile(policy, at);
+    let desired = jit::plan::compile(policy, at);
     let compiled = step.elapsed();
-    let ids: Vec<String> = desired.nsgs.iter().map(|n| n.nsg_id.clone()).collect();
+    let ids: Vec<String> = desired.scopes().into_iter().map(|(_, id)| id).collect();
     let provider = jit::providers::open(&policy.providers[0], &open).unwrap();
     let step = Instant::now();
     let live = provider.read(&ids).unwrap();
     let read = step.elapsed();
     let step = Instant::now();
-    let mut again = jit::plan::diff::diff(policy, &desired, &live, at);
+    let mut again = jit::plan::diff(policy, &desired, &live, at);
     again.config_digest = plan.config_digest.clone();
     let diffed = step.elapsed();
     assert_eq!(again, plan, "plans are deterministic");

@@ -1,6 +1,8 @@
-//! Property tests of the pure core: compile → diff → apply_to_live over generated policies,
+//! Property tests: compile → diff → apply through the real snapshot provider (a JSON file in a
+//! temporary directory, written and read back by `SnapshotProvider`) over generated policies,
 //! grants, clocks and live NSGs (foreign rules, look-alikes with the jit prefix but no marker,
-//! managed rules left by an earlier plan, drifted and stale ones).
+//! managed rules left by an earlier plan, drifted and stale ones). The provider conformance
+//! suite (tests/conformance/) proves the same kind of invariants for every provider.
 //!
 //! Invariants: no allow rule wider than its grant and the policy; foreign rules never in an
 //! action and untouched by apply; a plan applied then re-planned at the same instant has no
@@ -14,14 +16,17 @@ use ipnet::IpNet;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
-use jit::compile::compile;
-use jit::live::{nsg_key, Live, LiveNsg, LiveRule};
+use jit::live::{scope_key, Live};
 use jit::model::{
     Grant, Policy, Port, PriorityBand, Protocol, ProviderConfig, ProviderDecl, Settings, Target,
 };
-use jit::nsg::{Access, Direction, Rule};
-use jit::plan::{apply_to_live, diff, Action, Plan};
+use jit::plan::{compile, diff, Action, Plan};
+use jit::platform::nsg::{self, Access, Direction, LiveRule, Rule};
+use jit::platform::Content;
+use jit::providers::snapshot::SnapshotProvider;
+use jit::providers::{Batch, Provider};
 use jit::render::{json, text};
+use jit::resource::Resource;
 
 const NSGS: [&str; 2] = [
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a",
@@ -252,10 +257,69 @@ fn near_bands(value: u16) -> u16 {
     }
 }
 
-fn has_name(nsg: &LiveNsg, name: &str) -> bool {
-    nsg.rules
-        .iter()
-        .any(|r| r.rule.name.eq_ignore_ascii_case(name))
+fn has_name(rules: &[LiveRule], name: &str) -> bool {
+    rules.iter().any(|r| r.rule.name.eq_ignore_ascii_case(name))
+}
+
+/// The rules of NSG `id` in `live`.
+fn rules_of<'a>(live: &'a Live, id: &str) -> &'a [LiveRule] {
+    nsg::rules(live.scope(id).expect("the NSG is in live state"))
+}
+
+fn rules_mut<'a>(live: &'a mut Live, id: &str) -> &'a mut Vec<LiveRule> {
+    let scope = live
+        .scopes
+        .get_mut(&scope_key(id))
+        .expect("the NSG is in live state");
+    let Content::Nsg(rules) = &mut scope.content;
+    rules
+}
+
+fn rule(resource: &Resource) -> Rule {
+    Rule::from_resource(resource).expect("a security rule")
+}
+
+/// `live` after applying `plan` through the snapshot provider: the NSGs written to a snapshot
+/// file (raw ARM shape, each NSG's fingerprint as its etag), the plan's changes applied by
+/// `SnapshotProvider::apply` with the plan's fingerprints, and the file read back.
+fn through_snapshot(live: &Live, plan: &Plan) -> Live {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nsgs.json");
+    let nsgs: Vec<serde_json::Value> = live
+        .scopes
+        .values()
+        .map(|scope| {
+            let rules: Vec<serde_json::Value> =
+                nsg::rules(scope).iter().map(|r| r.rule.to_arm()).collect();
+            serde_json::json!({
+                "id": scope.id, "name": scope.name, "etag": scope.fingerprint,
+                "type": "Microsoft.Network/networkSecurityGroups",
+                "properties": {"securityRules": rules},
+            })
+        })
+        .collect();
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&serde_json::json!({"value": nsgs})).unwrap(),
+    )
+    .unwrap();
+    let provider = SnapshotProvider::new("snapshot.demo", &path);
+    let batch = Batch {
+        changes: &plan.resource_changes,
+        fingerprints: &plan.fingerprints,
+        now: Timestamp::now(),
+    };
+    let outcomes = provider
+        .apply(batch, &|_, _| {})
+        .expect("the batch is accepted");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == jit::providers::Outcome::Applied),
+        "{outcomes:?}"
+    );
+    let ids: Vec<String> = live.scopes.values().map(|s| s.id.clone()).collect();
+    provider.read(&ids).expect("the snapshot reads back")
 }
 
 fn build(spec: &Spec) -> Scenario {
@@ -263,18 +327,15 @@ fn build(spec: &Spec) -> Scenario {
     let now = base() + SignedDuration::from_secs(spec.clock * 60 + 7);
     let mut live = Live::default();
     for id in NSGS {
-        live.nsgs.insert(
-            nsg_key(id),
-            LiveNsg {
-                id: id.into(),
-                name: jit::live::name_from_id(id).into(),
-                fingerprint: format!("etag-{id}"),
-                rules: Vec::new(),
-            },
-        );
+        live.insert(nsg::scope(
+            id.into(),
+            jit::live::name_from_id(id).into(),
+            format!("etag-{}", jit::live::name_from_id(id)),
+            Vec::new(),
+        ));
     }
     for &(nsg, name, inbound, allow, (region, x), src, port, proto) in &spec.foreign {
-        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        let nsg = rules_mut(&mut live, NSGS[nsg]);
         if has_name(nsg, FOREIGN_NAMES[name]) {
             continue;
         }
@@ -312,21 +373,21 @@ fn build(spec: &Spec) -> Scenario {
             destination_asgs: vec![],
             description: (name % 2 == 0).then(|| "made by hand".to_string()),
         };
-        nsg.rules.push(LiveRule { rule, etag: None });
+        nsg.push(LiveRule { rule, etag: None });
     }
     // Managed rules an earlier run left behind.
     let earlier = now - minutes(spec.history);
     let first = diff(&policy, &compile(&policy, earlier), &live, earlier);
-    live = apply_to_live(&live, &first);
+    live = through_snapshot(&live, &first);
     for &(nsg, index, kind, value) in &spec.drifts {
-        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
-        let managed: Vec<usize> = (0..nsg.rules.len())
-            .filter(|&i| nsg.rules[i].rule.is_managed("jit"))
+        let nsg = rules_mut(&mut live, NSGS[nsg]);
+        let managed: Vec<usize> = (0..nsg.len())
+            .filter(|&i| nsg[i].rule.is_managed("jit"))
             .collect();
         if managed.is_empty() {
             continue;
         }
-        let rule = &mut nsg.rules[managed[index % managed.len()]].rule;
+        let rule = &mut nsg[managed[index % managed.len()]].rule;
         match kind {
             0 => rule.sources = vec!["*".into()],
             1 => rule.priority = near_bands(value),
@@ -337,7 +398,7 @@ fn build(spec: &Spec) -> Scenario {
         }
     }
     for (i, &(nsg, expires, priority)) in spec.stale.iter().enumerate() {
-        let nsg = live.nsgs.get_mut(&nsg_key(NSGS[nsg])).unwrap();
+        let nsg = rules_mut(&mut live, NSGS[nsg]);
         let name = format!("jit-allow-OLD-{i}-ssh");
         let expires = now + minutes(expires);
         let rule = Rule {
@@ -356,7 +417,7 @@ fn build(spec: &Spec) -> Scenario {
                 "managed-by=jit; request=OLD-{i}; expires={expires}"
             )),
         };
-        nsg.rules.push(LiveRule { rule, etag: None });
+        nsg.push(LiveRule { rule, etag: None });
     }
     Scenario { policy, live, now }
 }
@@ -366,11 +427,10 @@ fn plan_of(s: &Scenario, live: &Live) -> Plan {
 }
 
 fn foreign_rules(live: &Live) -> BTreeMap<String, Vec<Rule>> {
-    live.nsgs
+    live.scopes
         .iter()
-        .map(|(key, nsg)| {
-            let rules = nsg
-                .rules
+        .map(|(key, scope)| {
+            let rules = nsg::rules(scope)
                 .iter()
                 .filter(|r| !r.rule.is_managed("jit"))
                 .map(|r| r.rule.clone())
@@ -383,8 +443,8 @@ fn foreign_rules(live: &Live) -> BTreeMap<String, Vec<Rule>> {
 fn errored(plan: &Plan) -> BTreeSet<String> {
     plan.errors
         .iter()
-        .filter_map(|e| e.nsg_id.as_deref())
-        .map(nsg_key)
+        .filter_map(|e| e.scope.as_deref())
+        .map(scope_key)
         .collect()
 }
 
@@ -397,7 +457,7 @@ proptest! {
         let plan = plan_of(&s, &s.live);
         let settings = &s.policy.settings;
         for change in &plan.resource_changes {
-            let Some(after) = &change.change.after else { continue };
+            let Some(after) = change.change.after.as_ref().map(rule) else { continue };
             let target = s.policy.target(change.target.as_deref().unwrap()).unwrap();
             prop_assert_eq!(&after.destinations, &vec![target.destination.clone()]);
             prop_assert_eq!(after.direction, Direction::Inbound);
@@ -411,7 +471,7 @@ proptest! {
                 .expect("a port of the target");
             prop_assert_eq!(&after.protocol, port.protocol.arm());
             prop_assert!(after.description.as_ref().unwrap().len() <= 140);
-            prop_assert!(jit::compile::is_legal_rule_name(&after.name));
+            prop_assert!(nsg::names::is_legal_rule_name(&after.name));
             if after.access == Access::Deny {
                 prop_assert_eq!(&after.sources, &vec!["*".to_string()]);
                 prop_assert!(settings.deny_priority.contains(after.priority));
@@ -436,16 +496,16 @@ proptest! {
         let s = build(&spec);
         let plan = plan_of(&s, &s.live);
         for change in &plan.resource_changes {
-            let nsg = &s.live.nsgs[&nsg_key(&change.nsg_id)];
-            let foreign = nsg.rules.iter().any(|r| {
+            let nsg = rules_of(&s.live, &change.scope);
+            let foreign = nsg.iter().any(|r| {
                 !r.rule.is_managed("jit") && r.rule.name.eq_ignore_ascii_case(&change.name)
             });
             prop_assert!(!foreign, "{} is foreign", change.address);
             if let Some(before) = &change.change.before {
-                prop_assert!(before.is_managed("jit"));
+                prop_assert!(rule(before).is_managed("jit"));
             }
         }
-        let after = apply_to_live(&s.live, &plan);
+        let after = through_snapshot(&s.live, &plan);
         prop_assert_eq!(foreign_rules(&after), foreign_rules(&s.live));
     }
 
@@ -453,20 +513,20 @@ proptest! {
     fn applying_then_planning_again_gives_no_changes(spec in spec()) {
         let s = build(&spec);
         let plan = plan_of(&s, &s.live);
-        let after = apply_to_live(&s.live, &plan);
+        let after = through_snapshot(&s.live, &plan);
         let again = plan_of(&s, &after);
         // An NSG without errors converges in one apply.
         let pending: Vec<_> = again
             .resource_changes
             .iter()
-            .filter(|c| !errored(&plan).contains(&nsg_key(&c.nsg_id)))
+            .filter(|c| !errored(&plan).contains(&scope_key(&c.scope)))
             .map(|c| (&c.address, &c.reason))
             .collect();
         prop_assert!(pending.is_empty(), "second plan: {:#?}", pending);
         // An NSG in error is still planned as far as it can be. Applying that may clear the
         // error or let a rule in (a rule deleted frees a priority the plan could not reuse),
         // so it converges in one more apply, and never gains an error.
-        let after = apply_to_live(&after, &again);
+        let after = through_snapshot(&after, &again);
         let last = plan_of(&s, &after);
         prop_assert!(
             !last.has_changes(),
@@ -477,14 +537,13 @@ proptest! {
         prop_assert!(errored(&last).is_subset(&errored(&again)));
         // Every managed rule left is one the policy wants (in NSGs that could be planned).
         let desired = compile(&s.policy, s.now);
-        for nsg in &desired.nsgs {
-            if errored(&last).contains(&nsg_key(&nsg.nsg_id)) {
+        for nsg in &desired.nsg.nsgs {
+            if errored(&last).contains(&scope_key(&nsg.nsg_id)) {
                 continue;
             }
             let wanted: BTreeSet<String> =
                 nsg.rules.iter().map(|r| r.rule.name.to_ascii_lowercase()).collect();
-            let managed: BTreeSet<String> = after.nsgs[&nsg_key(&nsg.nsg_id)]
-                .rules
+            let managed: BTreeSet<String> = rules_of(&after, &nsg.nsg_id)
                 .iter()
                 .filter(|r| r.rule.is_managed("jit"))
                 .map(|r| r.rule.name.to_ascii_lowercase())
@@ -507,11 +566,12 @@ proptest! {
         prop_assert_eq!(&one, &two);
         // The order rules are listed in live state does not matter either.
         let mut shuffled = s.live.clone();
-        for nsg in shuffled.nsgs.values_mut() {
-            let n = nsg.rules.len();
+        for scope in shuffled.scopes.values_mut() {
+            let Content::Nsg(rules) = &mut scope.content;
+            let n = rules.len();
             if n > 1 {
-                nsg.rules.rotate_left((seed as usize) % n);
-                nsg.rules.swap(0, (seed as usize / 7) % n);
+                rules.rotate_left((seed as usize) % n);
+                rules.swap(0, (seed as usize / 7) % n);
             }
         }
         prop_assert_eq!(&render(&plan_of(&s, &shuffled)), &one);
@@ -529,14 +589,13 @@ proptest! {
             let (Some(before), Some(after)) = (&change.change.before, &change.change.after) else {
                 continue;
             };
+            let (before, after) = (rule(before), rule(after));
             let band = if after.access == Access::Allow {
                 settings.allow_priority
             } else {
                 settings.deny_priority
             };
-            let nsg = &s.live.nsgs[&nsg_key(&change.nsg_id)];
-            let alone = nsg
-                .rules
+            let alone = rules_of(&s.live, &change.scope)
                 .iter()
                 .filter(|r| r.rule.direction == before.direction && r.rule.priority == before.priority)
                 .count()
@@ -545,16 +604,16 @@ proptest! {
                 prop_assert_eq!(after.priority, before.priority, "{}", change.address);
             }
         }
-        let after = apply_to_live(&s.live, &plan);
+        let after = through_snapshot(&s.live, &plan);
         // Only NSGs the policy names are planned; the others are left as they are.
         let planned: BTreeSet<String> =
-            compile(&s.policy, s.now).nsgs.iter().map(|n| nsg_key(&n.nsg_id)).collect();
-        for (key, nsg) in &after.nsgs {
+            compile(&s.policy, s.now).scopes().iter().map(|(_, id)| scope_key(id)).collect();
+        for (key, scope) in &after.scopes {
             if errored(&plan).contains(key) || !planned.contains(key) {
                 continue;
             }
             let mut slots: BTreeMap<(Direction, u16), Vec<&Rule>> = BTreeMap::new();
-            for r in &nsg.rules {
+            for r in nsg::rules(scope) {
                 slots.entry((r.rule.direction, r.rule.priority)).or_default().push(&r.rule);
             }
             for rules in slots.values().filter(|r| r.len() > 1) {
@@ -568,9 +627,9 @@ proptest! {
         // Unchanged managed rules keep their priority: apply only touches rules in the plan.
         let touched: BTreeSet<String> =
             plan.resource_changes.iter().map(|c| c.name.to_ascii_lowercase()).collect();
-        for (key, nsg) in &s.live.nsgs {
-            for r in nsg.rules.iter().filter(|r| !touched.contains(&r.rule.name.to_ascii_lowercase())) {
-                let kept = after.nsgs[key].rules.iter().find(|a| a.rule.name == r.rule.name);
+        for (key, scope) in &s.live.scopes {
+            for r in nsg::rules(scope).iter().filter(|r| !touched.contains(&r.rule.name.to_ascii_lowercase())) {
+                let kept = rules_of(&after, key).iter().find(|a| a.rule.name == r.rule.name);
                 prop_assert_eq!(kept.map(|a| a.rule.priority), Some(r.rule.priority));
             }
         }
@@ -583,8 +642,12 @@ proptest! {
 #[test]
 fn core_modules_do_no_io_and_read_no_clock() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = vec![root.join("compile.rs"), root.join("duration.rs")];
-    let mut dirs: Vec<std::path::PathBuf> = ["plan", "render", "approval", "lang"]
+    let mut files = vec![
+        root.join("duration.rs"),
+        root.join("resource.rs"),
+        root.join("live.rs"),
+    ];
+    let mut dirs: Vec<std::path::PathBuf> = ["plan", "platform", "render", "approval", "lang"]
         .iter()
         .map(|d| root.join(d))
         .collect();
@@ -617,108 +680,4 @@ fn core_modules_do_no_io_and_read_no_clock() {
             );
         }
     }
-}
-
-/// Time to plan a large estate: 10,000 NSGs, each with one target (2 ports, 2 active grants),
-/// 20 foreign rules and the managed rules of an earlier run, one of them drifted.
-/// `cargo test --test properties -- --ignored --nocapture scale`
-#[test]
-#[ignore = "timing, run by hand"]
-fn scale_10k_nsgs() {
-    use std::time::Instant;
-    let mut policy = build_policy(&Spec {
-        allow_width: 99,
-        deny_width: 95,
-        targets: vec![],
-        grants: vec![],
-        clock: 0,
-        history: 0,
-        foreign: vec![],
-        drifts: vec![],
-        stale: vec![],
-    });
-    let now = base() + minutes(30);
-    let mut live = Live::default();
-    for i in 0..10_000 {
-        let id = format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-{i}");
-        let ports: Vec<Port> = PORTS[..2]
-            .iter()
-            .map(|&(name, number)| Port {
-                name: name.into(),
-                number,
-                protocol: Protocol::Tcp,
-                allowed_sources: vec!["198.51.100.0/24".parse().unwrap()],
-                max_duration: SignedDuration::from_hours(3),
-            })
-            .collect();
-        policy.targets.push(Target {
-            name: format!("vm-{i}"),
-            provider: "snapshot.demo".into(),
-            vm_id: None,
-            nsg_id: Some(id.clone()),
-            destination: "10.0.1.4".into(),
-            ports,
-        });
-        for g in 0..2 {
-            policy.grants.push(Grant {
-                id: format!("INC-{i}-{g}"),
-                target: format!("vm-{i}"),
-                ports: vec!["ssh".into(), "rdp".into()],
-                source: format!("198.51.100.{g}/32").parse().unwrap(),
-                requester: "a@example.com".into(),
-                approvers: vec!["b@example.com".into()],
-                justification: "INC-1".into(),
-                start: base() + minutes(g * 20),
-                duration: SignedDuration::from_hours(2),
-            });
-        }
-        let rules = (0..20)
-            .map(|r| LiveRule {
-                rule: Rule {
-                    name: format!("foreign-{r}"),
-                    priority: 200 + r,
-                    direction: Direction::Inbound,
-                    access: Access::Allow,
-                    protocol: "Tcp".into(),
-                    sources: vec!["10.0.0.0/8".into()],
-                    source_ports: vec!["*".into()],
-                    destinations: vec!["*".into()],
-                    destination_ports: vec![(8000 + r).to_string()],
-                    source_asgs: vec![],
-                    destination_asgs: vec![],
-                    description: None,
-                },
-                etag: None,
-            })
-            .collect();
-        live.nsgs.insert(
-            nsg_key(&id),
-            LiveNsg {
-                id: id.clone(),
-                name: format!("nsg-{i}"),
-                fingerprint: "e".into(),
-                rules,
-            },
-        );
-    }
-    let earlier = base() + minutes(10);
-    let first = diff(&policy, &compile(&policy, earlier), &live, earlier);
-    let mut live = apply_to_live(&live, &first);
-    for nsg in live.nsgs.values_mut() {
-        nsg.rules.last_mut().unwrap().rule.sources = vec!["10.9.9.9/32".into()];
-    }
-    let started = Instant::now();
-    let desired = compile(&policy, now);
-    let compiled = started.elapsed();
-    let plan = diff(&policy, &desired, &live, now);
-    let diffed = started.elapsed();
-    let mut json_out = Vec::new();
-    json::render(&plan, &mut json_out).unwrap();
-    let rendered = started.elapsed();
-    let (add, change, destroy) = plan.counts();
-    println!(
-        "10000 NSGs: compile {compiled:?}, +diff {diffed:?}, +json {rendered:?} ({} bytes); {add} add, {change} change, {destroy} destroy",
-        json_out.len()
-    );
-    assert!(plan.errors.is_empty());
 }

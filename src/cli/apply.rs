@@ -13,8 +13,8 @@ use crate::ops::apply::{ApplyOptions, ApplySummary, MAX_REPLAN_ROUNDS};
 use crate::ops::audit::{self, AuditContext};
 use crate::ops::plan::PlanOptions;
 use crate::ops::planfile;
+use crate::ops::Outcome;
 use crate::plan::{Action, Plan, ResourceChange};
-use crate::providers::Outcome;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -170,17 +170,9 @@ impl Progress {
     }
 
     fn report(&self, change: &ResourceChange, outcome: &Outcome) {
-        let line = match outcome {
-            Outcome::Applied => {
-                let done = match change.action() {
-                    Action::Create => "created",
-                    Action::Update => "updated",
-                    Action::Delete => "destroyed",
-                };
-                format!("{}: {done}", change.address)
-            }
-            Outcome::Failed(e) => format!("{}: failed: {e}", change.address),
-            Outcome::Skipped(e) => format!("{}: skipped: {e}", change.address),
+        let line = match outcome.why() {
+            None => format!("{}: {}", change.address, change.action().done()),
+            Some(why) => format!("{}: {}: {why}", change.address, outcome.word()),
         };
         match &self.bar {
             Some(bar) => {
@@ -214,11 +206,16 @@ fn print_replan(global: &Global, round: usize, plan: &Plan) -> std::io::Result<(
         .keys()
         .map(|id| format!("`{}`", name_from_id(id)))
         .collect();
+    let noun = plan
+        .fingerprints
+        .keys()
+        .next()
+        .map_or("scope", |id| crate::render::text::scope_noun(id));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     writeln!(
         out,
-        "\nNSG {} changed during apply; re-planned (round {round} of {MAX_REPLAN_ROUNDS}):\n",
+        "\n{noun} {} changed during apply; re-planned (round {round} of {MAX_REPLAN_ROUNDS}):\n",
         names.join(", ")
     )?;
     crate::render::text::render(plan, global.color_stdout(), &mut out)?;
@@ -229,8 +226,12 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let counts = format!(
-        "Resources: {} added, {} changed, {} destroyed",
-        s.added, s.changed, s.destroyed
+        "Resources: {}",
+        Action::ALL
+            .iter()
+            .map(|a| format!("{} {}", s.count(*a), a.counted().1))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let replanned = match s.replanned.len() {
         0 => String::new(),
@@ -256,7 +257,7 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
         let failed = s
             .failures
             .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+            .filter(|(_, o)| matches!(o, Outcome::Failed { .. }))
             .count();
         let skipped = s.failures.len() - failed;
         writeln!(
@@ -264,8 +265,8 @@ fn print_summary(s: &ApplySummary) -> anyhow::Result<()> {
             "\nApply failed! {counts}; {failed} failed, {skipped} not attempted{replanned}."
         )?;
         for (address, outcome) in &s.failures {
-            if let Outcome::Failed(e) = outcome {
-                eprintln!("error: {address}: {e}");
+            if let (Outcome::Failed { .. }, Some(why)) = (outcome, outcome.why()) {
+                eprintln!("error: {address}: {why}");
             }
         }
         for message in &s.stale {

@@ -13,8 +13,8 @@ use crate::model::Policy;
 use crate::ops::config::{self, LoadError, Loaded};
 use crate::ops::plan::PlanOptions;
 use crate::ops::planfile;
+use crate::ops::OpenOptions;
 use crate::plan::Plan;
-use crate::providers::OpenOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -80,7 +80,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
 /// A plan's errors on stderr (the configuration's were rendered in full when it was loaded),
 /// and what they mean for the plan.
 pub(super) fn print_plan_errors(config: &Loaded, plan: &Plan) {
-    for error in plan.errors.iter().filter(|e| e.nsg_id.is_some()) {
+    for error in plan.errors.iter().filter(|e| e.scope.is_some()) {
         eprintln!("error: {}", error.message);
     }
     let invalid = diag::error_count(&config.diagnostics);

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::{clock, Global, Status};
 use crate::duration::span;
-use crate::live::name_from_id;
 use crate::ops::status::{GrantStatus, StatusReport};
+use crate::render::text::scope_words;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -125,7 +125,7 @@ fn write_attention(out: &mut dyn Write, report: &StatusReport) -> std::io::Resul
         writeln!(out)?;
         writeln!(out, "Exposures:")?;
         for f in &report.exposures {
-            writeln!(out, "  NSG {}: {}", name_from_id(&f.nsg_id), f.message)?;
+            writeln!(out, "  {}: {}", scope_words(&f.scope), f.message)?;
         }
     }
     if !report.accepted.is_empty() {
@@ -134,9 +134,9 @@ fn write_attention(out: &mut dyn Write, report: &StatusReport) -> std::io::Resul
         for a in &report.accepted {
             writeln!(
                 out,
-                "  NSG {}: rule `{}` accepted by `{}` until {}: {}",
-                name_from_id(&a.nsg_id),
-                a.rule,
+                "  {}: rule `{}` accepted by `{}` until {}: {}",
+                scope_words(&a.scope),
+                a.resource,
                 a.accept,
                 a.expires,
                 a.justification

@@ -13,10 +13,10 @@ use super::codes;
 use super::decl::{AcceptDecl, SettingsDecl, Spanned, TargetDecl};
 use super::decode::{fields, get, header, labels, name, nonempty, require, string, Cx};
 use super::report::{Bad, Report};
-use super::suggest::did_you_mean;
 use super::values;
+use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diagnostic, Severity};
-use crate::live::nsg_key;
+use crate::live::scope_key;
 use crate::model::{Accept, Policy};
 
 const KEYS: [&str; 4] = ["nsg_id", "rule", "justification", "expires"];
@@ -94,7 +94,7 @@ pub fn validate(
     let nsgs: HashMap<String, &str> = targets
         .iter()
         .filter_map(|t| t.nsg_id.as_ref())
-        .map(|id| (nsg_key(&id.value), id.value.as_str()))
+        .map(|id| (scope_key(&id.value), id.value.as_str()))
         .collect();
     let mut names: HashMap<&str, &AcceptDecl> = HashMap::new();
     let mut rules: HashMap<(String, String), &AcceptDecl> = HashMap::new();
@@ -114,7 +114,7 @@ pub fn validate(
         names.insert(&a.name.value, a);
         let before = report.error_count();
         if let Some(id) = &a.nsg_id {
-            if !nsgs.contains_key(&nsg_key(&id.value)) {
+            if !nsgs.contains_key(&scope_key(&id.value)) {
                 let hint = did_you_mean(&id.value, nsgs.values().copied()).unwrap_or_else(|| {
                     "an accept covers a foreign rule in the NSG of a target; name that NSG as the target's `nsg_id` does".to_string()
                 });
@@ -127,7 +127,7 @@ pub fn validate(
                     .hint = Some(hint);
             }
             if let Some(rule) = &a.rule {
-                let key = (nsg_key(&id.value), rule.value.to_ascii_lowercase());
+                let key = (scope_key(&id.value), rule.value.to_ascii_lowercase());
                 if let Some(first) = rules.get(&key) {
                     let hint = format!(
                         "accept `{}` at {} accepts it already",

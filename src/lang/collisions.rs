@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use super::codes;
 use super::decl::Decls;
 use super::report::Report;
-use crate::compile::{allow_rule_name, deny_rule_name, is_nsg_shaped};
-use crate::live::nsg_key;
+use crate::live::scope_key;
 use crate::model::Policy;
+use crate::platform::nsg::names::{allow_rule_name, deny_rule_name};
+use crate::platform::nsg::plans as is_nsg_shaped;
 
 /// Reports the collisions and drops the colliding grants from `policy`.
 pub(super) fn check(decls: &Decls, policy: &mut Policy, report: &mut Report) {
@@ -110,7 +111,7 @@ pub(super) fn check(decls: &Decls, policy: &mut Policy, report: &mut Report) {
     // Target/port pairs of one NSG compiling to one lock-down name.
     let mut denies: HashMap<(String, String), (String, String)> = HashMap::new();
     for target in policy.targets.iter().filter(|t| is_nsg_shaped(policy, t)) {
-        let Some(nsg) = target.nsg_id.as_deref().map(nsg_key) else {
+        let Some(nsg) = target.nsg_id.as_deref().map(scope_key) else {
             continue;
         };
         for port in &target.ports {

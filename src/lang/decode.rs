@@ -11,8 +11,8 @@ use regex::Regex;
 
 use super::decl::{Decls, ProviderDecl, SettingsDecl, Spanned};
 use super::report::{At, Bad, Report};
-use super::suggest::did_you_mean;
 use super::{codes, values};
+use crate::diag::suggest::did_you_mean;
 use crate::model::{AzureMode, PriorityBand, ProviderConfig, Settings};
 
 pub const BLOCK_TYPES: [&str; 6] = [

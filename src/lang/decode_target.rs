@@ -11,8 +11,8 @@ use jiff::SignedDuration;
 use super::decl::{Defaulted, PortDecl, Spanned, TargetDecl};
 use super::decode::{fields, get, header, labels, name, nonempty, require, span, Cx};
 use super::report::Bad;
-use super::suggest::did_you_mean;
 use super::{codes, values};
+use crate::diag::suggest::did_you_mean;
 use crate::model::Protocol;
 
 pub const MIN_MAX_DURATION: SignedDuration = SignedDuration::from_mins(5);

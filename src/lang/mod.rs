@@ -18,8 +18,6 @@ mod decode_target;
 mod parse;
 mod report;
 mod scan;
-pub mod span;
-mod suggest;
 mod validate;
 mod validate_approval;
 pub mod values;
@@ -30,17 +28,11 @@ pub mod schema;
 use crate::diag::Diagnostic;
 use crate::model::Policy;
 
+pub use crate::diag::suggest::{closest, did_you_mean};
+pub use crate::diag::SourceFile;
 pub use decl::Defaulted;
 pub use decode_target::{well_known, DEFAULT_MAX_DURATION, WELL_KNOWN_PORTS};
-pub use suggest::{closest, did_you_mean};
 pub use validate_approval::SignersFile;
-
-/// One config file's text, with the path to show in diagnostics.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub path: String,
-    pub text: String,
-}
 
 /// What loading found: the policy built from every block that passed validation, and every
 /// diagnostic of every file (errors and warnings), sorted by file, line and column.
@@ -56,7 +48,7 @@ pub struct Loaded {
     /// `nsg_id` and its (valid, NSG-shaped) provider are known: a plan still reads that NSG and
     /// closes what it can there (every managed allow rule in it is one no valid target
     /// explains).
-    pub invalid_target_nsgs: Vec<(String, String)>,
+    pub invalid_target_scopes: Vec<(String, String)>,
     /// Every request complete enough to be approved (even one with errors), with the exact
     /// bytes an approver signs for it.
     pub approvable: Vec<Approvable>,
@@ -182,11 +174,11 @@ pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loa
         .collect();
     let mut diagnostics = extra.signers_diagnostics;
     diagnostics.extend(report.finish());
-    let invalid_target_nsgs = invalid_target_nsgs(&policy, candidates);
+    let invalid_target_scopes = invalid_target_scopes(&policy, candidates);
     Loaded {
         policy,
         diagnostics,
-        invalid_target_nsgs,
+        invalid_target_scopes,
         approvable,
         port_defaults,
     }
@@ -194,7 +186,7 @@ pub fn load_all_with(files: &[SourceFile], signers: Option<&SignersFile>) -> Loa
 
 /// The NSGs of targets (`(name, provider, nsg_id)`) that did not make it into `policy`, when
 /// their provider did and keeps its rules in NSGs.
-fn invalid_target_nsgs(
+fn invalid_target_scopes(
     policy: &Policy,
     candidates: Vec<(String, String, String)>,
 ) -> Vec<(String, String)> {

@@ -44,7 +44,7 @@ fn explain(text: &str, offset: usize, message: &str) -> Bad {
     if let Some(trap) = scanned.trap {
         return trap_problem(text, trap);
     }
-    let offset = super::span::floor_char_boundary(text, offset);
+    let offset = crate::diag::span::floor_char_boundary(text, offset);
     if message.contains("redefined attribute") {
         let key = token_at(text, offset, |c| {
             c.is_alphanumeric() || c == '_' || c == '-'

@@ -5,8 +5,8 @@
 use std::cell::OnceCell;
 use std::ops::Range;
 
-use super::span::LineIndex;
 use super::SourceFile;
+use crate::diag::span::LineIndex;
 use crate::diag::{Diagnostic, Severity};
 
 /// A problem in one file, before we know which file: a span, code, message and hint.
@@ -132,8 +132,8 @@ impl<'a> Report<'a> {
             .into_iter()
             .map(|(file, bad)| {
                 let text = &self.files[*file].text;
-                let start = super::span::floor_char_boundary(text, bad.span.start);
-                let end = super::span::floor_char_boundary(text, bad.span.end.max(start));
+                let start = crate::diag::span::floor_char_boundary(text, bad.span.start);
+                let end = crate::diag::span::floor_char_boundary(text, bad.span.end.max(start));
                 let (line, column) = self.locate(*file, start);
                 Diagnostic {
                     file: self.files[*file].path.clone(),

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use super::decl::{Decls, PortDecl, PortRef, RequestDecl, SettingsDecl, Spanned, TargetDecl};
 use super::report::{At, Report};
-use super::suggest::did_you_mean;
 use super::validate_approval::{subject, Approvals, SignersFile};
 use super::{codes, values};
 use crate::approval::{names, Subject};
+use crate::diag::suggest::did_you_mean;
 use crate::model::{AzureMode, Grant, Policy, Port, ProviderConfig, ProviderDecl, Target};
 
 /// What validation gives besides the policy: the diagnostics of the allowed_signers file, and

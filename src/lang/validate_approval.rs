@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use super::codes;
 use super::decl::{ApprovalDecl, Decls, RequestDecl, SettingsDecl, TargetDecl};
 use super::report::{Bad, Report};
-use super::suggest::did_you_mean;
 use crate::approval::signers::{self, Signer};
 use crate::approval::verify::{self, Refusal};
 use crate::approval::{names, Subject};
+use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diagnostic, Severity};
 
 /// The allowed_signers file named by `approval_signers`, as `ops` read it: the path to show,

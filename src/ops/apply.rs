@@ -15,20 +15,19 @@
 //! Each action is idempotent (a create that finds its rule, a delete that does not), so
 //! re-running after a crash converges.
 //!
-//! **Stale NSGs during apply.** A provider may find that an NSG moved after it was read (its
-//! etag changed, or a 412 it cannot explain) and list it in `ApplyReport::stale`; that NSG's
-//! changes failed or were skipped. What follows depends on where the plan came from, which the
-//! CLI says through [`ApplyOptions::replan`]:
+//! **Stale scopes during apply.** Providers hold no state: each batch carries the plan's
+//! fingerprints, and a provider that finds a scope moved since (its etag changed, or a 412 it
+//! cannot explain) reports that scope's changes [`Outcome::Stale`], writing none of them. What
+//! follows depends on where the plan came from, which the CLI says through
+//! [`ApplyOptions::replan`]:
 //!
 //! - A saved plan (`replan: None`) is applied exactly or not at all: each stale NSG fails with
 //!   "stale plan: re-run jit plan" and the apply exits 1.
 //! - A plan this same run just made (`replan: Some(options)`, the options it was made with: the
 //!   same clock and `--target` narrowing) is re-planned for the stale NSGs only: re-read, compile
 //!   and diff through `ops::plan`, handed to `on_replan` (the CLI prints it as it printed the
-//!   first plan), and applied, at most [`MAX_REPLAN_ROUNDS`] times; an NSG still stale after that
-//!   fails. An NSG whose fingerprint moved between the plan and the apply's own re-read is
-//!   treated the same way, without writing its old changes. Changes set aside by a re-plan are
-//!   not failures: [`ApplySummary::replanned`] keeps them, and the summary and exit code are
+//!   first plan), and applied, at most [`MAX_REPLAN_ROUNDS`] times; a scope still stale after
+//!   that fails. Changes set aside by a re-plan are not failures: [`ApplySummary::replanned`] keeps them, and the summary and exit code are
 //!   those of the re-planned changes.
 //!
 //! The audit log records what happened: the stale attempt with its own outcome (`skipped` or
@@ -43,14 +42,14 @@ use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::live::{name_from_id, nsg_key};
+use crate::live::{name_from_id, scope_key};
 use crate::model::Policy;
 use crate::ops::audit::{AuditContext, AuditLog};
 use crate::ops::config::Loaded;
 use crate::ops::plan::{check_targets, plan_with, PlanOptions};
-use crate::ops::{config_nsgs, planfile, OpsError, Providers};
+use crate::ops::{config_scopes, planfile, OpsError, Providers};
 use crate::plan::{verify, Action, Plan, ResourceChange};
-use crate::providers::{OnOutcome, OpenOptions, Outcome};
+use crate::providers::{Batch, OnOutcome, OpenOptions, Outcome};
 
 /// The clock skew jit tolerates, in two places: how far `apply --at` may be from the machine's
 /// clock when a provider changes a real firewall (DESIGN §5b: the clock is not an input to a
@@ -84,9 +83,8 @@ pub type OnReplan<'a> = dyn Fn(usize, &Plan) + 'a;
 /// What an apply did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApplySummary {
-    pub added: usize,
-    pub changed: usize,
-    pub destroyed: usize,
+    /// Changes applied, by action.
+    pub applied: BTreeMap<Action, usize>,
     /// `(address, outcome)` of every change that was not applied, in plan order.
     pub failures: Vec<(String, Outcome)>,
     /// `(address, outcome)` of changes not applied because their NSG changed under the apply,
@@ -103,6 +101,11 @@ pub struct ApplySummary {
 }
 
 impl ApplySummary {
+    /// Changes applied with `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.applied.get(&action).copied().unwrap_or(0)
+    }
+
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
             && self.stale.is_empty()
@@ -196,11 +199,12 @@ fn verify_saved(
         Some(_) => {}
     }
     check_targets(&config.policy, &saved.targets)?;
-    let known = config_nsgs(config);
+    let known = config_scopes(config);
     for id in saved.fingerprints.keys() {
-        if !known.contains_key(&nsg_key(id)) {
+        if !known.contains_key(&scope_key(id)) {
             return Err(OpsError::Stale(format!(
-                "NSG `{}` is no longer in the policy",
+                "{} `{}` is no longer in the policy",
+                crate::platform::scope_noun(id),
                 name_from_id(id)
             )));
         }
@@ -214,12 +218,13 @@ fn verify_saved(
     let now: BTreeMap<String, &String> = derived
         .fingerprints
         .iter()
-        .map(|(id, fingerprint)| (nsg_key(id), fingerprint))
+        .map(|(id, fingerprint)| (scope_key(id), fingerprint))
         .collect();
     for (id, fingerprint) in &saved.fingerprints {
-        if now.get(&nsg_key(id)) != Some(&fingerprint) {
+        if now.get(&scope_key(id)) != Some(&fingerprint) {
             return Err(OpsError::Stale(format!(
-                "NSG `{}` changed since the plan was made",
+                "{} `{}` changed since the plan was made",
+                crate::platform::scope_noun(id),
                 name_from_id(id)
             )));
         }
@@ -230,36 +235,6 @@ fn verify_saved(
         )));
     }
     Ok(derived)
-}
-
-/// For a plan this run just made: reads every NSG it was made against again, and returns the
-/// keys of those whose fingerprint moved (or that cannot be read any more), for a re-plan.
-fn check_fresh(
-    plan: &Plan,
-    providers: &mut Providers<'_>,
-    known: &BTreeMap<String, (String, String)>,
-) -> Result<BTreeSet<String>, OpsError> {
-    let mut wanted = Vec::new();
-    for id in plan.fingerprints.keys() {
-        match known.get(&nsg_key(id)) {
-            Some(entry) => wanted.push(entry.clone()),
-            None => {
-                return Err(OpsError::Stale(format!(
-                    "NSG `{}` is no longer in the policy",
-                    name_from_id(id)
-                )))
-            }
-        }
-    }
-    let live = providers.read_each(wanted)?;
-    let mut moved = BTreeSet::new();
-    for (id, fingerprint) in &plan.fingerprints {
-        let now = live.nsg(id).map(|n| n.fingerprint.as_str());
-        if now != Some(fingerprint.as_str()) {
-            moved.insert(nsg_key(id));
-        }
-    }
-    Ok(moved)
 }
 
 /// Checks the plan (a saved one against a fresh derivation, see the module doc), then applies
@@ -283,18 +258,12 @@ pub fn apply(
         .unwrap_or_default();
     check_clock(policy, &targets, opts.at, opts.now, &open.config_dir)?;
     let mut providers = Providers::new(policy, open).placed(&config.sources);
-    let (plan, moved) = match &opts.replan {
-        None => (
-            verify_saved(config, plan, opts.at, open, &mut providers)?,
-            BTreeSet::new(),
-        ),
-        Some(_) => {
-            let moved = check_fresh(plan, &mut providers, &config_nsgs(config))?;
-            (plan.clone(), moved)
-        }
+    let plan = match &opts.replan {
+        None => verify_saved(config, plan, opts.at, open, &mut providers)?,
+        Some(_) => plan.clone(),
     };
     let errors: Vec<String> = plan.errors.iter().map(|e| e.message.clone()).collect();
-    if !plan.has_changes() && moved.is_empty() {
+    if !plan.has_changes() {
         return Ok(ApplySummary {
             errors,
             ..ApplySummary::default()
@@ -308,20 +277,19 @@ pub fn apply(
     let mut round = Round {
         plan,
         hash: opts.audit.plan_hash.clone(),
-        moved,
     };
     for number in 0.. {
-        let outcome = apply_round(config, &round, &audit, &mut providers, on_outcome)?;
-        let mut stale = outcome.stale;
-        stale.extend(round.moved.iter().cloned());
+        let outcome = apply_round(config, &round, opts.now, &audit, &mut providers, on_outcome)?;
+        let stale = outcome.stale;
         let mut failed_replan: BTreeMap<String, String> = BTreeMap::new();
         let mut next = None;
         match &opts.replan {
             None => {
                 for key in &stale {
                     summary.stale.push(format!(
-                        "stale plan: re-run jit plan (NSG `{}` changed since the plan was made)",
-                        nsg_name(&round.plan, key)
+                        "stale plan: re-run jit plan ({} `{}` changed since the plan was made)",
+                        crate::platform::scope_noun(key),
+                        scope_name(&round.plan, key)
                     ));
                 }
             }
@@ -329,9 +297,10 @@ pub fn apply(
             Some(_) if number == MAX_REPLAN_ROUNDS => {
                 for key in &stale {
                     summary.stale.push(format!(
-                        "NSG `{}` changed under jit in each of {} re-plans; giving up: re-run \
+                        "{} `{}` changed under jit in each of {} re-plans; giving up: re-run \
                          jit apply",
-                        nsg_name(&round.plan, key),
+                        crate::platform::scope_noun(key),
+                        scope_name(&round.plan, key),
                         MAX_REPLAN_ROUNDS
                     ));
                 }
@@ -341,8 +310,8 @@ pub fn apply(
                     Ok(replan) => {
                         for error in &replan.errors {
                             // The configuration's errors are in the summary already.
-                            if let Some(id) = &error.nsg_id {
-                                failed_replan.insert(nsg_key(id), error.message.clone());
+                            if let Some(id) = &error.scope {
+                                failed_replan.insert(scope_key(id), error.message.clone());
                             }
                         }
                         next = Some(replan);
@@ -357,20 +326,17 @@ pub fn apply(
         }
         for (key, why) in &failed_replan {
             summary.stale.push(format!(
-                "NSG `{}` changed under jit and could not be re-planned: {why}",
-                nsg_name(&round.plan, key)
+                "{} `{}` changed under jit and could not be re-planned: {why}",
+                crate::platform::scope_noun(key),
+                scope_name(&round.plan, key)
             ));
         }
         summary.audit_error = summary.audit_error.take().or(outcome.audit_error);
         for (change, result) in outcome.outcomes {
             match result {
-                Outcome::Applied => match change.action() {
-                    Action::Create => summary.added += 1,
-                    Action::Update => summary.changed += 1,
-                    Action::Delete => summary.destroyed += 1,
-                },
+                Outcome::Applied => *summary.applied.entry(change.action()).or_default() += 1,
                 other => {
-                    let key = nsg_key(&change.nsg_id);
+                    let key = scope_key(&change.scope);
                     let entry = (change.address.clone(), other);
                     if next.is_some() && stale.contains(&key) && !failed_replan.contains_key(&key) {
                         summary.replanned.push(entry);
@@ -383,30 +349,27 @@ pub fn apply(
         let Some(mut replan) = next else { break };
         replan
             .resource_changes
-            .retain(|c| !failed_replan.contains_key(&nsg_key(&c.nsg_id)));
+            .retain(|c| !failed_replan.contains_key(&scope_key(&c.scope)));
         replan.errors.clear();
         on_replan(number + 1, &replan);
         round = Round {
             hash: planfile::hash(&planfile::to_json(&replan)),
             plan: replan,
-            moved: BTreeSet::new(),
         };
     }
     Ok(summary)
 }
 
-/// One pass of writes: the plan, and the NSGs to set aside without writing (they moved since it
-/// was made).
+/// One pass of writes: the plan and its hash for the audit log.
 struct Round {
     plan: Plan,
     hash: String,
-    moved: BTreeSet<String>,
 }
 
 /// What one pass did, in the order outcomes arrived.
 struct RoundOutcome {
     outcomes: Vec<(ResourceChange, Outcome)>,
-    /// Keys of the NSGs the providers found stale.
+    /// Keys of the scopes the providers found stale.
     stale: BTreeSet<String>,
     audit_error: Option<String>,
 }
@@ -414,32 +377,28 @@ struct RoundOutcome {
 fn apply_round(
     config: &Loaded,
     round: &Round,
+    now: Timestamp,
     audit: &AuditLog,
     providers: &mut Providers<'_>,
     on_outcome: &OnOutcome<'_>,
 ) -> Result<RoundOutcome, OpsError> {
-    // The provider that serves each NSG today, from the configuration (checked above).
-    let known = config_nsgs(config);
+    // The provider that serves each scope today, from the configuration (checked above).
+    let known = config_scopes(config);
     let mut by_provider: BTreeMap<String, Vec<ResourceChange>> = BTreeMap::new();
-    let mut set_aside = Vec::new();
     for change in &round.plan.resource_changes {
-        let key = nsg_key(&change.nsg_id);
-        let Some((address, _)) = known.get(&key) else {
+        let noun = crate::platform::scope_noun(&change.scope);
+        let Some((address, _)) = known.get(&scope_key(&change.scope)) else {
             return Err(OpsError::Stale(format!(
-                "NSG `{}` is no longer in the policy",
-                name_from_id(&change.nsg_id)
+                "{noun} `{}` is no longer in the policy",
+                name_from_id(&change.scope)
             )));
         };
         if *address != change.provider {
             return Err(OpsError::Stale(format!(
-                "NSG `{}` is now served by provider `{address}`, not `{}`",
-                name_from_id(&change.nsg_id),
+                "{noun} `{}` is now served by provider `{address}`, not `{}`",
+                name_from_id(&change.scope),
                 change.provider
             )));
-        }
-        if round.moved.contains(&key) {
-            set_aside.push(change);
-            continue;
         }
         by_provider
             .entry(address.clone())
@@ -458,32 +417,29 @@ fn apply_round(
         lock(&outcomes).push((change.clone(), outcome.clone()));
         on_outcome(change, outcome);
     };
-    for change in set_aside {
-        report(
-            change,
-            &Outcome::Skipped(format!(
-                "stale: `{}` changed since it was planned",
-                name_from_id(&change.nsg_id)
-            )),
-        );
-    }
-    let mut stale = BTreeSet::new();
     for (address, changes) in &by_provider {
-        let result = providers.apply(address, changes, &report);
-        match result {
-            Ok(applied) => stale.extend(applied.stale.iter().map(|id| nsg_key(id))),
-            Err(e) => {
-                let message = e.to_string();
-                for change in changes {
-                    if !lock(&reported).contains(&change.address) {
-                        report(change, &Outcome::Failed(message.clone()));
-                    }
+        let batch = Batch {
+            changes,
+            fingerprints: &round.plan.fingerprints,
+            now,
+        };
+        if let Err(e) = providers.apply(address, batch, &report) {
+            let message = e.to_string();
+            for change in changes {
+                if !lock(&reported).contains(&change.address) {
+                    report(change, &Outcome::failed(message.clone()));
                 }
             }
         }
     }
+    let outcomes = outcomes.into_inner().unwrap_or_else(|p| p.into_inner());
+    let stale = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Stale(_)))
+        .map(|(c, _)| scope_key(&c.scope))
+        .collect();
     Ok(RoundOutcome {
-        outcomes: outcomes.into_inner().unwrap_or_else(|p| p.into_inner()),
+        outcomes,
         stale,
         audit_error: audit_error.into_inner().unwrap_or_else(|p| p.into_inner()),
     })
@@ -493,11 +449,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The NSG's name, from the plan's spelling of its id.
-fn nsg_name(plan: &Plan, key: &str) -> String {
+/// The scope's name, from the plan's spelling of its id.
+fn scope_name(plan: &Plan, key: &str) -> String {
     plan.fingerprints
         .keys()
-        .find(|id| nsg_key(id) == key)
+        .find(|id| scope_key(id) == key)
         .map_or_else(
             || name_from_id(key).to_string(),
             |id| name_from_id(id).to_string(),

@@ -1,9 +1,10 @@
 //! The audit log: one JSON line per applied action (DESIGN §5a), appended and flushed to disk
 //! before the next action is written, so the log is never behind the firewall.
 //!
-//! Fields: `time`, `actor`, `action`, `address`, `provider`, `nsg_id`, `rule`, `request`,
-//! `requester`, `approvers`, `justification`, `reason`, `outcome` (`applied`, `failed`,
-//! `skipped`), `error` (when not applied), `plan_hash`, and `git_commit` (see `ops::git`) when the config
+//! Fields: `time`, `actor`, `action`, `address`, `provider`, `scope` (the NSG id, …),
+//! `resource` (the rule's name, …), `type` (the resource type), `request`, `requester`,
+//! `approvers`, `justification`, `reason`, `outcome` (`applied`, `failed`, `stale`,
+//! `skipped`), `error` (when not applied, with the remote error code first when there is one), `plan_hash`, and `git_commit` (see `ops::git`) when the config
 //! directory is in a git repository. `time` is the machine's clock; `at` is there only when
 //! the apply ran with `--at` (a rehearsal on the snapshot provider, or within a minute of now):
 //! the simulated clock its freshness checks and grants used. A log line never carries a fake
@@ -48,8 +49,10 @@ struct Record<'a> {
     action: Action,
     address: &'a str,
     provider: &'a str,
-    nsg_id: &'a str,
-    rule: &'a str,
+    scope: &'a str,
+    resource: &'a str,
+    #[serde(rename = "type")]
+    type_name: &'a str,
     request: Option<&'a str>,
     requester: Option<&'a str>,
     approvers: Vec<&'a str>,
@@ -129,20 +132,15 @@ impl AuditLog {
         outcome: &Outcome,
         plan_hash: &str,
     ) -> Result<(), OpsError> {
-        let rule = change
+        let resource = change
             .change
             .before
             .as_ref()
             .or(change.change.after.as_ref());
         let info = change.request.as_ref();
-        let request = info
-            .map(|r| r.id.as_str())
-            .or_else(|| rule.and_then(|r| r.description_field("request")));
-        let (outcome_word, error) = match outcome {
-            Outcome::Applied => ("applied", None),
-            Outcome::Failed(e) => ("failed", Some(e.as_str())),
-            Outcome::Skipped(e) => ("skipped", Some(e.as_str())),
-        };
+        let named = resource.and_then(crate::platform::request_of);
+        let request = info.map(|r| r.id.as_str()).or(named.as_deref());
+        let error = outcome.why();
         let record = Record {
             time: self.context.time.to_string(),
             at: self.context.at.map(|t| t.to_string()),
@@ -150,8 +148,9 @@ impl AuditLog {
             action: change.action(),
             address: &change.address,
             provider: &change.provider,
-            nsg_id: &change.nsg_id,
-            rule: &change.name,
+            scope: &change.scope,
+            resource: &change.name,
+            type_name: resource.map_or("", |r| r.type_name()),
             request,
             requester: info.map(|r| r.requester.as_str()),
             approvers: info
@@ -159,8 +158,8 @@ impl AuditLog {
                 .unwrap_or_default(),
             justification: info.map(|r| r.justification.as_str()),
             reason: &change.reason,
-            outcome: outcome_word,
-            error,
+            outcome: outcome.word(),
+            error: error.as_deref(),
             plan_hash,
             git_commit: self.context.git_commit.as_deref(),
         };
@@ -195,9 +194,9 @@ pub fn actor(vars: impl Fn(&str) -> Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nsg::Rule;
     use crate::ops::git::commit as git_commit;
     use crate::plan::{ActionReason, Change, RequestInfo};
+    use crate::platform::nsg::Rule;
     use std::process::Command;
 
     fn change(action: Action, request: Option<RequestInfo>) -> ResourceChange {
@@ -205,7 +204,8 @@ mod tests {
             "properties": {"protocol": "Tcp", "access": "Allow", "priority": 100,
             "direction": "Inbound", "description":
             "managed-by=jit; request=INC-1; expires=2026-11-25T16:00:00Z"}}))
-        .unwrap();
+        .unwrap()
+        .to_resource("/x/nsg");
         let (before, after) = match action {
             Action::Delete => (Some(rule), None),
             _ => (None, Some(rule)),
@@ -213,7 +213,7 @@ mod tests {
         ResourceChange {
             address: "nsg/jit-allow-INC-1-ssh".into(),
             provider: "snapshot.demo".into(),
-            nsg_id: "/x/nsg".into(),
+            scope: "/x/nsg".into(),
             name: "jit-allow-INC-1-ssh".into(),
             target: Some("web-1".into()),
             change: Change {
@@ -247,11 +247,8 @@ mod tests {
         };
         log.record(&change(Action::Create, Some(info)), &Outcome::Applied)
             .unwrap();
-        log.record(
-            &change(Action::Delete, None),
-            &Outcome::Failed("boom".into()),
-        )
-        .unwrap();
+        log.record(&change(Action::Delete, None), &Outcome::failed("boom"))
+            .unwrap();
         drop(log);
         // A second apply appends.
         let log = AuditLog::open(&path, context).unwrap();

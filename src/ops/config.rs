@@ -250,8 +250,8 @@ pub struct Loaded {
     /// Sorted by file, line and column. From [`load`], only warnings; from [`load_lenient`],
     /// errors too.
     pub diagnostics: Vec<Diagnostic>,
-    /// See [`lang::Loaded::invalid_target_nsgs`]; empty without errors.
-    pub invalid_target_nsgs: Vec<(String, String)>,
+    /// See [`lang::Loaded::invalid_target_scopes`]; empty without errors.
+    pub invalid_target_scopes: Vec<(String, String)>,
     /// The allowed_signers file `approval_signers` names, when set and readable: its path as
     /// shown and its text. It is part of the configuration (who may approve), so a digest of
     /// the configuration covers it.
@@ -339,7 +339,7 @@ pub fn load_lenient(dir: &Path) -> Result<Loaded, LoadError> {
         policy: loaded.policy,
         sources,
         diagnostics,
-        invalid_target_nsgs: loaded.invalid_target_nsgs,
+        invalid_target_scopes: loaded.invalid_target_scopes,
         signers: signers.and_then(|s| {
             Some(SourceFile {
                 path: s.path,

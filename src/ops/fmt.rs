@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::atomic::write_atomic;
 use anyhow::Context as _;
 
 use crate::lang::fmt::{format, ParseError};
@@ -90,37 +91,12 @@ pub fn unified_diff(shown: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
-/// Writes `text` to a temporary file beside `path`, with `path`'s permissions, then renames it
-/// over `path`: a reader sees the old file or the new one, never half of one. A symbolic link
-/// stays a link: the file it points to is replaced.
+/// Writes `text` over `path` atomically ([`write_atomic`]). A symbolic link stays a link: the
+/// file it points to is replaced.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let path = &fs::canonicalize(path)?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .context("not a file name")?
-        .to_string_lossy();
-    let temp = dir.join(format!(".{name}.{}.jit-fmt", std::process::id()));
-    let result = (|| -> anyhow::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .with_context(|| format!("cannot create `{}`", temp.display()))?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        let permissions = fs::metadata(path)?.permissions();
-        fs::set_permissions(&temp, permissions)?;
-        fs::rename(&temp, path)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    let path = fs::canonicalize(path)?;
+    write_atomic(&path, |file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// The files to format with the path to show for each: the arguments (a directory stands for

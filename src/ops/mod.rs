@@ -20,10 +20,10 @@ pub mod status;
 
 use std::collections::BTreeMap;
 
-use crate::compile::is_nsg_shaped;
-use crate::live::{nsg_key, Live};
+use crate::live::{scope_key, Live};
 use crate::model::Policy;
-use crate::providers::{self, OpenOptions, Provider, ProviderError};
+use crate::providers::{self, Batch, Provider, ProviderError};
+pub use crate::providers::{OnOutcome, OpenOptions, Outcome};
 
 /// Why an operation could not run. Provider failures keep their own wording.
 #[derive(Debug, thiserror::Error)]
@@ -44,24 +44,13 @@ pub enum OpsError {
     },
 }
 
-/// Every NSG the policy names, keyed by [`nsg_key`]: (provider address, id as written).
-pub(crate) fn policy_nsgs(policy: &Policy) -> BTreeMap<String, (String, String)> {
-    let mut out = BTreeMap::new();
-    for target in policy.targets.iter().filter(|t| is_nsg_shaped(policy, t)) {
-        if let Some(id) = &target.nsg_id {
-            out.entry(nsg_key(id))
-                .or_insert_with(|| (target.provider.clone(), id.clone()));
-        }
-    }
-    out
-}
-
-/// [`policy_nsgs`], and the NSGs of targets left out of the policy by an error (a plan still
-/// closes access there): every NSG a plan of `config` may change.
-pub(crate) fn config_nsgs(config: &config::Loaded) -> BTreeMap<String, (String, String)> {
-    let mut out = policy_nsgs(&config.policy);
-    for (provider, id) in &config.invalid_target_nsgs {
-        out.entry(nsg_key(id))
+/// Every scope a plan of `config` may change, keyed by [`scope_key`]: (provider address, id as
+/// written). Those the policy's targets name, and those of targets an error left out of the
+/// policy (a plan still closes access there).
+pub(crate) fn config_scopes(config: &config::Loaded) -> BTreeMap<String, (String, String)> {
+    let mut out = crate::platform::scopes(&config.policy);
+    for (provider, id) in &config.invalid_target_scopes {
+        out.entry(scope_key(id))
             .or_insert_with(|| (provider.clone(), id.clone()));
     }
     out
@@ -149,67 +138,92 @@ impl<'a> Providers<'a> {
         Ok(())
     }
 
-    /// Reads the given NSGs, `(provider address, id)` pairs, one `read` per provider. Any NSG
-    /// that cannot be read is an error.
+    /// Reads the given scopes, `(provider address, id)` pairs, one `read` per provider. Any
+    /// scope that cannot be read is an error.
     pub(crate) fn read(
         &mut self,
-        nsgs: impl IntoIterator<Item = (String, String)>,
+        scopes: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Live, OpsError> {
-        let live = self.read_each(nsgs)?;
+        let live = self.read_each(scopes, false)?;
         match live.failed.values().next() {
             Some(why) => Err(OpsError::Invalid(why.clone())),
             None => Ok(live),
         }
     }
 
-    /// Like [`Providers::read`], but an NSG that cannot be read, even because its whole
+    /// Like [`Providers::read`], but a scope that cannot be read, even because its whole
     /// provider failed (a snapshot file that cannot be read, no credentials), is listed in
     /// [`Live::failed`] and the others are still read: what a plan needs to keep revoking
-    /// access elsewhere. Only a provider that cannot be opened is an error.
+    /// access elsewhere. Only a provider that cannot be opened is an error. With `discover`,
+    /// providers that have a cheaper read that may lag ([`Provider::discover`]) use it; the
+    /// keys of the scopes read that way are returned too, to be read exactly before anything
+    /// is planned from them.
     pub(crate) fn read_each(
         &mut self,
-        nsgs: impl IntoIterator<Item = (String, String)>,
+        scopes: impl IntoIterator<Item = (String, String)>,
+        discover: bool,
     ) -> Result<Live, OpsError> {
+        Ok(self.read_scopes(scopes, discover)?.0)
+    }
+
+    /// [`Providers::read_each`], and the keys of the scopes that were only discovered.
+    pub(crate) fn read_scopes(
+        &mut self,
+        scopes: impl IntoIterator<Item = (String, String)>,
+        discover: bool,
+    ) -> Result<(Live, std::collections::BTreeSet<String>), OpsError> {
         let mut by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (provider, id) in nsgs {
+        for (provider, id) in scopes {
             by_provider.entry(provider).or_default().push(id);
         }
         let mut live = Live::default();
+        let mut discovered = std::collections::BTreeSet::new();
         for (address, ids) in by_provider {
             for id in &ids {
-                tracing::debug!("provider `{address}`: reading NSG `{id}`");
+                tracing::debug!("provider `{address}`: reading `{id}`");
             }
             let started = std::time::Instant::now();
-            let result = self.get(&address)?.read(&ids);
+            let provider = self.get(&address)?;
+            let rough = if discover {
+                provider.discover(&ids).transpose()
+            } else {
+                None
+            };
+            let was_discovered = rough.is_some();
+            let result = rough.unwrap_or_else(|| provider.read(&ids));
             let took = started.elapsed();
             match result {
                 Ok(part) => {
                     tracing::info!(
-                        "provider `{address}`: read {} NSG{} in {took:.2?}",
+                        "provider `{address}`: {} {} scope{} in {took:.2?}",
+                        if was_discovered { "discovered" } else { "read" },
                         ids.len(),
                         if ids.len() == 1 { "" } else { "s" }
                     );
-                    live.nsgs.extend(part.nsgs);
-                    live.failed.extend(part.failed);
+                    if was_discovered {
+                        discovered.extend(part.scopes.keys().cloned());
+                    }
+                    live.merge(part);
                 }
                 Err(e) => {
                     tracing::info!("provider `{address}`: read failed after {took:.2?}: {e}");
                     let why = self.blame(&address, &e);
                     live.failed
-                        .extend(ids.iter().map(|id| (nsg_key(id), why.clone())));
+                        .extend(ids.iter().map(|id| (scope_key(id), why.clone())));
                 }
             }
         }
-        Ok(live)
+        Ok((live, discovered))
     }
 
-    /// Applies `changes` through the provider at `address`, logging the write and its duration.
+    /// Applies a batch through the provider at `address`, logging the write and its duration.
     pub(crate) fn apply(
         &mut self,
         address: &str,
-        changes: &[crate::plan::ResourceChange],
+        batch: Batch<'_>,
         on_outcome: &providers::OnOutcome<'_>,
-    ) -> Result<providers::ApplyReport, OpsError> {
+    ) -> Result<Vec<Outcome>, OpsError> {
+        let changes = batch.changes;
         for change in changes {
             tracing::debug!(
                 "provider `{address}`: {:?} `{}`",
@@ -218,7 +232,7 @@ impl<'a> Providers<'a> {
             );
         }
         let started = std::time::Instant::now();
-        let result = self.get(address)?.apply(changes, on_outcome);
+        let result = self.get(address)?.apply(batch, on_outcome);
         let took = started.elapsed();
         match &result {
             Ok(_) => tracing::info!(

@@ -1,5 +1,5 @@
-//! `plan`: compile the policy at a point in time, read the NSGs it names from their providers,
-//! and diff the two. `--target` narrows the plan to some targets after the diff, so a managed
+//! `plan`: compile the policy at a point in time, read the scopes it names from their
+//! providers, and diff the two. `--target` narrows the plan to some targets after the diff, so a managed
 //! rule of another target sharing the NSG is neither created nor destroyed.
 //!
 //! **Revoke always** (DESIGN §5b). The configuration is loaded leniently
@@ -14,16 +14,15 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 
-use crate::compile::{compile, DesiredNsg};
 use crate::diag::{Diagnostic, Severity};
 use crate::lang::did_you_mean;
-use crate::live::nsg_key;
+use crate::live::scope_key;
 use crate::model::Policy;
 use crate::ops::config::Loaded;
 use crate::ops::{OpsError, Providers};
-use crate::plan::diff::diff;
 use crate::plan::narrowing::keep_narrowing;
 use crate::plan::{Plan, PlanError};
+use crate::platform::{compile, diff, scope_of};
 use crate::providers::OpenOptions;
 
 #[derive(Debug, Clone)]
@@ -44,8 +43,13 @@ pub fn plan(config: &Loaded, opts: &PlanOptions, open: &OpenOptions) -> Result<P
 
 /// Compiles, reads, diffs and narrows through already opened providers, then records the
 /// configuration's digest and errors (keeping only narrowing changes when there are any).
-/// `only` restricts the plan to these NSGs (keys from [`nsg_key`]): `apply` re-plans NSGs that
-/// changed under it.
+/// `only` restricts the plan to these scopes (keys from [`scope_key`]): `apply` re-plans scopes
+/// that changed under it.
+///
+/// A provider with a cheaper read that may lag ([`Provider::discover`](crate::providers::
+/// Provider::discover)) is read that way first; every scope the plan from it would change (or
+/// finds something wrong with) is then read exactly and planned from that read, so nothing
+/// is ever planned, shown or written from a lagging read.
 pub(crate) fn plan_with(
     config: &Loaded,
     opts: &PlanOptions,
@@ -55,34 +59,33 @@ pub(crate) fn plan_with(
 ) -> Result<Plan, OpsError> {
     let policy = &config.policy;
     let mut desired = compile(policy, opts.at);
-    // The NSG of a target left out by an error holds no rule any valid target explains: its
+    // The scope of a target left out by an error holds nothing any valid target explains: its
     // managed allows are closed (its lock-downs stay, their deletes being widening).
-    for (provider, nsg_id) in &config.invalid_target_nsgs {
-        let key = nsg_key(nsg_id);
-        if let Err(at) = desired
-            .nsgs
-            .binary_search_by(|n| nsg_key(&n.nsg_id).cmp(&key))
-        {
-            desired.nsgs.insert(
-                at,
-                DesiredNsg {
-                    nsg_id: nsg_id.clone(),
-                    provider: provider.clone(),
-                    rules: Vec::new(),
-                },
-            );
-        }
+    for (provider, id) in &config.invalid_target_scopes {
+        desired.add_empty_scope(provider, id);
     }
     if let Some(only) = only {
-        desired.nsgs.retain(|n| only.contains(&nsg_key(&n.nsg_id)));
+        desired.retain_scopes(|key| only.contains(key));
     }
-    let live = providers.read_each(
-        desired
-            .nsgs
-            .iter()
-            .map(|n| (n.provider.clone(), n.nsg_id.clone())),
-    )?;
+    let scopes = desired.scopes();
+    let (mut live, discovered) = providers.read_scopes(scopes.iter().cloned(), only.is_none())?;
     let mut plan = diff(policy, &desired, &live, opts.at);
+    if !discovered.is_empty() {
+        // Read exactly what the discovered plan would touch, and plan from that.
+        let touched = plan_scopes(&plan);
+        let exact: Vec<(String, String)> = scopes
+            .iter()
+            .filter(|(_, id)| {
+                let key = scope_key(id);
+                discovered.contains(&key) && touched.contains(&key)
+            })
+            .cloned()
+            .collect();
+        if !exact.is_empty() {
+            live.merge(providers.read_each(exact, false)?);
+            plan = diff(policy, &desired, &live, opts.at);
+        }
+    }
     if !opts.targets.is_empty() {
         narrow(&mut plan, policy, &opts.targets);
         plan.targets = opts.targets.clone();
@@ -103,7 +106,7 @@ pub(crate) fn plan_with(
 /// A configuration error as a plan error: `file:line:column: message [code]`.
 fn config_error(d: &Diagnostic) -> PlanError {
     PlanError {
-        nsg_id: None,
+        scope: None,
         message: format!(
             "{}:{}:{}: {} [{}]",
             d.file, d.line, d.column, d.message, d.code
@@ -124,24 +127,46 @@ pub fn check_targets(policy: &Policy, names: &[String]) -> Result<(), OpsError> 
     Ok(())
 }
 
-/// Keeps the changes of the named targets, and the findings, errors and fingerprints of their
-/// NSGs. Errors of the configuration are added afterwards and always kept.
-fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
-    let nsgs: BTreeSet<String> = names
+/// Keys of the scopes a plan would change or has something to say about (a finding, a
+/// warning, an error).
+fn plan_scopes(plan: &Plan) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = plan
+        .resource_changes
         .iter()
-        .filter_map(|n| policy.target(n)?.nsg_id.as_deref())
-        .map(nsg_key)
+        .map(|c| scope_key(&c.scope))
+        .collect();
+    out.extend(plan.findings.iter().map(|f| scope_key(&f.scope)));
+    out.extend(plan.accepted.iter().map(|f| scope_key(&f.scope)));
+    out.extend(plan.warnings.iter().map(|w| scope_key(&w.scope)));
+    out.extend(
+        plan.errors
+            .iter()
+            .filter_map(|e| e.scope.as_deref().map(scope_key)),
+    );
+    out
+}
+
+/// Keeps the changes of the named targets, and the findings, errors and fingerprints of their
+/// scopes. Errors of the configuration are added afterwards and always kept.
+fn narrow(plan: &mut Plan, policy: &Policy, names: &[String]) {
+    let scopes: BTreeSet<String> = names
+        .iter()
+        .filter_map(|n| scope_of(policy, policy.target(n)?))
+        .map(|(_, id)| scope_key(&id))
         .collect();
     plan.resource_changes
         .retain(|c| c.target.as_ref().is_some_and(|t| names.contains(t)));
-    plan.findings.retain(|f| nsgs.contains(&nsg_key(&f.nsg_id)));
-    plan.accepted.retain(|f| nsgs.contains(&nsg_key(&f.nsg_id)));
+    plan.findings
+        .retain(|f| scopes.contains(&scope_key(&f.scope)));
+    plan.accepted
+        .retain(|f| scopes.contains(&scope_key(&f.scope)));
     plan.errors.retain(|e| {
-        e.nsg_id
+        e.scope
             .as_deref()
-            .is_none_or(|id| nsgs.contains(&nsg_key(id)))
+            .is_none_or(|id| scopes.contains(&scope_key(id)))
     });
-    plan.warnings.retain(|w| nsgs.contains(&nsg_key(&w.nsg_id)));
+    plan.warnings
+        .retain(|w| scopes.contains(&scope_key(&w.scope)));
     plan.fingerprints
-        .retain(|id, _| nsgs.contains(&nsg_key(id)));
+        .retain(|id, _| scopes.contains(&scope_key(id)));
 }

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::atomic::write_atomic;
 use crate::ops::OpsError;
 use crate::plan::{Plan, FORMAT_VERSION};
-use crate::providers::snapshot::write_atomic;
 
 /// The plan as pretty JSON ending with a newline: the bytes of a saved plan.
 pub fn to_json(plan: &Plan) -> Vec<u8> {
@@ -131,6 +131,11 @@ mod tests {
                 "format version `9.9` is not supported",
             ),
             (
+                full.replace("\"jit_format\": 2", "\"jit_format\": 1"),
+                "written by another version of jit (its `jit_format` is 1, this jit writes 2); \
+                 re-run jit plan",
+            ),
+            (
                 full.replace("\"1.2\"", "\"1.0\""),
                 "plan format version `1.0` is not supported (this jit reads `1.2`); re-run jit plan",
             ),
@@ -152,7 +157,7 @@ mod tests {
             "address": "azurerm_network_security_rule.jit[\"nsg/r\"]", "mode": "managed",
             "type": "azurerm_network_security_rule", "name": "jit", "index": "nsg/r",
             "provider_name": "registry.terraform.io/hashicorp/azurerm",
-            "provider": "snapshot.s", "nsg_id": "/x/nsg",
+            "provider": "snapshot.s", "scope": "/x/nsg",
             "change": {"actions": ["delete"], "before": before, "after": null,
                 "after_unknown": {}, "before_sensitive": {}, "after_sensitive": false},
             "action_reason": "not_in_policy", "reason": ""
@@ -210,8 +215,8 @@ mod tests {
                 "at `resource_changes[0].change.before.resource_group_name`: not what jit writes",
             ),
             (
-                &|c| c["nsg_id"] = serde_json::json!(7),
-                "at `resource_changes[0].nsg_id`: invalid type: integer `7`",
+                &|c| c["scope"] = serde_json::json!(7),
+                "at `resource_changes[0].scope`: invalid type: integer `7`",
             ),
         ] {
             cases.push((with_change(edit), expected));
@@ -221,13 +226,17 @@ mod tests {
         create.resource_changes = vec![crate::plan::ResourceChange {
             address: "nsg/r".into(),
             provider: "snapshot.s".into(),
-            nsg_id: "/x/nsg".into(),
+            scope: "/x/nsg".into(),
             name: "r".into(),
             target: None,
             change: crate::plan::Change {
                 actions: vec![crate::plan::Action::Create],
                 before: None,
-                after: Some(crate::nsg::Rule::from_azurerm(&before).unwrap()),
+                after: Some(
+                    crate::platform::nsg::Rule::from_azurerm(&before)
+                        .unwrap()
+                        .to_resource("/x/nsg"),
+                ),
             },
             action_reason: crate::plan::ActionReason::LockDown,
             reason: String::new(),

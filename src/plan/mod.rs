@@ -5,24 +5,21 @@
 //! `ActionReason` and the human `reason` are for display and audit only; apply acts on
 //! `change.actions` and `change.after`.
 
-pub mod apply;
-pub mod diff;
-pub mod findings;
+pub mod action;
 pub mod narrowing;
-pub mod priority;
 pub mod reason;
 pub mod terraform;
 pub mod verify;
 
-pub use apply::apply_to_live;
-pub use diff::diff;
+pub use crate::platform::{compile, diff};
+pub use action::Action;
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::nsg::Rule;
+use crate::resource::Resource;
 
 /// Bumped on any incompatible change to the saved-plan shape. `1.2` is the version of
 /// `terraform show -json` whose shape the plan has (see [`terraform`]); `1.0` was jit's own
@@ -39,23 +36,23 @@ pub struct Plan {
     /// what the policy wants.
     pub valid_until: Option<Timestamp>,
     pub resource_changes: Vec<ResourceChange>,
-    /// Every managed rule of the planned NSGs as it is live, changed or not, in the order of
-    /// `resource_changes`: with the changes it gives `planned_values`, every managed resource
-    /// as it will be after apply.
+    /// Every managed resource of the planned scopes as it is live, changed or not, in address
+    /// order: with the changes it gives `planned_values`, every managed resource as it will be
+    /// after apply.
     pub prior: Vec<PriorResource>,
     pub findings: Vec<Finding>,
     /// Findings an `accept` block covers until it expires: listed, never counted as needing
     /// attention. Absent when there are none.
     pub accepted: Vec<AcceptedFinding>,
-    /// What could not be planned: errors in the configuration, NSGs that could not be read, a
-    /// full priority band, a foreign rule squatting a managed name. A plan with errors holds
+    /// What could not be planned: errors in the configuration, scopes that could not be read,
+    /// a full priority band, a foreign rule squatting a managed name. A plan with errors holds
     /// only narrowing changes (see [`narrowing`]); it exits 1, and `apply` applies those
     /// changes and exits 1.
     pub errors: Vec<PlanError>,
     /// What the plan allows that a reviewer should see: an active grant open to any source.
     /// Not findings (nothing is wrong with live state) and never a reason to refuse.
     pub warnings: Vec<PlanWarning>,
-    /// Fingerprint of every live NSG the plan was made against, keyed by NSG id.
+    /// Fingerprint of every live scope the plan was made against, keyed by scope id.
     pub fingerprints: BTreeMap<String, String>,
     /// `sha256:` over every config file's path and text (see `ops::config::digest`). Set by
     /// `ops::plan`; a saved plan without it, or with another one than the configuration has
@@ -77,6 +74,14 @@ impl Plan {
         !self.findings.is_empty()
     }
 
+    /// How many changes have `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.resource_changes
+            .iter()
+            .filter(|c| c.action() == action)
+            .count()
+    }
+
     /// `(add, change, destroy)`.
     pub fn counts(&self) -> (usize, usize, usize) {
         let count = |a: Action| {
@@ -93,32 +98,34 @@ impl Plan {
     }
 }
 
-/// A managed rule as it is live.
+/// A managed resource as it is live.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriorResource {
-    /// `<nsg name>/<rule name>`, as [`ResourceChange::address`].
+    /// `<scope name>/<resource name>`, as [`ResourceChange::address`].
     pub address: String,
-    pub nsg_id: String,
-    pub rule: Rule,
+    pub scope: String,
+    pub resource: Resource,
 }
 
-/// One change to one security rule.
+/// One change to one resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceChange {
-    /// `<nsg name>/<rule name>`, unique in a plan.
+    /// `<scope name>/<resource name>`, unique in a plan.
     pub address: String,
     /// The provider's address, `<kind>.<name>`.
     pub provider: String,
-    pub nsg_id: String,
+    /// The id of the scope the resource is in, as the policy writes it.
+    pub scope: String,
+    /// The resource's name within its scope.
     pub name: String,
-    /// The target the rule belongs to; `None` for a managed rule the policy no longer explains.
+    /// The target the resource belongs to; `None` for a managed one the policy no longer explains.
     /// `--target` keeps only changes of the named targets.
     pub target: Option<String>,
     pub change: Change,
     pub action_reason: ActionReason,
     /// Human wording of the reason: `request INC-4211 active until 16:00Z`.
     pub reason: String,
-    /// The grant behind an allow rule, for the audit log.
+    /// The grant behind the resource, for the audit log.
     pub request: Option<RequestInfo>,
 }
 
@@ -135,10 +142,10 @@ pub struct Change {
     /// Always exactly one, in a list as `terraform show -json` has it; reading a plan with
     /// none or several is an error.
     pub actions: Vec<Action>,
-    /// The live rule, `null` for a create.
-    pub before: Option<Rule>,
-    /// The desired rule, `null` for a delete.
-    pub after: Option<Rule>,
+    /// The live resource, `null` for a create.
+    pub before: Option<Resource>,
+    /// The desired resource, `null` for a delete.
+    pub after: Option<Resource>,
 }
 
 pub(crate) fn exactly_one_action<'de, D>(deserializer: D) -> Result<Vec<Action>, D::Error>
@@ -152,25 +159,6 @@ where
         n => Err(serde::de::Error::custom(format!(
             "a change has {n} actions; jit plans hold exactly one per change"
         ))),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-}
-
-impl Action {
-    /// The symbol of the text plan.
-    pub fn symbol(&self) -> char {
-        match self {
-            Action::Create => '+',
-            Action::Update => '~',
-            Action::Delete => '-',
-        }
     }
 }
 
@@ -200,9 +188,10 @@ pub struct RequestInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,
-    pub nsg_id: String,
-    /// The rule the finding is about.
-    pub rule: String,
+    /// The scope the finding is in.
+    pub scope: String,
+    /// The resource the finding is about.
+    pub resource: String,
     pub message: String,
 }
 
@@ -210,8 +199,8 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptedFinding {
     pub kind: FindingKind,
-    pub nsg_id: String,
-    pub rule: String,
+    pub scope: String,
+    pub resource: String,
     pub message: String,
     /// The `accept` block's name.
     pub accept: String,
@@ -231,24 +220,21 @@ pub enum FindingKind {
     PriorityClash,
 }
 
-/// A warning about a desired rule, with its stable code (docs/diagnostics.md).
+/// A warning about a desired resource, with its stable code (docs/diagnostics.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanWarning {
     /// `E077`: a grant open to any source.
     pub code: String,
-    pub nsg_id: String,
-    /// The managed rule the warning is about.
-    pub rule: String,
+    pub scope: String,
+    /// The managed resource the warning is about.
+    pub resource: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanError {
-    /// The NSG the error is about; `None` for an error in the configuration.
+    /// The scope the error is about; `None` for an error in the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nsg_id: Option<String>,
+    pub scope: Option<String>,
     pub message: String,
 }
-
-#[cfg(test)]
-pub(crate) mod tests;

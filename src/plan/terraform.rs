@@ -1,6 +1,7 @@
 //! Pure: the plan's JSON form, a Terraform JSON plan as `terraform show -json` writes it, so
-//! policies written for Terraform plans of `azurerm_network_security_rule` (conftest/OPA,
-//! checkov) read it unchanged. [`to_document`] writes it; [`from_document`] reads it back and
+//! policies written for Terraform plans (conftest/OPA, checkov) read it unchanged: each
+//! resource under its type's name (`azurerm_network_security_rule` for NSG rules) with its
+//! schema's attribute values. [`to_document`] writes it; [`from_document`] reads it back and
 //! refuses a document whose derived parts (`planned_values`, addresses, attribute values) are
 //! not what jit writes for the changes it holds, so a policy and `jit apply` always see the
 //! same plan.
@@ -9,9 +10,10 @@
 //! `planned_values.root_module.resources[]`, `resource_changes[]` with `address`, `mode`,
 //! `type`, `name`, `index`, `provider_name`, `change.{actions, before, after, after_unknown,
 //! before_sensitive, after_sensitive}` and `action_reason`. jit's own keys, which Terraform
-//! does not use: `created_at`, `valid_until`, `findings`, `accepted`, `errors`, `warnings`,
-//! `fingerprints`, `config_digest`, `targets` at the top; `provider`, `nsg_id`, `target`,
-//! `reason`, `request` in each change. `action_reason` holds jit's reasons (`request_active`,
+//! does not use: `jit_format`, `created_at`, `valid_until`, `findings`, `accepted`, `errors`,
+//! `warnings`, `fingerprints`, `config_digest`, `targets` at the top; `provider`, `scope`,
+//! `target`, `reason`, `request` in each change; `scope` in each planned resource. A document
+//! without `jit_format` [`JIT_FORMAT`] was written by an older jit and is refused. `action_reason` holds jit's reasons (`request_active`,
 //! `lock_down`, `request_expired`, `not_in_policy`, `drifted`).
 
 use std::collections::BTreeMap;
@@ -20,20 +22,26 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::nsg::{nsg_of_rule_id, Rule, AZURERM_PROVIDER, AZURERM_TYPE};
 use crate::plan::{
     AcceptedFinding, Action, ActionReason, Change, Finding, Plan, PlanError, PlanWarning,
     PriorResource, RequestInfo, ResourceChange,
 };
+use crate::platform;
+use crate::resource::{name_order, Resource};
 
-/// The resource name of every jit rule in a Terraform address: rules are instances of one
-/// `for_each` resource, keyed by `<nsg name>/<rule name>`.
+/// The version of jit's own keys in the document, bumped on any incompatible change to them.
+/// `2`: scopes and typed resources (`scope` where `nsg_id` was).
+pub const JIT_FORMAT: u32 = 2;
+
+/// The resource name of every jit resource in a Terraform address: the resources of a type are
+/// instances of one `for_each` resource, keyed by `<scope name>/<resource name>`.
 pub const RESOURCE_NAME: &str = "jit";
 
 #[derive(Serialize, Deserialize)]
 struct Document {
     format_version: String,
     terraform_version: String,
+    jit_format: u32,
     created_at: Timestamp,
     valid_until: Option<Timestamp>,
     planned_values: PlannedValues,
@@ -74,6 +82,7 @@ struct WireResource {
     schema_version: u32,
     values: Value,
     sensitive_values: Value,
+    scope: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -88,7 +97,7 @@ struct WireChange {
     change: WireChangeBody,
     action_reason: ActionReason,
     provider: String,
-    nsg_id: String,
+    scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     target: Option<String>,
     reason: String,
@@ -107,12 +116,21 @@ struct WireChangeBody {
     after_sensitive: Value,
 }
 
-/// `azurerm_network_security_rule.jit["<nsg>/<rule>"]`.
-pub fn address(index: &str) -> String {
+/// `<type>.jit["<scope>/<name>"]`, e.g. `azurerm_network_security_rule.jit["nsg/rule"]`.
+pub fn address(type_name: &str, index: &str) -> String {
     format!(
-        "{AZURERM_TYPE}.{RESOURCE_NAME}[{}]",
+        "{type_name}.{RESOURCE_NAME}[{}]",
         Value::String(index.to_string())
     )
+}
+
+/// The type of a change: that of its `after`, else its `before`.
+fn resource_of(change: &ResourceChange) -> Option<&Resource> {
+    change
+        .change
+        .after
+        .as_ref()
+        .or(change.change.before.as_ref())
 }
 
 fn sensitive(side: Option<&Value>) -> Value {
@@ -138,15 +156,17 @@ fn document(plan: &Plan) -> Document {
         .resource_changes
         .iter()
         .map(|c| {
-            let before = c.change.before.as_ref().map(|r| r.to_azurerm(&c.nsg_id));
-            let after = c.change.after.as_ref().map(|r| r.to_azurerm(&c.nsg_id));
+            let before = c.change.before.as_ref().map(Resource::to_value);
+            let after = c.change.after.as_ref().map(Resource::to_value);
+            let schema = resource_of(c).map(|r| r.schema);
+            let type_name = schema.map_or("", |s| s.type_name);
             WireChange {
-                address: address(&c.address),
+                address: address(type_name, &c.address),
                 mode: "managed".into(),
-                kind: AZURERM_TYPE.into(),
+                kind: type_name.into(),
                 name: RESOURCE_NAME.into(),
                 index: c.address.clone(),
-                provider_name: AZURERM_PROVIDER.into(),
+                provider_name: schema.map_or("", |s| s.provider_name).into(),
                 change: WireChangeBody {
                     actions: c.change.actions.clone(),
                     before_sensitive: sensitive(before.as_ref()),
@@ -157,7 +177,7 @@ fn document(plan: &Plan) -> Document {
                 },
                 action_reason: c.action_reason,
                 provider: c.provider.clone(),
-                nsg_id: c.nsg_id.clone(),
+                scope: c.scope.clone(),
                 target: c.target.clone(),
                 reason: c.reason.clone(),
                 request: c.request.clone(),
@@ -166,6 +186,7 @@ fn document(plan: &Plan) -> Document {
         .collect();
     Document {
         format_version: plan.format_version.clone(),
+        jit_format: JIT_FORMAT,
         terraform_version: env!("CARGO_PKG_VERSION").into(),
         created_at: plan.created_at,
         valid_until: plan.valid_until,
@@ -189,33 +210,34 @@ fn document(plan: &Plan) -> Document {
 /// `after` of every create and update, in address order.
 fn planned(plan: &Plan) -> Vec<WireResource> {
     let changed = changed_addresses(&plan.resource_changes);
-    let mut out: Vec<(&str, &str, &Rule)> = plan
+    let mut out: Vec<(&str, &str, &Resource)> = plan
         .prior
         .iter()
         .filter(|p| !changed.contains(&p.address.to_ascii_lowercase()))
-        .map(|p| (p.address.as_str(), p.nsg_id.as_str(), &p.rule))
+        .map(|p| (p.address.as_str(), p.scope.as_str(), &p.resource))
         .collect();
     out.extend(plan.resource_changes.iter().filter_map(|c| {
         let after = c.change.after.as_ref()?;
-        Some((c.address.as_str(), c.nsg_id.as_str(), after))
+        Some((c.address.as_str(), c.scope.as_str(), after))
     }));
-    out.sort_by(|a, b| address_order(a.0, b.0));
+    out.sort_by(|a, b| name_order(a.0, b.0));
     out.into_iter()
-        .map(|(index, nsg_id, rule)| WireResource {
-            address: address(index),
+        .map(|(index, scope, resource)| WireResource {
+            address: address(resource.type_name(), index),
             mode: "managed".into(),
-            kind: AZURERM_TYPE.into(),
+            kind: resource.type_name().into(),
             name: RESOURCE_NAME.into(),
             index: index.to_string(),
-            provider_name: AZURERM_PROVIDER.into(),
+            provider_name: resource.schema.provider_name.into(),
             schema_version: 0,
-            values: rule.to_azurerm(nsg_id),
+            values: resource.to_value(),
             sensitive_values: json!({}),
+            scope: scope.to_string(),
         })
         .collect()
 }
 
-/// The addresses of the changes, lower-cased: ARM compares rule names case-insensitively, so
+/// The addresses of the changes, lower-cased: names compare case-insensitively (ARM's do), so
 /// a change of `jit-x` replaces a live `JIT-x`.
 fn changed_addresses(changes: &[ResourceChange]) -> std::collections::HashSet<String> {
     changes
@@ -224,15 +246,46 @@ fn changed_addresses(changes: &[ResourceChange]) -> std::collections::HashSet<St
         .collect()
 }
 
-/// Addresses `<nsg>/<rule>` ordered as the plan orders changes: by NSG, then rule name,
-/// case-insensitively first.
-pub fn address_order(a: &str, b: &str) -> std::cmp::Ordering {
-    crate::compile::name_order(a, b)
+/// A resource of type `type_name` in `scope` from a document's values at `path`, which must
+/// be exactly what its platform writes.
+fn read_resource(
+    path: &str,
+    type_name: &str,
+    scope: &str,
+    values: &Value,
+) -> Result<Resource, String> {
+    let at = |path: &str, why: String| format!("not a valid jit plan: at `{path}`: {why}");
+    let schema = platform::schema(type_name)
+        .ok_or_else(|| at(path, format!("unknown resource type `{type_name}`")))?;
+    let Value::Object(map) = values else {
+        return Err(at(
+            path,
+            format!("a {type_name} is an object, not {values}"),
+        ));
+    };
+    let resource = Resource::new(schema, map.clone()).map_err(|e| at(path, e))?;
+    let canonical = platform::canonical(&resource, scope).map_err(|e| at(path, e))?;
+    match resource.differing(&canonical).first() {
+        None if canonical == resource => Ok(resource),
+        first => Err(at(
+            &format!("{path}.{}", first.unwrap_or(&"name")),
+            "not what jit writes for the changes the plan holds; re-run jit plan".into(),
+        )),
+    }
 }
 
 /// Reads a Terraform JSON plan jit wrote. The error is a phrase, with the place in the
 /// document (`at \`resource_changes[0].change.after\``) when there is one.
 pub fn from_document(value: Value) -> Result<Plan, String> {
+    if value.get("jit_format").and_then(Value::as_u64) != Some(u64::from(JIT_FORMAT)) {
+        return Err(format!(
+            "this plan file was written by another version of jit (its `jit_format` is {}, this \
+             jit writes {JIT_FORMAT}); re-run jit plan",
+            value
+                .get("jit_format")
+                .map_or("missing".to_string(), Value::to_string)
+        ));
+    }
     let original = value.clone();
     let doc: Document = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -244,35 +297,43 @@ pub fn from_document(value: Value) -> Result<Plan, String> {
         }
     })?;
     let at = |path: String, why: String| format!("not a valid jit plan: at `{path}`: {why}");
-    let read_rule = |path: String, v: &Option<Value>| -> Result<Option<Rule>, String> {
+    let read_side = |path: String, kind: &str, scope: &str, v: &Option<Value>| {
         v.as_ref()
-            .map(|v| Rule::from_azurerm(v).map_err(|e| at(path, e.0)))
+            .map(|v| read_resource(&path, kind, scope, v))
             .transpose()
     };
     let mut resource_changes = Vec::new();
     let mut prior = Vec::new();
     for (i, c) in doc.resource_changes.into_iter().enumerate() {
         let place = format!("resource_changes[{i}].change");
-        let before = read_rule(format!("{place}.before"), &c.change.before)?;
-        let after = read_rule(format!("{place}.after"), &c.change.after)?;
-        let Some(name) = after.as_ref().or(before.as_ref()).map(|r| r.name.clone()) else {
+        let before = read_side(
+            format!("{place}.before"),
+            &c.kind,
+            &c.scope,
+            &c.change.before,
+        )?;
+        let after = read_side(format!("{place}.after"), &c.kind, &c.scope, &c.change.after)?;
+        let Some(name) = after
+            .as_ref()
+            .or(before.as_ref())
+            .map(|r| r.name().to_string())
+        else {
             return Err(at(
                 place,
                 "a change has neither `before` nor `after`".into(),
             ));
         };
         if let Some(before) = &before {
-            let nsg = c.index.split_once('/').map_or("", |(nsg, _)| nsg);
             prior.push(PriorResource {
-                address: format!("{nsg}/{}", before.name),
-                nsg_id: c.nsg_id.clone(),
-                rule: before.clone(),
+                address: c.index.clone(),
+                scope: c.scope.clone(),
+                resource: before.clone(),
             });
         }
         resource_changes.push(ResourceChange {
             address: c.index,
             provider: c.provider,
-            nsg_id: c.nsg_id,
+            scope: c.scope,
             name,
             target: c.target,
             change: Change {
@@ -297,20 +358,14 @@ pub fn from_document(value: Value) -> Result<Plan, String> {
             continue;
         }
         let path = format!("planned_values.root_module.resources[{i}].values");
-        let rule = Rule::from_azurerm(&r.values).map_err(|e| at(path.clone(), e.0))?;
-        let nsg_id = r
-            .values
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(nsg_of_rule_id)
-            .ok_or_else(|| at(path, "`id` is not the id of a security rule".into()))?;
+        let resource = read_resource(&path, &r.kind, &r.scope, &r.values)?;
         prior.push(PriorResource {
             address: r.index,
-            nsg_id: nsg_id.to_string(),
-            rule,
+            scope: r.scope,
+            resource,
         });
     }
-    prior.sort_by(|a, b| address_order(&a.address, &b.address));
+    prior.sort_by(|a, b| name_order(&a.address, &b.address));
     let plan = Plan {
         format_version: doc.format_version,
         created_at: doc.created_at,

@@ -3,8 +3,8 @@
 //! anything is written (DESIGN §5b, "plans are checked, not trusted"); what it then writes
 //! comes from the derived plan, never from the file.
 //!
-//! Compared: the set of addresses, each change's action, every attribute of its `after` rule
-//! (every azurerm attribute), and `valid_until`. Not compared, because nothing is taken
+//! Compared: the set of addresses, each change's action, its `after` resource's type and every
+//! attribute value, and `valid_until`. Not compared, because nothing is taken
 //! from the file: the human reason, `action_reason`, the request details, findings, and
 //! `before` (the live rule: the fingerprints say whether live state moved).
 
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::plan::{Action, Plan, ResourceChange};
+use crate::plan::{Plan, ResourceChange};
 
 /// The first way `saved` differs from `derived`, in words naming the address and attribute;
 /// `None` when the saved plan holds exactly the derived changes.
@@ -40,7 +40,7 @@ pub fn first_difference(saved: &Plan, derived: &Plan) -> Option<String> {
         let Some(theirs) = saved_changes.get(address) else {
             return Some(format!(
                 "jit would {} `{address}`, which the plan file does not hold",
-                verb(change.action())
+                change.action().verb()
             ));
         };
         if theirs.len() > 1 {
@@ -57,7 +57,7 @@ pub fn first_difference(saved: &Plan, derived: &Plan) -> Option<String> {
         if !derived_changes.contains_key(address) {
             return Some(format!(
                 "the plan file would {} `{address}`, which jit would not do",
-                verb(theirs[0].action())
+                theirs[0].action().verb()
             ));
         }
     }
@@ -70,7 +70,7 @@ fn prior_difference(saved: &Plan, derived: &Plan) -> Option<String> {
     let rules = |plan: &Plan| -> BTreeMap<String, Value> {
         plan.prior
             .iter()
-            .map(|p| (p.address.clone(), p.rule.to_azurerm(&p.nsg_id)))
+            .map(|p| (p.address.clone(), p.resource.to_value()))
             .collect()
     };
     let (theirs, ours) = (rules(saved), rules(derived));
@@ -98,17 +98,20 @@ fn change_difference(saved: &ResourceChange, derived: &ResourceChange) -> Option
     if saved.action() != derived.action() {
         return Some(format!(
             "the plan file would {} it, jit would {} it",
-            verb(saved.action()),
-            verb(derived.action())
+            saved.action().verb(),
+            derived.action().verb()
         ));
     }
     match (&saved.change.after, &derived.change.after) {
         (None, None) => None,
         (Some(_), None) => Some("the plan file has an `after` rule, jit would have none".into()),
         (None, Some(_)) => Some("the plan file has no `after` rule".into()),
-        (Some(s), Some(d)) => {
-            attribute_difference(&s.to_azurerm(&saved.nsg_id), &d.to_azurerm(&derived.nsg_id))
-        }
+        (Some(s), Some(d)) if s.type_name() != d.type_name() => Some(format!(
+            "the plan file has a {}, jit would write a {}",
+            s.type_name(),
+            d.type_name()
+        )),
+        (Some(s), Some(d)) => attribute_difference(&s.to_value(), &d.to_value()),
     }
 }
 
@@ -156,18 +159,11 @@ fn show_time(t: Option<jiff::Timestamp>) -> String {
     t.map_or_else(|| "null".to_string(), |t| format!("`{t}`"))
 }
 
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::tests::{grant, live, plan, policy};
+    use crate::plan::Action;
+    use crate::platform::nsg::tests::{grant, live, plan, policy};
 
     fn derived() -> Plan {
         plan(
@@ -212,7 +208,8 @@ mod tests {
                     .after
                     .as_mut()
                     .unwrap()
-                    .sources = vec!["0.0.0.0/0".into()]
+                    .values
+                    .insert("source_address_prefix".into(), "0.0.0.0/0".into());
             },
             "`nsg-a/jit-allow-INC-1-ssh`: `source_address_prefix` is `\"0.0.0.0/0\"` in the plan \
              file, jit would write `\"198.51.100.7/32\"`",
@@ -224,7 +221,8 @@ mod tests {
                     .after
                     .as_mut()
                     .unwrap()
-                    .destination_ports = vec!["0-65535".into()]
+                    .values
+                    .insert("destination_port_range".into(), "0-65535".into());
             },
             "`destination_port_range`",
         );

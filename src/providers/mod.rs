@@ -1,11 +1,16 @@
-//! Providers: the only home of I/O against a firewall. Each reads live state (with a
-//! fingerprint per NSG) and applies a list of changes. The core never sees HTTP, `nft` or files.
+//! Providers: the only home of I/O against a firewall. Each reads scopes of live state (with a
+//! fingerprint each) and applies a batch of changes, one typed outcome per change, holding no
+//! state between the two. The core never sees HTTP, `nft` or files. docs/providers.md says what
+//! a provider implements and what the conformance suite (tests/conformance/) proves.
 
 pub mod azure;
 pub mod nftables;
 pub mod snapshot;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use jiff::Timestamp;
 
 use crate::live::Live;
 use crate::model::{ProviderConfig, ProviderDecl};
@@ -44,107 +49,130 @@ pub enum ProviderError {
     Other(String),
 }
 
-/// What happened to one change.
+/// What happened to one change: exactly one per change of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
-    Failed(String),
-    /// Not attempted because an earlier change to the same NSG failed.
+    /// The service refused or the write could not be made; `code` is the remote error code
+    /// where there is one (`PreconditionFailed`, `ENOENT`, …).
+    Failed {
+        code: Option<String>,
+        message: String,
+    },
+    /// Not attempted: the scope is not as it was planned (its fingerprint moved, or a write
+    /// found it changed). Re-planning that scope is the way forward.
+    Stale(String),
+    /// Not attempted because an earlier change to the same scope failed.
     Skipped(String),
 }
 
-/// The result of applying a plan's changes.
-#[derive(Debug, Default)]
-pub struct ApplyReport {
-    pub applied: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    /// NSGs whose live state moved away from the plan during apply (etag changed, 412): their
-    /// changes failed or were skipped, and re-planning them is the way forward.
-    pub stale: Vec<String>,
-}
-
-impl ApplyReport {
-    pub fn record(&mut self, outcome: &Outcome) {
-        match outcome {
-            Outcome::Applied => self.applied += 1,
-            Outcome::Failed(_) => self.failed += 1,
-            Outcome::Skipped(_) => self.skipped += 1,
+impl Outcome {
+    /// A failure without a remote code.
+    pub fn failed(message: impl Into<String>) -> Outcome {
+        Outcome::Failed {
+            code: None,
+            message: message.into(),
         }
     }
 
-    pub fn ok(&self) -> bool {
-        self.failed == 0 && self.skipped == 0
+    /// `applied`, `failed`, `stale`, `skipped`: the audit log's word.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Stale(_) => "stale",
+            Outcome::Skipped(_) => "skipped",
+        }
+    }
+
+    /// Why it was not applied, with the remote code: `PreconditionFailed: …`.
+    pub fn why(&self) -> Option<String> {
+        match self {
+            Outcome::Applied => None,
+            Outcome::Failed {
+                code: Some(code),
+                message,
+            } if !message.contains(code.as_str()) => Some(format!("{code}: {message}")),
+            Outcome::Failed { message, .. } => Some(message.clone()),
+            Outcome::Stale(why) | Outcome::Skipped(why) => Some(why.clone()),
+        }
+    }
+}
+
+/// What `apply` is asked to do: changes for one provider, in plan order, with the fingerprint
+/// of every scope as the plan saw it and the clock. A provider holds no state between `read`
+/// and `apply`: it checks each scope against `fingerprints` itself, right before writing it,
+/// and reports the changes of a scope that moved as [`Outcome::Stale`], writing none of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub changes: &'a [ResourceChange],
+    /// By scope id as the plan writes it (compare with [`crate::live::scope_key`]).
+    pub fingerprints: &'a BTreeMap<String, String>,
+    /// The machine's clock at apply (providers that set timeouts count from it).
+    pub now: Timestamp,
+}
+
+impl Batch<'_> {
+    /// The fingerprint the plan saw for scope `id`.
+    pub fn fingerprint(&self, id: &str) -> Option<&str> {
+        let key = crate::live::scope_key(id);
+        self.fingerprints
+            .iter()
+            .find(|(k, _)| crate::live::scope_key(k) == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// Called once per change, as soon as its outcome is known (before the next write to that
-/// NSG), so the audit log is never behind the firewall. May be called from several threads.
+/// scope), so the audit log is never behind the firewall. May be called from several threads.
 pub type OnOutcome<'a> = dyn Fn(&ResourceChange, &Outcome) + Sync + 'a;
 
+/// A live firewall. Stateless between calls: everything `apply` needs is in its [`Batch`].
 pub trait Provider {
     /// `<kind>.<name>`.
     fn address(&self) -> String;
 
-    /// Read the NSGs with these ids (as written in policy). An NSG that cannot be read on its
-    /// own account (it does not exist, the service refuses it, its body is not understood) is
-    /// listed in [`Live::failed`] with the error, and the others are still read: one missing
-    /// NSG never keeps jit from revoking access in the rest. `Err` is for a failure of the
-    /// whole read (the snapshot file cannot be read, no credentials, no connection).
-    fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError>;
+    /// Read the scopes with these ids (as written in policy), with a fingerprint each. A scope
+    /// that cannot be read on its own account (it does not exist, the service refuses it, its
+    /// body is not understood) is listed in [`Live::failed`] with the error, and the others are
+    /// still read: one missing scope never keeps jit from revoking access in the rest. `Err`
+    /// is for a failure of the whole read (the snapshot file cannot be read, no credentials,
+    /// no connection).
+    fn read(&self, scopes: &[String]) -> Result<Live, ProviderError>;
 
-    /// Apply `changes` (all for this provider, in plan order). Changes to one NSG are applied
-    /// in order and stop at the first failure; NSGs are independent. Every change gets exactly
-    /// one `on_outcome` call.
+    /// A cheaper read of many scopes that may lag behind the truth (an index that is
+    /// eventually consistent), for discovery only: `ops::plan` plans from it, then reads
+    /// again with [`Provider::read`] every scope the plan would change and plans those from
+    /// that read. `None` (the default) when the provider has no such read.
+    fn discover(&self, _scopes: &[String]) -> Result<Option<Live>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Apply the batch. Changes to one scope are applied in order and stop at the first
+    /// failure (the rest [`Outcome::Skipped`]); scopes are independent. Every change gets
+    /// exactly one `on_outcome` call, and the outcomes are returned in batch order. `Err` is
+    /// for a batch refused as a whole before anything was written.
     fn apply(
         &self,
-        changes: &[ResourceChange],
+        batch: Batch<'_>,
         on_outcome: &OnOutcome<'_>,
-    ) -> Result<ApplyReport, ProviderError>;
+    ) -> Result<Vec<Outcome>, ProviderError>;
 }
 
-/// Checks, before anything is written, that every change is one a provider may make, whatever
-/// the plan it came from says (DESIGN §5b): its rule name is a legal security rule name and is
-/// the name of its `after` rule; a create or update has an `after` rule that is managed (name
-/// prefix `<prefix>-` **and** the description marker). Whether the live rule an update or
-/// delete touches is managed is checked by each provider against the rule as it reads it.
-pub fn check_changes(changes: &[ResourceChange], rule_prefix: &str) -> Result<(), ProviderError> {
-    use crate::plan::Action;
-    for change in changes {
-        let refuse = |why: String| {
-            Err(ProviderError::Other(format!(
-                "refusing to apply `{}`: {why}; nothing was written",
-                change.address
-            )))
-        };
-        if !crate::compile::is_legal_rule_name(&change.name) {
-            return refuse(format!(
-                "`{}` is not a legal security rule name",
-                change.name
-            ));
-        }
-        let after = change.change.after.as_ref();
-        if let Some(after) = after {
-            if after.name != change.name {
-                return refuse(format!(
-                    "its rule is named `{}`, not `{}`",
-                    after.name, change.name
-                ));
-            }
-        }
-        match (change.action(), after) {
-            (Action::Delete, _) => {}
-            (_, None) => return refuse("it has no `after` rule".to_string()),
-            (_, Some(after)) if !after.is_managed(rule_prefix) => {
-                return refuse(format!(
-                    "the rule it would write is not managed by jit (a name starting with \
-                     `{rule_prefix}-` and `managed-by=jit` in its description)"
-                ))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+/// The outcomes of `changes` in batch order, from outcomes reported by address.
+pub fn in_order(
+    changes: &[ResourceChange],
+    reported: &std::collections::HashMap<String, Outcome>,
+) -> Vec<Outcome> {
+    changes
+        .iter()
+        .map(|c| {
+            reported
+                .get(&c.address)
+                .cloned()
+                .unwrap_or_else(|| Outcome::failed("this is a bug in jit: no outcome"))
+        })
+        .collect()
 }
 
 /// What every provider may need to start: where the config lives, how much to do at once.
@@ -152,7 +180,7 @@ pub fn check_changes(changes: &[ResourceChange], rule_prefix: &str) -> Result<()
 pub struct OpenOptions {
     /// The config directory; relative paths in provider blocks are resolved against it.
     pub config_dir: PathBuf,
-    /// Writes in flight at once, across NSGs (`--parallelism`).
+    /// Writes in flight at once, across scopes (`--parallelism`).
     pub parallelism: usize,
     /// The policy's `rule_prefix`: a provider changes or deletes only live rules whose name
     /// starts with `<prefix>-` and whose description carries the marker, and creates only such

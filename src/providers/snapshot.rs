@@ -16,6 +16,9 @@
 //! file's permission bits (a 0600 export stays 0600). Numbers keep their exact text (`1e400`,
 //! `0.10`, see `numbers`).
 //!
+//! `apply` checks, under the lock, that each NSG it writes still has the fingerprint the plan
+//! saw; the changes of one that moved are [`Outcome::Stale`] and none of them is written.
+//!
 //! Fingerprint of an NSG: its `etag` when it has one (apply then gives it a new one, as Azure
 //! does), else `sha256:` over the canonical JSON of its security rules. A hand edit of a file
 //! whose NSGs carry etags is therefore only noticed if the etag is changed too.
@@ -27,11 +30,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use crate::atomic::write_atomic;
 use crate::digest::{self, canonical_json};
-use crate::live::{name_from_id, nsg_key, Live, LiveNsg, LiveRule};
-use crate::nsg::{json_kind, Rule};
-use crate::plan::{Action, ResourceChange};
-use crate::providers::{ApplyReport, OnOutcome, Outcome, Provider, ProviderError};
+use crate::live::{name_from_id, scope_key, Live, Scope};
+use crate::plan::Action;
+use crate::platform::nsg::rule::json_kind;
+use crate::platform::nsg::typed::{rule_changes, RuleChange};
+use crate::platform::nsg::{self, LiveRule, Rule};
+use crate::providers::{Batch, OnOutcome, Outcome, Provider, ProviderError};
 
 const RULE_TYPE: &str = "Microsoft.Network/networkSecurityGroups/securityRules";
 
@@ -95,16 +101,18 @@ impl Provider for SnapshotProvider {
             context: format!("cannot read snapshot `{}`", self.path.display()),
             source,
         })?;
-        let wanted: HashSet<String> = nsg_ids.iter().map(|id| nsg_key(id)).collect();
+        let wanted: HashSet<String> = nsg_ids.iter().map(|id| scope_key(id)).collect();
         let mut live = read::read_live(&bytes, &self.path.display().to_string(), &wanted)?;
         for id in nsg_ids {
-            if !live.nsgs.contains_key(&nsg_key(id)) && !live.failed.contains_key(&nsg_key(id)) {
+            if !live.scopes.contains_key(&scope_key(id))
+                && !live.failed.contains_key(&scope_key(id))
+            {
                 let missing = ProviderError::NotFound {
                     what: "NSG",
                     id: format!("{id} (in snapshot `{}`)", self.path.display()),
                     hint: None,
                 };
-                live.failed.insert(nsg_key(id), missing.to_string());
+                live.failed.insert(scope_key(id), missing.to_string());
             }
         }
         Ok(live)
@@ -112,11 +120,12 @@ impl Provider for SnapshotProvider {
 
     fn apply(
         &self,
-        changes: &[ResourceChange],
+        batch: Batch<'_>,
         on_outcome: &OnOutcome<'_>,
-    ) -> Result<ApplyReport, ProviderError> {
+    ) -> Result<Vec<Outcome>, ProviderError> {
         // Refused before the file is even read: nothing is written.
-        super::check_changes(changes, &self.rule_prefix)?;
+        let changes =
+            rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;
         let real = self.resolved()?;
         // Held until this function returns: read, modify and rename as one step.
         let _lock = lock_exclusive(&real).map_err(|source| ProviderError::Io {
@@ -124,15 +133,26 @@ impl Provider for SnapshotProvider {
             source,
         })?;
         let (mut doc, original) = self.load(&real)?;
-        // The NSGs to change must be understood; the others are written back as they are.
-        let touched: HashSet<String> = changes.iter().map(|c| nsg_key(&c.nsg_id)).collect();
+        // The NSGs to change must be understood and as the plan saw them; the others are
+        // written back as they are.
+        let touched: HashSet<String> = changes.iter().map(|c| scope_key(c.nsg_id())).collect();
+        let mut stale: HashMap<String, String> = HashMap::new();
         for nsg in doc.nsgs() {
-            if touched.contains(&nsg_key(nsg_id(nsg).unwrap_or_default())) {
-                doc.live_nsg(nsg)?;
+            let id = nsg_id(nsg).unwrap_or_default();
+            if touched.contains(&scope_key(id)) {
+                let live = doc.live_nsg(nsg)?;
+                if batch.fingerprint(id) != Some(live.fingerprint.as_str()) {
+                    stale.insert(
+                        scope_key(id),
+                        format!(
+                            "stale: NSG `{}` changed since it was planned",
+                            live.shown_name()
+                        ),
+                    );
+                }
             }
         }
-        let (outcomes, changed) = doc.apply_changes(changes, &self.rule_prefix);
-        let mut report = ApplyReport::default();
+        let (outcomes, changed) = doc.apply_changes(&changes, &stale, &self.rule_prefix);
         let write_error = if changed {
             // Every jit apply holds the lock; a writer that does not (a hand edit, another
             // tool) may still have rewritten the file meanwhile: do not overwrite its work.
@@ -150,15 +170,16 @@ impl Provider for SnapshotProvider {
         } else {
             None
         };
+        let mut out = Vec::with_capacity(changes.len());
         for (change, outcome) in changes.iter().zip(outcomes) {
             let outcome = match (&write_error, outcome) {
-                (Some(e), Outcome::Applied) => Outcome::Failed(e.clone()),
+                (Some(e), Outcome::Applied) => Outcome::failed(e.clone()),
                 (_, outcome) => outcome,
             };
-            report.record(&outcome);
-            on_outcome(change, &outcome);
+            on_outcome(change.change, &outcome);
+            out.push(outcome);
         }
-        Ok(report)
+        Ok(out)
     }
 }
 
@@ -239,7 +260,7 @@ impl Document {
         for (i, nsg) in self.nsgs().iter().enumerate() {
             let id = nsg_id(nsg)
                 .ok_or_else(|| self.corrupt(format!("NSG #{} has no string `id`", i + 1)))?;
-            if !seen.insert(nsg_key(id)) {
+            if !seen.insert(scope_key(id)) {
                 return Err(self.corrupt(format!("NSG `{id}` appears twice")));
             }
         }
@@ -279,7 +300,7 @@ impl Document {
         }
     }
 
-    fn live_nsg(&self, nsg: &Value) -> Result<LiveNsg, ProviderError> {
+    fn live_nsg(&self, nsg: &Value) -> Result<Scope, ProviderError> {
         let id = nsg_id(nsg).unwrap_or_default().to_string();
         let name = nsg
             .get("name")
@@ -301,32 +322,33 @@ impl Document {
             Some(etag) => etag.to_string(),
             None => rules_hash(rules_value),
         };
-        Ok(LiveNsg {
-            id,
-            name,
-            fingerprint,
-            rules,
-        })
+        Ok(nsg::scope(id, name, fingerprint, rules))
     }
 
     /// Applies `changes` to the tree; one outcome per change, in order. Changes to one NSG stop
-    /// at its first failure. The flag says whether the tree changed.
+    /// at its first failure; those of a `stale` NSG are not made. The flag says whether the
+    /// tree changed.
     fn apply_changes(
         &mut self,
-        changes: &[ResourceChange],
+        changes: &[RuleChange<'_>],
+        stale: &HashMap<String, String>,
         rule_prefix: &str,
     ) -> (Vec<Outcome>, bool) {
         let index: HashMap<String, usize> = self
             .nsgs()
             .iter()
             .enumerate()
-            .map(|(i, nsg)| (nsg_key(nsg_id(nsg).unwrap_or_default()), i))
+            .map(|(i, nsg)| (scope_key(nsg_id(nsg).unwrap_or_default()), i))
             .collect();
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
         let mut touched: Vec<usize> = Vec::new();
         let mut outcomes = Vec::with_capacity(changes.len());
         for change in changes {
-            let key = nsg_key(&change.nsg_id);
+            let key = scope_key(change.nsg_id());
+            if let Some(why) = stale.get(&key) {
+                outcomes.push(Outcome::Stale(why.clone()));
+                continue;
+            }
             if let Some(first) = failed.get(&key) {
                 outcomes.push(Outcome::Skipped(format!(
                     "not attempted: an earlier change to this NSG failed (`{first}`)"
@@ -334,7 +356,10 @@ impl Document {
                 continue;
             }
             let result = match index.get(&key) {
-                None => Err(format!("NSG `{}` not found in the snapshot", change.nsg_id)),
+                None => Err(format!(
+                    "NSG `{}` not found in the snapshot",
+                    change.nsg_id()
+                )),
                 Some(&i) => apply_change(&mut self.nsgs_mut()[i], change, rule_prefix)
                     .map(|changed| (i, changed)),
             };
@@ -346,8 +371,8 @@ impl Document {
                     outcomes.push(Outcome::Applied);
                 }
                 Err(message) => {
-                    failed.insert(key, change.address.clone());
-                    outcomes.push(Outcome::Failed(message));
+                    failed.insert(key, change.address().to_string());
+                    outcomes.push(Outcome::failed(message));
                 }
             }
         }
@@ -447,7 +472,7 @@ fn is_managed(rule: &Value, rule_prefix: &str) -> bool {
 /// Applies one change to one NSG; `Ok(false)` when it was already in effect.
 fn apply_change(
     nsg: &mut Value,
-    change: &ResourceChange,
+    change: &RuleChange<'_>,
     rule_prefix: &str,
 ) -> Result<bool, String> {
     let shape = shape_of(nsg);
@@ -455,14 +480,14 @@ fn apply_change(
     let nsg_etag = nsg.get("etag").and_then(Value::as_str).map(str::to_string);
     let resource_group = nsg.get("resourceGroup").cloned();
     let rules = rules_of_mut(nsg)?;
-    let name = &change.name;
+    let name = change.name();
     let position = rules
         .iter()
         .position(|r| rule_name(r).is_some_and(|n| n.eq_ignore_ascii_case(name)));
     let action = change.action();
     match action {
         Action::Create | Action::Update => {
-            let after = change.change.after.as_ref().ok_or_else(|| {
+            let after = change.after.as_ref().ok_or_else(|| {
                 format!("this is a bug in jit: {action:?} of `{name}` has no `after`")
             })?;
             match position {
@@ -587,11 +612,11 @@ fn write_rule_fields(rule: &mut Value, after: &Rule) {
 
 /// After a write Azure gives the NSG and every rule written a new etag; so does the snapshot,
 /// when the NSG has etags at all.
-fn renew_etags(nsg: &mut Value, changes: &[ResourceChange]) {
+fn renew_etags(nsg: &mut Value, changes: &[RuleChange<'_>]) {
     let Some(old) = nsg.get("etag").and_then(Value::as_str).map(str::to_string) else {
         return;
     };
-    let id_key = nsg_key(nsg_id(nsg).unwrap_or_default());
+    let id_key = scope_key(nsg_id(nsg).unwrap_or_default());
     let hash = {
         let rules = rules_of(nsg).unwrap_or(&[]);
         digest::sha256_hex(format!("{old}{}", rules_hash(rules)).as_bytes())
@@ -607,8 +632,8 @@ fn renew_etags(nsg: &mut Value, changes: &[ResourceChange]) {
     nsg["etag"] = json!(etag);
     let written: HashSet<String> = changes
         .iter()
-        .filter(|c| nsg_key(&c.nsg_id) == id_key && c.action() != Action::Delete)
-        .map(|c| c.name.to_ascii_lowercase())
+        .filter(|c| scope_key(c.nsg_id()) == id_key && c.action() != Action::Delete)
+        .map(|c| c.name().to_ascii_lowercase())
         .collect();
     if let Ok(rules) = rules_of_mut(nsg) {
         for rule in rules.iter_mut() {
@@ -676,57 +701,6 @@ pub(crate) fn lock_exclusive(path: &Path) -> io::Result<fs::File> {
         .open(path.with_file_name(name))?;
     lock.lock()?;
     Ok(lock)
-}
-
-/// Writes a file atomically: `fill` writes a temporary file in the same directory, which is
-/// flushed to disk and renamed over `path`. On any error the temporary file is removed and
-/// `path` is untouched. When `path` exists, the new file gets its permission bits (a 0600
-/// file stays 0600). `path` itself is replaced: resolve a symbolic link first to write
-/// through it.
-pub(crate) fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
-) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let existing = fs::metadata(path).ok();
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        if existing.is_some() {
-            // Never wider than the file it replaces, not even while it is being written.
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        if let Some(meta) = existing {
-            file.set_permissions(meta.permissions())?;
-        }
-        fill(&mut file)?;
-        file.flush()?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 mod numbers;

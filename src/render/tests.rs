@@ -1,7 +1,7 @@
 //! Tests of the text and JSON renderings of one plan with every kind of change and finding.
 
-use crate::plan::tests::{deny, grant, live, plan, policy, rule};
 use crate::plan::Plan;
+use crate::platform::nsg::tests::{deny, grant, live, plan, policy, rule};
 use crate::render::{json, text};
 
 fn sample() -> Plan {
@@ -39,35 +39,35 @@ jit will perform the following actions:
 
   # nsg-a/jit-allow-INC-1-ssh will be destroyed
   # (request expired 12m ago)
-  - security_rule "nsg-a/jit-allow-INC-1-ssh" {
-      - priority                   = 101
-      - direction                  = "Inbound"
+  - resource "azurerm_network_security_rule" "nsg-a/jit-allow-INC-1-ssh" {
       - access                     = "Allow"
+      - description                = "managed-by=jit; request=INC-1; expires=2026-11-25T14:25:00Z"
+      - destination_address_prefix = "10.0.1.4"
+      - destination_port_range     = "22"
+      - direction                  = "Inbound"
+      - priority                   = 101
       - protocol                   = "Tcp"
       - source_address_prefix      = "198.51.100.7/32"
       - source_port_range          = "*"
-      - destination_address_prefix = "10.0.1.4"
-      - destination_port_range     = "22"
-      - description                = "managed-by=jit; request=INC-1; expires=2026-11-25T14:25:00Z"
     }
 
   # nsg-a/jit-allow-INC-4211-ssh will be created
   # (request INC-4211 active until 16:00Z)
-  + security_rule "nsg-a/jit-allow-INC-4211-ssh" {
-      + priority                   = 100
-      + direction                  = "Inbound"
+  + resource "azurerm_network_security_rule" "nsg-a/jit-allow-INC-4211-ssh" {
       + access                     = "Allow"
+      + description                = "managed-by=jit; request=INC-4211; expires=2026-11-25T16:00:00Z"
+      + destination_address_prefix = "10.0.1.4"
+      + destination_port_range     = "22"
+      + direction                  = "Inbound"
+      + priority                   = 100
       + protocol                   = "Tcp"
       + source_address_prefix      = "198.51.100.7/32"
       + source_port_range          = "*"
-      + destination_address_prefix = "10.0.1.4"
-      + destination_port_range     = "22"
-      + description                = "managed-by=jit; request=INC-4211; expires=2026-11-25T16:00:00Z"
     }
 
   # nsg-a/jit-deny-web-1-ssh will be updated in-place
   # (changed outside jit)
-  ~ security_rule "nsg-a/jit-deny-web-1-ssh" {
+  ~ resource "azurerm_network_security_rule" "nsg-a/jit-deny-web-1-ssh" {
       ~ source_address_prefix = "10.0.0.0/8" -> "*"
     }
 
@@ -92,7 +92,7 @@ fn colour_only_when_asked() {
     text::render(&plan, true, &mut coloured).unwrap();
     let coloured = String::from_utf8(coloured).unwrap();
     assert!(
-        coloured.contains("\x1b[32m+\x1b[0m security_rule"),
+        coloured.contains("\x1b[32m+\x1b[0m resource \"azurerm_network_security_rule\""),
         "{coloured}"
     );
     assert!(coloured.contains("\x1b[31m-"));
@@ -181,12 +181,13 @@ fn json_plan_has_the_terraform_shape() {
 /// at 11:00 and its rule is still open, CHG-1010 is scheduled for tomorrow.
 #[test]
 fn quickstart_plan() {
-    use crate::compile::compile;
-    use crate::live::{nsg_key, Live, LiveNsg, LiveRule};
+    use crate::live::Live;
     use crate::model::{
         Grant, Policy, Port, Protocol, ProviderConfig, ProviderDecl, Settings, Target,
     };
-    use crate::nsg::Rule;
+    use crate::plan::compile;
+    use crate::platform::nsg::Rule;
+    use crate::platform::nsg::{self, LiveRule};
     use jiff::SignedDuration;
 
     let snapshot: serde_json::Value =
@@ -195,21 +196,18 @@ fn quickstart_plan() {
     for nsg in snapshot["value"].as_array().unwrap() {
         let id = nsg["id"].as_str().unwrap();
         let rules = nsg["properties"]["securityRules"].as_array().unwrap();
-        live.nsgs.insert(
-            nsg_key(id),
-            LiveNsg {
-                id: id.into(),
-                name: nsg["name"].as_str().unwrap().into(),
-                fingerprint: "etag".into(),
-                rules: rules
-                    .iter()
-                    .map(|r| LiveRule {
-                        rule: Rule::from_arm(r).unwrap(),
-                        etag: None,
-                    })
-                    .collect(),
-            },
-        );
+        live.insert(nsg::scope(
+            id.into(),
+            nsg["name"].as_str().unwrap().into(),
+            "etag".into(),
+            rules
+                .iter()
+                .map(|r| LiveRule {
+                    rule: Rule::from_arm(r).unwrap(),
+                    etag: None,
+                })
+                .collect(),
+        ));
     }
     let nsg = |name: &str| {
         format!("/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/{name}")
@@ -335,8 +333,8 @@ fn summary_counts_findings_and_lists_accepted_ones() {
     };
     let finding = Finding {
         kind: FindingKind::Exposure,
-        nsg_id: crate::plan::tests::NSG.into(),
-        rule: "open".into(),
+        scope: crate::platform::nsg::tests::NSG.into(),
+        resource: "open".into(),
         message: "rule `open` opens port 22".into(),
     };
     plan.findings = vec![finding.clone()];
@@ -348,8 +346,8 @@ fn summary_counts_findings_and_lists_accepted_ones() {
     plan.findings.clear();
     plan.accepted = vec![AcceptedFinding {
         kind: FindingKind::Exposure,
-        nsg_id: finding.nsg_id,
-        rule: finding.rule,
+        scope: finding.scope,
+        resource: finding.resource,
         message: finding.message,
         accept: "lb-health-probe".into(),
         justification: "CHG-88 probes".into(),

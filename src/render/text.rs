@@ -1,6 +1,6 @@
 //! Pure: the plan as Terraform-style text for people. A header, one block per change (`+`
-//! create, `~` update, `-` destroy) with its address, its reason and the rule's properties (only
-//! the changed ones, `old -> new`, for an update), findings as `Warning:` blocks, accepted
+//! create, `~` update, `-` destroy) with its address, its reason and the resource's attributes
+//! its schema shows (only the changed ones, `old -> new`, for an update), findings as `Warning:` blocks, accepted
 //! findings as `Accepted:` blocks, errors as `Error:` blocks, and the summary line, which counts
 //! the findings that need attention. Colour only when the caller asks for it; the words
 //! carry all the meaning without it. Scripts should read the JSON plan instead.
@@ -10,8 +10,8 @@ use std::io;
 use anstyle::{AnsiColor, Effects, Style};
 
 use crate::live::name_from_id;
-use crate::nsg::Rule;
 use crate::plan::{Action, FindingKind, Plan, ResourceChange};
+use crate::resource::show_value;
 
 /// Writes `plan` as text. `color` adds ANSI colours (the caller decides: a TTY, no `NO_COLOR`).
 pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<()> {
@@ -26,13 +26,9 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
             out,
             "Resource actions are indicated with the following symbols:"
         )?;
-        for (action, words) in [
-            (Action::Create, "create"),
-            (Action::Update, "update in-place"),
-            (Action::Delete, "destroy"),
-        ] {
-            if plan.resource_changes.iter().any(|c| c.action() == action) {
-                writeln!(out, "  {} {words}", paint.symbol(action))?;
+        for action in Action::ALL {
+            if plan.count(action) > 0 {
+                writeln!(out, "  {} {}", paint.symbol(action), action.legend())?;
             }
         }
         writeln!(out)?;
@@ -46,13 +42,13 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
     for finding in &plan.findings {
         writeln!(
             out,
-            "{}: {} in NSG {}",
+            "{}: {} in {}",
             paint.paint(
                 Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
                 "Warning"
             ),
             kind_words(finding.kind),
-            name_from_id(&finding.nsg_id)
+            scope_words(&finding.scope)
         )?;
         writeln!(out, "  {}", finding.message)?;
         writeln!(out)?;
@@ -60,10 +56,10 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
     for accepted in &plan.accepted {
         writeln!(
             out,
-            "{}: {} in NSG {}",
+            "{}: {} in {}",
             paint.paint(Style::new().bold(), "Accepted"),
             kind_words(accepted.kind),
-            name_from_id(&accepted.nsg_id)
+            scope_words(&accepted.scope)
         )?;
         writeln!(out, "  {}", accepted.message)?;
         writeln!(
@@ -76,12 +72,12 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
     for warning in &plan.warnings {
         writeln!(
             out,
-            "{}: grant open to any source in NSG {}",
+            "{}: grant open to any source in {}",
             paint.paint(
                 Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
                 "Warning"
             ),
-            name_from_id(&warning.nsg_id)
+            scope_words(&warning.scope)
         )?;
         writeln!(out, "  {}", warning.message)?;
         writeln!(out)?;
@@ -96,8 +92,8 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
             ),
             error.message
         )?;
-        match &error.nsg_id {
-            Some(id) => writeln!(out, "  in NSG {id}")?,
+        match &error.scope {
+            Some(id) => writeln!(out, "  in {} {id}", crate::platform::scope_noun(id))?,
             None => writeln!(out, "  in the configuration")?,
         }
         writeln!(out)?;
@@ -134,6 +130,13 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
     }
 }
 
+pub use crate::platform::scope_noun;
+
+/// `NSG web-nsg`: the scope's kind and name.
+pub fn scope_words(id: &str) -> String {
+    format!("{} {}", crate::platform::scope_noun(id), name_from_id(id))
+}
+
 fn kind_words(kind: FindingKind) -> &'static str {
     match kind {
         FindingKind::Exposure => "exposure",
@@ -144,53 +147,49 @@ fn kind_words(kind: FindingKind) -> &'static str {
 
 fn render_change(change: &ResourceChange, paint: Paint, out: &mut dyn io::Write) -> io::Result<()> {
     let action = change.action();
-    let verb = match action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in-place",
-        Action::Delete => "will be destroyed",
-    };
     let comment = Style::new().effects(Effects::DIMMED);
     writeln!(
         out,
         "  {}",
-        paint.paint(comment, &format!("# {} {verb}", change.address))
+        paint.paint(
+            comment,
+            &format!("# {} {}", change.address, action.future())
+        )
     )?;
     writeln!(
         out,
         "  {}",
         paint.paint(comment, &format!("# ({})", change.reason))
     )?;
+    let (before, after) = (&change.change.before, &change.change.after);
+    let Some(schema) = after.as_ref().or(before.as_ref()).map(|r| r.schema) else {
+        return Ok(());
+    };
     writeln!(
         out,
-        "  {} security_rule \"{}\" {{",
+        "  {} resource \"{}\" \"{}\" {{",
         paint.symbol(action),
+        schema.type_name,
         change.address
     )?;
-    // Application security groups are shown only when a side has some (jit's rules never do).
-    let asgs = [&change.change.before, &change.change.after]
-        .into_iter()
-        .flatten()
-        .any(|r| !r.source_asgs.is_empty() || !r.destination_asgs.is_empty());
-    let lines: Vec<(Action, &str, String)> = match (&change.change.before, &change.change.after) {
-        (Some(before), Some(after)) => properties(before, asgs)
-            .into_iter()
-            .zip(properties(after, asgs))
-            .filter(|((key, old), (_, new))| {
-                if *key == "protocol" {
-                    !old.eq_ignore_ascii_case(new)
-                } else {
-                    old != new
-                }
+    // The schema's shown attributes: every one set for a create or destroy, the changed ones
+    // (`old -> new`) for an update.
+    let shown = schema.attributes.iter().filter(|a| a.shown);
+    let lines: Vec<(Action, &str, String)> = match (before, after) {
+        (Some(before), Some(after)) => shown
+            .filter(|a| !a.same(before.get(a.name), after.get(a.name)))
+            .map(|a| {
+                let (old, new) = (before.get(a.name), after.get(a.name));
+                (
+                    Action::Update,
+                    a.name,
+                    format!("{} -> {}", show_value(old), show_value(new)),
+                )
             })
-            .map(|((key, old), (_, new))| (Action::Update, key, format!("{old} -> {new}")))
             .collect(),
-        (None, Some(rule)) => properties(rule, asgs)
-            .into_iter()
-            .map(|(k, v)| (Action::Create, k, v))
-            .collect(),
-        (Some(rule), None) => properties(rule, asgs)
-            .into_iter()
-            .map(|(k, v)| (Action::Delete, k, v))
+        (Some(side), None) | (None, Some(side)) => shown
+            .filter(|a| !side.get(a.name).is_null())
+            .map(|a| (action, a.name, show_value(side.get(a.name))))
             .collect(),
         (None, None) => Vec::new(),
     };
@@ -203,49 +202,6 @@ fn render_change(change: &ResourceChange, paint: Paint, out: &mut dyn io::Write)
         )?;
     }
     writeln!(out, "    }}")
-}
-
-/// The displayed properties of a rule, in a fixed order, values as they read in HCL; with
-/// `asgs`, the application security groups too (azurerm's names).
-fn properties(rule: &Rule, asgs: bool) -> Vec<(&'static str, String)> {
-    let list = |items: &[String]| match items {
-        [one] => quote(one),
-        many => format!(
-            "[{}]",
-            many.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
-        ),
-    };
-    let mut out = vec![
-        ("priority", rule.priority.to_string()),
-        ("direction", quote(&rule.direction.to_string())),
-        ("access", quote(&rule.access.to_string())),
-        ("protocol", quote(&rule.protocol)),
-        ("source_address_prefix", list(&rule.sources)),
-        ("source_port_range", list(&rule.source_ports)),
-        ("destination_address_prefix", list(&rule.destinations)),
-        ("destination_port_range", list(&rule.destination_ports)),
-        (
-            "description",
-            rule.description
-                .as_deref()
-                .map_or("null".to_string(), quote),
-        ),
-    ];
-    if asgs {
-        out.push((
-            "source_application_security_group_ids",
-            list(&rule.source_asgs),
-        ));
-        out.push((
-            "destination_application_security_group_ids",
-            list(&rule.destination_asgs),
-        ));
-    }
-    out
-}
-
-fn quote(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
 }
 
 #[derive(Clone, Copy)]

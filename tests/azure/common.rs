@@ -8,8 +8,8 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use jit::nsg::Rule;
 use jit::plan::{Action, ActionReason, Change, ResourceChange};
+use jit::platform::nsg::Rule;
 use jit::providers::azure::{
     AccessToken, AuthError, AzureOptions, AzureProvider, RetryPolicy, TokenProvider,
 };
@@ -84,13 +84,13 @@ pub fn change(
     ResourceChange {
         address: format!("{nsg}/{name}"),
         provider: "azure.test".into(),
-        nsg_id: nsg_id(nsg),
+        scope: nsg_id(nsg),
         name,
         target: Some("web-1".into()),
         change: Change {
             actions: vec![action],
-            before,
-            after,
+            before: before.map(|r| r.to_resource(&nsg_id(nsg))),
+            after: after.map(|r| r.to_resource(&nsg_id(nsg))),
         },
         action_reason: ActionReason::LockDown,
         reason: "lock-down".into(),
@@ -191,8 +191,10 @@ pub fn stored_rules(emu: &Emulator, nsg: &str) -> Vec<Value> {
 /// The rule `name` of NSG `nsg` as the provider reads it now.
 pub fn live_rule(p: &AzureProvider, nsg: &str, name: &str) -> Rule {
     let live = p.read(&[nsg_id(nsg)]).expect("the NSG reads");
-    let nsg = live.nsg(&nsg_id(nsg)).expect("the NSG is in live state");
-    let found = nsg.rules.iter().find(|r| r.rule.name == name);
+    let scope = live.scope(&nsg_id(nsg)).expect("the NSG is in live state");
+    let found = jit::platform::nsg::rules(scope)
+        .iter()
+        .find(|r| r.rule.name == name);
     found.expect("the rule exists").rule.clone()
 }
 
@@ -216,4 +218,47 @@ pub fn stand_in_az() -> tempfile::TempDir {
         std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     bin
+}
+
+thread_local! {
+    /// The fingerprints of the last [`read`] on this thread: what a plan made from it carries.
+    static LAST_READ: std::cell::RefCell<std::collections::BTreeMap<String, String>> =
+        Default::default();
+}
+
+/// Reads like a plan does, remembering the fingerprints for [`batch_apply`].
+pub fn read(
+    p: &dyn jit::providers::Provider,
+    ids: &[String],
+) -> Result<jit::live::Live, jit::providers::ProviderError> {
+    let live = p.read(ids)?;
+    LAST_READ.with(|last| {
+        let mut last = last.borrow_mut();
+        for scope in live.scopes.values() {
+            last.insert(scope.id.clone(), scope.fingerprint.clone());
+        }
+    });
+    Ok(live)
+}
+
+/// Applies `changes` as a plan made from the last [`read`] would, calling `on_outcome` per
+/// change.
+pub fn batch_apply(
+    p: &dyn jit::providers::Provider,
+    changes: &[ResourceChange],
+    on_outcome: &jit::providers::OnOutcome<'_>,
+) -> Result<Vec<jit::providers::Outcome>, jit::providers::ProviderError> {
+    let fingerprints = LAST_READ.with(|last| last.borrow().clone());
+    let outcomes = p.apply(
+        jit::providers::Batch {
+            changes,
+            fingerprints: &fingerprints,
+            now: jiff::Timestamp::now(),
+        },
+        on_outcome,
+    );
+    // The next plan is made from what this apply left behind.
+    let touched: Vec<String> = changes.iter().map(|c| c.scope.clone()).collect();
+    let _ = read(p, &touched);
+    outcomes
 }

@@ -187,7 +187,7 @@ fn an_exposure_through_arm_exits_2_with_the_flag_0_without_and_1_on_error() {
         .code(2),
     );
     assert_eq!(plan["resource_changes"], json!([]));
-    assert_eq!(plan["findings"][0]["rule"], "ssh-anywhere");
+    assert_eq!(plan["findings"][0]["resource"], "ssh-anywhere");
     // Without the exposure, nothing needs attention.
     let clean = self::lab(vec![lock_down()], "");
     clean
@@ -254,7 +254,7 @@ fn asg_rules_read_from_arm_are_exposures() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["rule"].as_str().unwrap())
+        .map(|f| f["resource"].as_str().unwrap())
         .collect();
     assert_eq!(rules, ["from-asg", "to-asg"]);
 }
@@ -353,7 +353,7 @@ fn a_stray_asg_on_a_managed_rule_is_shown_and_put_back_through_arm() {
         .code(2)
         .stdout_has("# a/jit-deny-web-1-ssh will be updated in-place")
         .stdout_has(&format!(
-            "~ source_application_security_group_ids = \"{}\" -> []",
+            "~ source_application_security_group_ids = [\"{}\"] -> null",
             asg()
         ))
         .stdout_has("Plan: 0 to add, 1 to change, 0 to destroy.");
@@ -371,13 +371,13 @@ fn a_stray_asg_on_a_managed_rule_is_shown_and_put_back_through_arm() {
 
 #[test]
 fn the_emulator_refuses_prefixes_beside_application_security_groups() {
-    use jit::providers::Provider;
     let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
     let p = provider(&emu);
     let mut both = deny("jit-deny-web-1-ssh", 22, 4000);
     both.source_asgs = vec![asg()];
     let outcomes = std::sync::Mutex::new(Vec::new());
-    p.apply(&[create("a", both)], &|_c, o| {
+    read(&p, &[nsg_id("a")]).unwrap();
+    batch_apply(&p, &[create("a", both)], &|_c, o| {
         outcomes.lock().unwrap().push(format!("{o:?}"))
     })
     .unwrap();

@@ -2,7 +2,7 @@
 //! resource group (listed page by page through `nextLink`), a near name or how many there are;
 //! a missing resource group is said as such; a failed listing leaves the plain error.
 
-use jit::live::nsg_key;
+use jit::live::scope_key;
 use jit::providers::Provider;
 
 use crate::common::*;
@@ -18,7 +18,7 @@ fn not_found(p: &jit::providers::azure::AzureProvider, id: &str) -> (String, Opt
     let live = p
         .read(&[id.to_string()])
         .expect("a missing NSG fails only itself");
-    let text = live.failed[&nsg_key(id)].clone();
+    let text = live.failed[&scope_key(id)].clone();
     assert!(
         text.starts_with("network security group not found: "),
         "{text}"

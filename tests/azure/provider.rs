@@ -9,18 +9,40 @@ use jit::providers::{Outcome, Provider};
 use crate::common::*;
 use crate::emulator::{DeletePolling, EmulatorConfig, Fault, FaultKind, Trigger};
 
-/// Applies `changes`, returning the report and every outcome by address.
-fn apply(
-    p: &dyn Provider,
-    changes: &[ResourceChange],
-) -> (jit::providers::ApplyReport, Vec<(String, Outcome)>) {
+/// Outcomes counted.
+#[derive(Debug)]
+struct Report {
+    applied: usize,
+    failed: usize,
+    skipped: usize,
+    /// Scopes with a stale outcome, sorted.
+    stale: Vec<String>,
+}
+
+/// Applies `changes` as planned from the last `read`, returning the counts and every outcome
+/// by address.
+fn apply(p: &dyn Provider, changes: &[ResourceChange]) -> (Report, Vec<(String, Outcome)>) {
     let seen = Mutex::new(Vec::new());
-    let report = p
-        .apply(changes, &|c, o| {
-            seen.lock().unwrap().push((c.address.clone(), o.clone()))
-        })
-        .unwrap();
+    let returned = batch_apply(p, changes, &|c, o| {
+        seen.lock().unwrap().push((c.address.clone(), o.clone()))
+    })
+    .unwrap();
     let mut seen = seen.into_inner().unwrap();
+    assert_eq!(returned.len(), changes.len(), "one outcome per change");
+    let count = |f: fn(&Outcome) -> bool| returned.iter().filter(|o| f(o)).count();
+    let mut stale: Vec<String> = changes
+        .iter()
+        .zip(&returned)
+        .filter(|(_, o)| matches!(o, Outcome::Stale(_)))
+        .map(|(c, _)| c.scope.clone())
+        .collect();
+    stale.dedup();
+    let report = Report {
+        applied: count(|o| matches!(o, Outcome::Applied)),
+        failed: count(|o| matches!(o, Outcome::Failed { .. })),
+        skipped: count(|o| matches!(o, Outcome::Skipped(_))),
+        stale,
+    };
     seen.sort_by(|a, b| a.0.cmp(&b.0));
     (report, seen)
 }
@@ -30,9 +52,9 @@ fn reads_one_get_per_nsg_with_etags() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let p = provider(&emu);
     let ids = vec![nsg_id("a"), nsg_id("b"), nsg_id("A")];
-    let live = p.read(&ids).unwrap();
-    assert_eq!(live.nsgs.len(), 2);
-    let a = live.nsg(&nsg_id("a")).unwrap();
+    let live = read(&p, &ids).unwrap();
+    assert_eq!(live.scopes.len(), 2);
+    let a = jit::platform::nsg::live_nsg(live.scope(&nsg_id("a")).unwrap());
     let stored = emu.nsg(&nsg_id("a")).unwrap();
     assert_eq!(a.fingerprint, stored["etag"].as_str().unwrap());
     assert_eq!(a.rules.len(), 3);
@@ -60,8 +82,8 @@ fn a_missing_nsg_is_not_found_and_a_foreign_subscription_is_refused() {
     let live = p
         .read(&[nsg_id("nope"), other.clone(), odd.clone(), nsg_id("a")])
         .unwrap();
-    assert_eq!(live.nsgs.len(), 1);
-    let why = |id: &str| live.failed[&jit::live::nsg_key(id)].clone();
+    assert_eq!(live.scopes.len(), 1);
+    let why = |id: &str| live.failed[&jit::live::scope_key(id)].clone();
     assert!(why(&nsg_id("nope")).starts_with("network security group not found"));
     let err = why(&other);
     assert!(
@@ -93,7 +115,7 @@ fn creates_updates_and_deletes_rules_one_by_one_leaving_foreign_rules_alone() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
     let seeded = stored_rules(&emu, "a");
     let p = provider(&emu);
-    p.read(&[nsg_id("a")]).unwrap();
+    read(&p, &[nsg_id("a")]).unwrap();
     let (report, outcomes) = apply(
         &p,
         &[
@@ -155,9 +177,9 @@ fn re_applying_is_a_no_op() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
     let p = provider(&emu);
     let changes = [create("a", deny("jit-deny-web-1-ssh", 22, 4000))];
-    p.read(&[nsg_id("a")]).unwrap();
+    read(&p, &[nsg_id("a")]).unwrap();
     assert_eq!(apply(&p, &changes).0.applied, 1);
-    p.read(&[nsg_id("a")]).unwrap();
+    read(&p, &[nsg_id("a")]).unwrap();
     emu.reset_stats();
     let (report, _) = apply(&p, &changes);
     assert_eq!(report.applied, 1);
@@ -172,7 +194,7 @@ fn re_applying_is_a_no_op() {
 fn an_nsg_changed_since_the_read_is_stale_and_untouched() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let p = provider(&emu);
-    p.read(&[nsg_id("a"), nsg_id("b")]).unwrap();
+    read(&p, &[nsg_id("a"), nsg_id("b")]).unwrap();
     // Someone edits NSG a behind jit's back: new etag.
     let mut body = emu.nsg(&nsg_id("a")).unwrap();
     body.as_object_mut().unwrap().remove("etag");
@@ -185,9 +207,9 @@ fn an_nsg_changed_since_the_read_is_stale_and_untouched() {
         ],
     );
     assert_eq!(report.stale, vec![nsg_id("a")]);
-    assert_eq!((report.applied, report.skipped), (1, 1), "{outcomes:?}");
+    assert_eq!((report.applied, report.skipped), (1, 0), "{outcomes:?}");
     assert!(
-        matches!(&outcomes[0].1, Outcome::Skipped(why) if why.contains("stale")),
+        matches!(&outcomes[0].1, Outcome::Stale(why) if why.contains("stale")),
         "{outcomes:?}"
     );
     assert!(stored_rule(&emu, "a", "jit-deny-web-1-ssh").is_none());
@@ -198,7 +220,7 @@ fn an_nsg_changed_since_the_read_is_stale_and_untouched() {
 fn a_rule_changed_during_apply_is_a_412_and_stale() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
     let p = provider(&emu);
-    p.read(&[nsg_id("a")]).unwrap();
+    read(&p, &[nsg_id("a")]).unwrap();
     apply(&p, &[create("a", deny("jit-deny-web-1-ssh", 22, 4000))]);
     let before = live_rule(&p, "a", "jit-deny-web-1-ssh");
     // The PUT is held for 400 ms; meanwhile someone else edits the rule.
@@ -232,10 +254,10 @@ fn a_rule_changed_during_apply_is_a_412_and_stale() {
         )
     });
     assert_eq!(emu.stats().precondition_failed, 1);
-    assert_eq!(report.failed, 1, "{outcomes:?}");
+    assert_eq!(report.failed, 0, "{outcomes:?}");
     assert_eq!(report.stale, vec![nsg_id("a")]);
     assert!(
-        matches!(&outcomes[0].1, Outcome::Failed(why) if why.contains("stale") && why.contains("PreconditionFailed")),
+        matches!(&outcomes[0].1, Outcome::Stale(why) if why.contains("stale") && why.contains("PreconditionFailed")),
         "{outcomes:?}"
     );
     assert_eq!(
@@ -248,14 +270,10 @@ fn a_rule_changed_during_apply_is_a_412_and_stale() {
 fn fault_case(
     fault: Fault,
     config: EmulatorConfig,
-) -> (
-    jit::providers::ApplyReport,
-    Vec<(String, Outcome)>,
-    crate::emulator::Emulator,
-) {
+) -> (Report, Vec<(String, Outcome)>, crate::emulator::Emulator) {
     let emu = emulator_with(config, &["a", "b"]);
     let p = provider(&emu);
-    p.read(&[nsg_id("a"), nsg_id("b")]).unwrap();
+    read(&p, &[nsg_id("a"), nsg_id("b")]).unwrap();
     emu.set_faults(vec![fault]);
     let (report, outcomes) = apply(
         &p,
@@ -318,7 +336,7 @@ fn a_failed_operation_fails_that_change_and_skips_the_rest_of_its_nsg_only() {
         .find(|(a, _)| a == "a/jit-deny-web-1-ssh")
         .unwrap();
     assert!(
-        matches!(&failed.1, Outcome::Failed(why) if why.contains("operation failed")),
+        matches!(&failed.1, Outcome::Failed { message: why, .. } if why.contains("operation failed")),
         "{outcomes:?}"
     );
     assert!(matches!(
@@ -346,7 +364,7 @@ fn a_persistent_error_reports_arm_code_and_details() {
         (1, 1, 1),
         "{outcomes:?}"
     );
-    let (_, Outcome::Failed(why)) = outcomes
+    let (_, Outcome::Failed { message: why, .. }) = outcomes
         .iter()
         .find(|(a, _)| a == "a/jit-deny-web-1-ssh")
         .unwrap()
@@ -357,17 +375,18 @@ fn a_persistent_error_reports_arm_code_and_details() {
 }
 
 #[test]
-fn an_arm_validation_error_is_not_retried() {
+fn a_priority_conflict_is_not_retried_and_makes_the_nsg_stale() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a"]);
     let p = provider(&emu);
-    p.read(&[nsg_id("a")]).unwrap();
-    // Priority 130 is taken by the foreign rule1 (Inbound).
+    read(&p, &[nsg_id("a")]).unwrap();
+    // Priority 130 is taken by the foreign rule1 (Inbound): jit never plans that, so a conflict
+    // means the NSG is not what the plan saw, and re-planning places the rule elsewhere.
     let (report, outcomes) = apply(&p, &[create("a", deny("jit-deny-web-1-http", 80, 130))]);
-    assert_eq!(report.failed, 1, "{outcomes:?}");
-    let Outcome::Failed(why) = &outcomes[0].1 else {
+    assert_eq!(report.stale, vec![nsg_id("a")], "{outcomes:?}");
+    let Outcome::Stale(why) = &outcomes[0].1 else {
         panic!()
     };
-    assert!(why.contains("400"), "{why}");
+    assert!(why.contains("400 SecurityRuleConflict"), "{why}");
     assert_eq!(emu.stats().requests_by("PUT"), 1);
 }
 
@@ -379,7 +398,7 @@ fn deletes_follow_location_polling_too() {
     };
     let emu = emulator_with(config, &["a"]);
     let p = provider(&emu);
-    p.read(&[nsg_id("a")]).unwrap();
+    read(&p, &[nsg_id("a")]).unwrap();
     apply(&p, &[create("a", deny("jit-deny-web-1-ssh", 22, 4000))]);
     let before = live_rule(&p, "a", "jit-deny-web-1-ssh");
     let (report, outcomes) = apply(&p, &[change("a", Action::Delete, Some(before), None)]);
@@ -397,7 +416,7 @@ fn throttling_is_waited_out_and_paced() {
     let emu = emulator_with(config, &refs);
     let p = provider(&emu);
     let ids: Vec<String> = names.iter().map(|n| nsg_id(n)).collect();
-    p.read(&ids).unwrap();
+    read(&p, &ids).unwrap();
     let changes: Vec<_> = names
         .iter()
         .flat_map(|n| {

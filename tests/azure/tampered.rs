@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use jit::plan::Action;
-use jit::providers::{Outcome, Provider};
+use jit::providers::Outcome;
 
 use crate::cli::{setup, Setup, DURING};
 use crate::common::*;
@@ -126,8 +126,14 @@ fn tampered_saved_plans_are_refused_with_nothing_written() {
             Box::new(|doc| {
                 let mut extra = change_of(doc, "allow").clone();
                 crate::plan_doc::set_index(&mut extra, "b/jit-allow-backdoor-ssh");
-                extra["nsg_id"] = json!(nsg_id("b"));
-                extra["change"]["after"]["name"] = json!("jit-allow-backdoor-ssh");
+                extra["scope"] = json!(nsg_id("b"));
+                let after = &mut extra["change"]["after"];
+                after["name"] = json!("jit-allow-backdoor-ssh");
+                after["network_security_group_name"] = json!("b");
+                after["id"] = json!(format!(
+                    "{}/securityRules/jit-allow-backdoor-ssh",
+                    nsg_id("b")
+                ));
                 doc["resource_changes"].as_array_mut().unwrap().push(extra);
             }),
             "the plan file would create `b/jit-allow-backdoor-ssh`, which jit would not do",
@@ -216,25 +222,36 @@ fn the_provider_refuses_illegal_names_and_unmanaged_rules_before_writing() {
     emu.add_nsg(other);
     let seeded = stored_rules(&emu, "a");
     let p = provider(&emu);
-    p.read(&[nsg_id("a")]).unwrap();
+    read(&p, &[nsg_id("a")]).unwrap();
     emu.reset_stats();
     emu.set_faults(spy());
     let apply = |changes: &[jit::plan::ResourceChange]| {
-        p.apply(changes, &|_, _| {})
+        batch_apply(&p, changes, &|_, _| {})
             .map(|_| ())
             .map_err(|e| e.to_string())
     };
     // A traversal name, even on a change that looks managed, and next to a legal change.
     let mut evil = create("a", allow("jit-allow-x-ssh", 22, 101, "*"));
     evil.name = TRAVERSAL.into();
-    evil.change.after.as_mut().unwrap().name = TRAVERSAL.into();
+    evil.change
+        .after
+        .as_mut()
+        .unwrap()
+        .values
+        .insert("name".into(), TRAVERSAL.into());
     let legal = create("a", deny("jit-deny-web-1-ssh", 22, 4000));
     let err = apply(&[legal.clone(), evil]).unwrap_err();
     assert!(err.contains("is not a legal security rule name"), "{err}");
     assert!(err.contains("nothing was written"), "{err}");
     // A name that is not the name of the rule written.
     let mut renamed = legal.clone();
-    renamed.change.after.as_mut().unwrap().name = "jit-deny-other".into();
+    renamed
+        .change
+        .after
+        .as_mut()
+        .unwrap()
+        .values
+        .insert("name".into(), "jit-deny-other".into());
     let err = apply(&[renamed]).unwrap_err();
     assert!(err.contains("its rule is named `jit-deny-other`"), "{err}");
     // A create without the marker, or without the prefix.
@@ -252,7 +269,8 @@ fn the_provider_refuses_illegal_names_and_unmanaged_rules_before_writing() {
     // no marker, `rule1` neither; the plan claiming they are managed changes nothing.
     let handmade = deny("jit-deny-handmade", 3389, 4090);
     let outcomes = std::sync::Mutex::new(Vec::new());
-    p.apply(
+    batch_apply(
+        &p,
         &[
             change("a", Action::Delete, Some(handmade.clone()), None),
             change(
@@ -267,7 +285,7 @@ fn the_provider_refuses_illegal_names_and_unmanaged_rules_before_writing() {
     .unwrap();
     let outcomes = outcomes.into_inner().unwrap();
     assert!(
-        matches!(&outcomes[0].1, Outcome::Failed(m) if m.contains("is not managed by jit") && m.contains("refusing to delete")),
+        matches!(&outcomes[0].1, Outcome::Failed { message: m, .. } if m.contains("is not managed by jit") && m.contains("refusing to delete")),
         "{outcomes:?}"
     );
     assert!(
@@ -276,14 +294,17 @@ fn the_provider_refuses_illegal_names_and_unmanaged_rules_before_writing() {
     );
     let mut foreign = allow("rule1", 80, 130, "*");
     foreign.description = None;
-    p.read(&[nsg_id("a")]).unwrap();
-    let report = p
-        .apply(
-            &[change("a", Action::Delete, Some(foreign), None)],
-            &|_, _| {},
-        )
-        .unwrap();
-    assert_eq!(report.failed, 1);
+    read(&p, &[nsg_id("a")]).unwrap();
+    let outcomes = batch_apply(
+        &p,
+        &[change("a", Action::Delete, Some(foreign), None)],
+        &|_, _| {},
+    )
+    .unwrap();
+    assert!(
+        matches!(outcomes[..], [Outcome::Failed { .. }]),
+        "{outcomes:?}"
+    );
     assert_eq!(emu.stats().requests_by("DELETE"), 0);
     assert_foreign_untouched(&emu, "a", &seeded);
 }

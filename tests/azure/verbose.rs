@@ -20,7 +20,8 @@ fn verbose_shows_reads_and_writes_and_very_verbose_the_requests_never_a_token() 
 
     let v = s.jit(&["-v", "plan"]).run().code(0);
     assert!(
-        v.stderr.contains("provider `azure.prod`: read 2 NSGs in "),
+        v.stderr
+            .contains("provider `azure.prod`: read 2 scopes in "),
         "{}",
         v.stderr
     );

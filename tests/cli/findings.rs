@@ -206,7 +206,7 @@ fn an_exposure_exits_2_with_the_flag_and_0_without() {
     let plan = json_of(&run);
     assert_eq!(plan["resource_changes"], json!([]));
     assert_eq!(plan["findings"][0]["kind"], "exposure");
-    assert_eq!(plan["findings"][0]["rule"], "ssh-anywhere");
+    assert_eq!(plan["findings"][0]["resource"], "ssh-anywhere");
     assert!(plan.get("accepted").is_none(), "{plan}");
 }
 
@@ -318,7 +318,7 @@ fn rules_with_application_security_groups_are_exposures() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["rule"].as_str().unwrap())
+        .map(|f| f["resource"].as_str().unwrap())
         .collect();
     assert_eq!(rules, ["from-asg", "to-asg"]);
 }
@@ -387,8 +387,8 @@ fn an_accepted_rule_is_listed_until_it_expires_then_is_a_finding_again() {
     assert_eq!(plan["findings"], json!([]));
     let accepted = &plan["accepted"][0];
     assert_eq!(accepted["kind"], "exposure");
-    assert_eq!(accepted["rule"], "allow-lb-probe-22");
-    assert_eq!(accepted["nsg_id"], WEB_NSG);
+    assert_eq!(accepted["resource"], "allow-lb-probe-22");
+    assert_eq!(accepted["scope"], WEB_NSG);
     assert_eq!(accepted["accept"], "lb-health-probe");
     assert_eq!(accepted["expires"], "2026-11-26T00:00:00Z");
     assert!(accepted["justification"]
@@ -755,7 +755,7 @@ fn status_lists_exposures_and_accepted_rules() {
         .stderr_has("1 exposure found");
     let status = json_of(&read_only(d, &["status", "--json", "--at", DURING]).code(0));
     assert_eq!(status["exposures"].as_array().unwrap().len(), 1);
-    assert_eq!(status["exposures"][0]["rule"], "ssh-anywhere");
+    assert_eq!(status["exposures"][0]["resource"], "ssh-anywhere");
     assert_eq!(status["accepted"][0]["accept"], "lb-health-probe");
     // Only the accepted rule left: nothing needs attention until the accept expires.
     let dir = lab(

@@ -144,7 +144,7 @@ fn a_grant_open_to_any_source_is_a_warning_in_the_plan() {
     let warnings = json["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{json:#}");
     assert_eq!(warnings[0]["code"], "E077");
-    assert_eq!(warnings[0]["rule"], "jit-allow-INC-9-anywhere-ssh");
+    assert_eq!(warnings[0]["resource"], "jit-allow-INC-9-anywhere-ssh");
     jit(d, &["apply", "--auto-approve", "--at", DURING])
         .run()
         .code(0);

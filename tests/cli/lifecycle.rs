@@ -312,7 +312,7 @@ fn exposure_finding_for_a_foreign_rule_ahead_of_the_lock_down() {
         .filter(|f| f["kind"] == "exposure")
         .collect();
     assert_eq!(exposures.len(), 1, "{}", run.stdout);
-    assert_eq!(exposures[0]["rule"], "ssh-anywhere");
+    assert_eq!(exposures[0]["resource"], "ssh-anywhere");
     // The finding is reported, never acted on: the foreign rule is in no change.
     for change in plan["resource_changes"].as_array().unwrap() {
         assert_ne!(change["index"], "web-nsg/ssh-anywhere");
@@ -492,7 +492,7 @@ fn audit_log_has_one_line_per_action() {
     }
     let grant = lines
         .iter()
-        .find(|l| l["rule"] == "jit-allow-INC-1-alice-ssh")
+        .find(|l| l["resource"] == "jit-allow-INC-1-alice-ssh")
         .unwrap();
     assert_eq!(grant["request"], "INC-1-alice");
     assert_eq!(grant["requester"], "alice@example.com");

@@ -140,13 +140,13 @@ fn verbose_logs_each_provider_read_and_write_with_its_duration() {
     let read = run
         .stderr
         .lines()
-        .find(|l| l.contains("provider `snapshot.demo`: read 2 NSGs in "))
+        .find(|l| l.contains("provider `snapshot.demo`: read 2 scopes in "))
         .unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(read.ends_with('s'), "a duration: {read}");
-    assert!(!run.stderr.contains("reading NSG"));
+    assert!(!run.stderr.contains("reading `"));
     let run = paste(root.path(), &format!("jit -vv -C qs plan --at {AT}")).code(0);
     assert!(
-        run.stderr.contains("reading NSG `/subscriptions/subid/"),
+        run.stderr.contains("reading `/subscriptions/subid/"),
         "{}",
         run.stderr
     );

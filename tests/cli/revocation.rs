@@ -100,7 +100,7 @@ fn a_broken_request_file_does_not_keep_an_expired_grant_open() {
     let lines = audit_lines(&d.join(".jit/audit.jsonl"));
     let last = lines.last().unwrap();
     assert_eq!(
-        (last["action"].as_str(), last["rule"].as_str()),
+        (last["action"].as_str(), last["resource"].as_str()),
         (Some("delete"), Some(ALLOW))
     );
 

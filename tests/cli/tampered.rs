@@ -337,7 +337,7 @@ fn forged_request_details_never_reach_the_audit_log() {
         .code(0)
         .stdout_has("3 added");
     let lines = audit_lines(&d.join(".jit/audit.jsonl"));
-    let grant = lines.iter().find(|l| l["rule"] == ALLOW).unwrap();
+    let grant = lines.iter().find(|l| l["resource"] == ALLOW).unwrap();
     assert_eq!(grant["requester"], "alice@example.com");
     assert_eq!(grant["approvers"], json!(["bob@example.com"]));
     assert_eq!(grant["justification"], "INC-1 investigate failed deploy");

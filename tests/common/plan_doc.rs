@@ -45,7 +45,7 @@ pub fn resync(doc: &mut Value) {
         c["address"] = json!(address(&index));
         c["name"] = json!("jit");
         indexes.push(index.to_ascii_lowercase());
-        let nsg_id = c["nsg_id"].as_str().unwrap_or_default().to_string();
+        let nsg_id = c["scope"].as_str().unwrap_or_default().to_string();
         for side in ["before", "after"] {
             let there = !c["change"][side].is_null();
             c["change"][format!("{side}_sensitive")] = if there { json!({}) } else { json!(false) };
@@ -72,6 +72,7 @@ pub fn resync(doc: &mut Value) {
                 "schema_version": 0,
                 "values": c["change"]["after"],
                 "sensitive_values": {},
+                "scope": c["scope"],
             }));
         }
     }

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::DeletePolling;
 use super::errors::{arm_error, empty_response, error_body, json_response};
-use super::state::{find_rule, nsg_key, rules, Change, Inner, OpStatus, Operation, Shared};
+use super::state::{find_rule, rules, scope_key, Change, Inner, OpStatus, Operation, Shared};
 use super::validate::check_rule;
 
 pub const API_VERSION: &str = "2024-05-01";
@@ -85,7 +85,7 @@ pub fn dispatch(call: &Call) -> Response {
                 return group_not_found(segs[3]);
             }
             let inner = call.shared.lock();
-            match inner.nsgs.get(&nsg_key(l[1], l[3], l[7])) {
+            match inner.nsgs.get(&scope_key(l[1], l[3], l[7])) {
                 Some(nsg) => json_response(200, nsg, &[]),
                 None => nsg_not_found(segs[3], segs[7]),
             }
@@ -94,13 +94,13 @@ pub fn dispatch(call: &Call) -> Response {
             if m == "GET" =>
         {
             let inner = call.shared.lock();
-            match inner.nsgs.get(&nsg_key(l[1], l[3], l[7])) {
+            match inner.nsgs.get(&scope_key(l[1], l[3], l[7])) {
                 Some(nsg) => page(call, rules(nsg).to_vec()),
                 None => nsg_not_found(segs[3], segs[7]),
             }
         }
         ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.network", "networksecuritygroups", _, "securityrules", _] => {
-            let key = nsg_key(l[1], l[3], l[7]);
+            let key = scope_key(l[1], l[3], l[7]);
             match m {
                 "GET" => get_rule(call, &key, segs[3], segs[7], segs[9]),
                 "PUT" => put_rule(call, &key, &segs),
@@ -433,7 +433,7 @@ fn delete_rule(call: &Call, key: &str, segs: &[&str]) -> Response {
 fn start_operation(inner: &mut Inner, key: &str, change: Change, fail: bool) -> String {
     let id = inner.rng.uuid();
     let op = Operation {
-        nsg_key: key.to_string(),
+        scope_key: key.to_string(),
         change,
         polls: 0,
         fail,

@@ -77,7 +77,7 @@ pub enum OpStatus {
 
 #[derive(Clone, Debug)]
 pub struct Operation {
-    pub nsg_key: String,
+    pub scope_key: String,
     pub change: Change,
     pub polls: u32,
     pub fail: bool,
@@ -119,7 +119,7 @@ pub struct Inner {
 }
 
 /// The lookup key of an NSG: its id, lowercased.
-pub fn nsg_key(subscription: &str, resource_group: &str, name: &str) -> String {
+pub fn scope_key(subscription: &str, resource_group: &str, name: &str) -> String {
     format!(
         "/subscriptions/{subscription}/resourcegroups/{resource_group}/providers/microsoft.network/networksecuritygroups/{name}"
     )
@@ -188,7 +188,7 @@ impl Inner {
                 }
             }
         }
-        let key = nsg_key(parts[1], parts[3], parts[7]);
+        let key = scope_key(parts[1], parts[3], parts[7]);
         self.nsgs.insert(key.clone(), nsg);
         Ok(key)
     }
@@ -221,13 +221,13 @@ impl Inner {
         } else {
             OpStatus::Succeeded
         };
-        self.locks.remove(&op_snapshot.nsg_key);
+        self.locks.remove(&op_snapshot.scope_key);
         if op_snapshot.fail {
             self.stats.lro_failed += 1;
             return;
         }
         let etag = self.rng.etag();
-        let Some(nsg) = self.nsgs.get_mut(&op_snapshot.nsg_key) else {
+        let Some(nsg) = self.nsgs.get_mut(&op_snapshot.scope_key) else {
             return;
         };
         nsg["etag"] = json!(etag);

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::Url;
 
-use crate::compile::is_legal_rule_name;
+use crate::platform::nsg::names::is_legal_rule_name;
 
 /// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) is encoded.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::client::ArmClient;
 use super::endpoint::{join, nsg_path};
 use super::error::{ArmError, RemoteError};
-use crate::lang::did_you_mean;
+use crate::diag::did_you_mean;
 use crate::live::name_from_id;
 use crate::providers::ProviderError;
 

@@ -8,13 +8,11 @@
 //! - `apply`: NSGs in parallel up to `parallelism`, the changes of one NSG in plan order (see
 //!   [`write`]). A failure on one NSG does not stop the others.
 //!
-//! **Stale plans.** The provider remembers the etag of every NSG it last read. Before writing
-//! an NSG it reads it again; if the etag moved, that NSG's changes are skipped as stale and its
-//! id is listed in [`ApplyReport::stale`]. The ops layer reads live state through the same
-//! provider right before applying (to compare a saved plan's fingerprints), so the remembered
-//! etag is the plan's fingerprint: a saved plan fails those NSGs as stale, and for a fresh plan
-//! the ops layer re-plans just the NSGs in `stale` and applies again (see `ops::apply`). A 412 in the middle of an
-//! NSG's writes (someone changed one of our rules) is reported the same way.
+//! **Stale plans.** The provider holds no state between `read` and `apply`. Before writing an
+//! NSG it reads it again; if its etag is not the fingerprint the batch carries for it, that
+//! NSG's changes are [`Outcome::Stale`] and nothing is written to it (`ops::apply` re-plans a
+//! fresh plan's stale NSGs, and fails a saved plan's). A 412 in the middle of an NSG's writes
+//! (someone changed one of our rules) is reported the same way.
 //!
 //! The `Provider` trait is synchronous; the provider owns a small tokio runtime and blocks on it.
 
@@ -35,10 +33,10 @@ use std::time::Duration;
 
 use futures::{stream, StreamExt};
 
-use crate::live::{nsg_key, Live};
+use crate::live::{scope_key, Live};
 use crate::model::{AzureMode, ProviderConfig, ProviderDecl};
-use crate::plan::ResourceChange;
-use crate::providers::{ApplyReport, OnOutcome, OpenOptions, Outcome, Provider, ProviderError};
+use crate::platform::nsg::typed::{rule_changes, RuleChange};
+use crate::providers::{Batch, OnOutcome, OpenOptions, Outcome, Provider, ProviderError};
 
 pub use auth::{AccessToken, AuthError, TokenProvider};
 pub use client::API_VERSION;
@@ -72,8 +70,6 @@ pub struct AzureProvider {
     client: client::ArmClient,
     parallelism: usize,
     runtime: tokio::runtime::Runtime,
-    /// Etag of every NSG this provider last read, by [`nsg_key`].
-    read_etags: Mutex<HashMap<String, String>>,
     /// Only rules named `<prefix>-…` that carry the marker are changed, deleted or created.
     rule_prefix: String,
 }
@@ -127,7 +123,6 @@ impl AzureProvider {
             client,
             parallelism: options.parallelism.max(1),
             runtime,
-            read_etags: Mutex::new(HashMap::new()),
             rule_prefix: "jit".to_string(),
             address,
         })
@@ -207,10 +202,10 @@ impl Provider for AzureProvider {
         let mut refused = Vec::new();
         for id in nsg_ids {
             if let Err(e) = self.check_id(id) {
-                refused.push((nsg_key(id), e.to_string()));
+                refused.push((scope_key(id), e.to_string()));
                 continue;
             }
-            if !ids.iter().any(|seen| nsg_key(seen) == nsg_key(id)) {
+            if !ids.iter().any(|seen| scope_key(seen) == scope_key(id)) {
                 ids.push(id);
             }
         }
@@ -221,12 +216,10 @@ impl Provider for AzureProvider {
         );
         let mut live = Live::default();
         live.failed.extend(refused);
-        let mut etags = self.read_etags.lock().expect("no panics while held");
         for (id, result) in ids.iter().zip(results) {
             match result {
                 Ok(nsg) => {
-                    etags.insert(nsg_key(id), nsg.fingerprint.clone());
-                    live.nsgs.insert(nsg_key(id), nsg);
+                    live.scopes.insert(scope_key(id), nsg);
                 }
                 // This NSG's own failure: the others are still read and planned.
                 Err(
@@ -234,8 +227,7 @@ impl Provider for AzureProvider {
                     | ProviderError::Remote { .. }
                     | ProviderError::Corrupt { .. }),
                 ) => {
-                    etags.remove(&nsg_key(id));
-                    live.failed.insert(nsg_key(id), e.to_string());
+                    live.failed.insert(scope_key(id), e.to_string());
                 }
                 Err(e) => return Err(e),
             }
@@ -245,75 +237,56 @@ impl Provider for AzureProvider {
 
     fn apply(
         &self,
-        changes: &[ResourceChange],
+        batch: Batch<'_>,
         on_outcome: &OnOutcome<'_>,
-    ) -> Result<ApplyReport, ProviderError> {
+    ) -> Result<Vec<Outcome>, ProviderError> {
         // Refused before any request is sent: nothing is written.
-        super::check_changes(changes, &self.rule_prefix)?;
-        let mut groups: Vec<(String, Vec<&ResourceChange>)> = Vec::new();
-        for change in changes {
-            self.check_id(&change.nsg_id)?;
-            endpoint::rule_path(&change.nsg_id, &change.name).map_err(|why| {
+        let changes =
+            rule_changes(batch.changes, &self.rule_prefix).map_err(ProviderError::Other)?;
+        let mut groups: Vec<(String, Vec<&RuleChange<'_>>)> = Vec::new();
+        for change in &changes {
+            self.check_id(change.nsg_id())?;
+            endpoint::rule_path(change.nsg_id(), change.name()).map_err(|why| {
                 ProviderError::Other(format!(
                     "refusing to apply `{}`: {why}; nothing was written",
-                    change.address
+                    change.address()
                 ))
             })?;
-            let key = nsg_key(&change.nsg_id);
+            let key = scope_key(change.nsg_id());
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, group)) => group.push(change),
                 None => groups.push((key, vec![change])),
             }
         }
-        let expected = self
-            .read_etags
-            .lock()
-            .expect("no panics while held")
-            .clone();
-        let report = Mutex::new(ApplyReport::default());
-        let record = |change: &ResourceChange, outcome: Outcome| {
-            match &outcome {
-                Outcome::Applied => tracing::info!("{}: applied", change.address),
-                Outcome::Failed(why) | Outcome::Skipped(why) => {
-                    tracing::warn!("{}: {why}", change.address)
-                }
+        let reported: Mutex<HashMap<String, Outcome>> = Mutex::new(HashMap::new());
+        let record = |change: &RuleChange<'_>, outcome: Outcome| {
+            match outcome.why() {
+                None => tracing::info!("{}: applied", change.address()),
+                Some(why) => tracing::warn!("{}: {why}", change.address()),
             }
-            report
+            on_outcome(change.change, &outcome);
+            reported
                 .lock()
                 .expect("no panics while held")
-                .record(&outcome);
-            on_outcome(change, &outcome);
+                .insert(change.address().to_string(), outcome);
         };
-        let stale: Vec<String> = self.runtime.block_on(
-            stream::iter(groups.iter().map(|(key, group)| {
+        self.runtime.block_on(
+            stream::iter(groups.iter().map(|(_, group)| {
                 let record = &record;
-                let expected = expected.get(key).map(String::as_str);
-                async move {
-                    let id = &group[0].nsg_id;
-                    let result = write::apply_nsg(
-                        &self.client,
-                        id,
-                        expected,
-                        &self.rule_prefix,
-                        group,
-                        record,
-                    )
-                    .await;
-                    result.stale.then(|| id.clone())
-                }
+                let id = group[0].nsg_id();
+                write::apply_nsg(
+                    &self.client,
+                    id,
+                    batch.fingerprint(id),
+                    &self.rule_prefix,
+                    group,
+                    record,
+                )
             }))
             .buffer_unordered(self.parallelism)
-            .filter_map(|stale| async move { stale })
-            .collect(),
+            .collect::<Vec<()>>(),
         );
-        let mut report = report.into_inner().expect("no panics while held");
-        report.stale = stale;
-        report.stale.sort();
-        // What was read before this apply no longer describes the NSGs it wrote.
-        let mut etags = self.read_etags.lock().expect("no panics while held");
-        for (key, _) in &groups {
-            etags.remove(key);
-        }
-        Ok(report)
+        let reported = reported.into_inner().expect("no panics while held");
+        Ok(super::in_order(batch.changes, &reported))
     }
 }

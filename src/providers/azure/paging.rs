@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::client::{ArmClient, Request};
 use super::endpoint::same_origin;
 use super::error::ArmError;
-use crate::nsg::json_kind;
+use crate::platform::nsg::rule::json_kind;
 
 /// Pages one list call may span before it is given up.
 pub const MAX_PAGES: usize = 100;

@@ -10,13 +10,14 @@ use super::endpoint::{join, nsg_path};
 use super::error::ArmError;
 use super::missing::nsg_not_found;
 use crate::digest;
-use crate::live::{name_from_id, LiveNsg, LiveRule};
-use crate::nsg::{json_kind, Rule};
+use crate::live::{name_from_id, Scope};
+use crate::platform::nsg::rule::json_kind;
+use crate::platform::nsg::{self, LiveRule, Rule};
 use crate::providers::ProviderError;
 
 /// GETs the NSG `id`. A missing NSG is [`ProviderError::NotFound`], with a hint from its
 /// resource group (see [`super::missing`]).
-pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<LiveNsg, ProviderError> {
+pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<Scope, ProviderError> {
     let (path, _) = nsg_path(id).map_err(|message| ProviderError::Corrupt {
         source_name: id.to_string(),
         message,
@@ -33,8 +34,8 @@ pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<LiveNsg, ProviderE
     parse_nsg(id, &url, &body)
 }
 
-/// Builds a [`LiveNsg`] from ARM's NSG body; `url` names it in errors.
-pub fn parse_nsg(id: &str, url: &str, body: &Value) -> Result<LiveNsg, ProviderError> {
+/// Builds an NSG scope from ARM's NSG body; `url` names it in errors.
+pub fn parse_nsg(id: &str, url: &str, body: &Value) -> Result<Scope, ProviderError> {
     let corrupt = |message: String| ProviderError::Corrupt {
         source_name: url.to_string(),
         message,
@@ -71,20 +72,18 @@ pub fn parse_nsg(id: &str, url: &str, body: &Value) -> Result<LiveNsg, ProviderE
             )))
         }
     };
-    Ok(LiveNsg {
-        id: obj
-            .get("id")
+    Ok(nsg::scope(
+        obj.get("id")
             .and_then(Value::as_str)
             .unwrap_or(id)
             .to_string(),
-        name: obj
-            .get("name")
+        obj.get("name")
             .and_then(Value::as_str)
             .unwrap_or_else(|| name_from_id(id))
             .to_string(),
         fingerprint,
         rules,
-    })
+    ))
 }
 
 /// GETs one rule; `None` when it does not exist.
@@ -135,6 +134,7 @@ mod tests {
             "W/\"00000000-0000-0000-0000-000000000001\""
         );
         let rules = body["properties"]["securityRules"].as_array().unwrap();
+        let nsg = nsg::live_nsg(&nsg);
         assert_eq!(nsg.rules.len(), rules.len());
         assert_eq!(nsg.rules[0].rule.name, "rule1");
         assert!(

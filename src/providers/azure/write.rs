@@ -16,42 +16,44 @@ use super::endpoint::{join, rule_path};
 use super::error::ArmError;
 use super::lro;
 use super::read::{read_nsg, read_rule};
-use crate::live::{LiveNsg, LiveRule};
-use crate::nsg::Rule;
-use crate::plan::{Action, ResourceChange};
+use crate::live::Scope;
+use crate::plan::Action;
+use crate::platform::nsg::typed::RuleChange;
+use crate::platform::nsg::{self, LiveRule, Rule};
 use crate::providers::{Outcome, ProviderError};
-
-/// What became of one NSG's changes.
-#[derive(Debug, Default)]
-pub struct NsgResult {
-    /// The NSG changed under the plan (etag or a rule's etag): re-plan it.
-    pub stale: bool,
-}
 
 /// Why a change did not apply.
 enum ChangeError {
     /// Live state is not what the plan was made against.
     Stale(String),
-    Failed(String),
+    /// With ARM's `error.code` when ARM refused.
+    Failed(Option<String>, String),
 }
 
 impl From<ArmError> for ChangeError {
     fn from(e: ArmError) -> ChangeError {
-        ChangeError::Failed(e.to_string())
+        let code = match &e {
+            ArmError::Remote(remote) => Some(remote.code.clone()),
+            _ => None,
+        };
+        ChangeError::Failed(code, e.to_string())
     }
 }
 
+fn refused(message: String) -> ChangeError {
+    ChangeError::Failed(None, message)
+}
+
 /// Applies `changes` (all for the NSG `nsg_id`, in plan order). `expected` is the etag the plan
-/// was made against, when known. Calls `report` once per change.
+/// was made against. Calls `report` once per change.
 pub async fn apply_nsg(
     client: &ArmClient,
     nsg_id: &str,
     expected: Option<&str>,
     rule_prefix: &str,
-    changes: &[&ResourceChange],
-    report: &(dyn Fn(&ResourceChange, Outcome) + Sync),
-) -> NsgResult {
-    let mut result = NsgResult::default();
+    changes: &[&RuleChange<'_>],
+    report: &(dyn Fn(&RuleChange<'_>, Outcome) + Sync),
+) {
     let live = match read_nsg(client, nsg_id).await {
         Ok(live) => live,
         Err(e) => {
@@ -60,21 +62,22 @@ pub async fn apply_nsg(
                 other => format!("cannot read `{nsg_id}` before writing: {other}"),
             };
             for change in changes {
-                report(change, Outcome::Failed(message.clone()));
+                report(change, Outcome::failed(message.clone()));
             }
-            return result;
+            return;
         }
     };
-    if let Some(expected) = expected.filter(|e| *e != live.fingerprint) {
-        result.stale = true;
+    if expected != Some(live.fingerprint.as_str()) {
         let why = format!(
-            "stale: `{}` changed since it was planned (etag {expected} is now {})",
-            live.name, live.fingerprint
+            "stale: `{}` changed since it was planned (etag {} is now {})",
+            live.name,
+            expected.unwrap_or("unknown"),
+            live.fingerprint
         );
         for change in changes {
-            report(change, Outcome::Skipped(why.clone()));
+            report(change, Outcome::Stale(why.clone()));
         }
-        return result;
+        return;
     }
     let mut stopped: Option<String> = None;
     for change in changes {
@@ -85,15 +88,14 @@ pub async fn apply_nsg(
         match apply_change(client, &live, rule_prefix, change).await {
             Ok(()) => report(change, Outcome::Applied),
             Err(ChangeError::Stale(why)) => {
-                result.stale = true;
-                report(change, Outcome::Failed(why));
+                report(change, Outcome::Stale(why));
                 stopped = Some(format!(
                     "not attempted: `{}` changed during apply",
                     live.name
                 ));
             }
-            Err(ChangeError::Failed(why)) => {
-                report(change, Outcome::Failed(why));
+            Err(ChangeError::Failed(code, message)) => {
+                report(change, Outcome::Failed { code, message });
                 stopped = Some(format!(
                     "not attempted: an earlier change to `{}` failed",
                     live.name
@@ -101,43 +103,40 @@ pub async fn apply_nsg(
             }
         }
     }
-    result
 }
 
 async fn apply_change(
     client: &ArmClient,
-    live: &LiveNsg,
+    live: &Scope,
     rule_prefix: &str,
-    change: &ResourceChange,
+    change: &RuleChange<'_>,
 ) -> Result<(), ChangeError> {
     // The policy's NSG id and the rule name, each segment encoded: never the id the server
     // answered with, never a name that could leave `…/securityRules/`.
-    let path = rule_path(&change.nsg_id, &change.name).map_err(|why| {
-        ChangeError::Failed(format!("refusing to write `{}`: {why}", change.address))
-    })?;
+    let path = rule_path(change.nsg_id(), change.name())
+        .map_err(|why| refused(format!("refusing to write `{}`: {why}", change.address())))?;
     let url = join(client.base(), &path);
-    let current = live
-        .rules
+    let current = nsg::rules(live)
         .iter()
-        .find(|r| r.rule.name.eq_ignore_ascii_case(&change.name));
+        .find(|r| r.rule.name.eq_ignore_ascii_case(change.name()));
     let action = change.action();
     // Checked on the live rule as read just now, whatever the plan says of it.
     if let Some(current) = current.filter(|c| !c.rule.is_managed(rule_prefix)) {
-        return Err(ChangeError::Failed(format!(
+        return Err(refused(format!(
             "rule `{}` is not managed by jit (its name must start with `{rule_prefix}-` and its \
              description carry `managed-by=jit`); refusing to {} it",
             current.rule.name,
-            action_word(action)
+            action.verb()
         )));
     }
-    let after = match (action, &change.change.after) {
+    let after = match (action, &change.after) {
         (Action::Delete, _) => None,
         (_, Some(after)) => Some(after),
         (_, None) => {
-            return Err(ChangeError::Failed(format!(
+            return Err(refused(format!(
                 "{} of `{}` has no `after` rule: this is a bug in jit",
-                action_word(action),
-                change.address
+                action.verb(),
+                change.address()
             )))
         }
     };
@@ -185,13 +184,18 @@ async fn apply_change(
             }
             return Err(stale(change, &format!("ARM refused the write with {e}")));
         }
+        // Another writer took the priority the plan allocated after this NSG was last read:
+        // the NSG moved under the plan, which a re-plan places around.
+        Err(ArmError::Remote(e)) if e.code == "SecurityRuleConflict" => {
+            return Err(stale(change, &format!("ARM refused the write with {e}")));
+        }
         Err(e) => return Err(e.into()),
     }
     let confirmed = read_rule(client, &url).await?;
     if already_done(confirmed.as_ref(), after) {
         Ok(())
     } else {
-        Err(ChangeError::Failed(format!(
+        Err(refused(format!(
             "{what} succeeded but reading the rule back shows {}",
             match confirmed {
                 Some(_) if after.is_none() => "it still exists".to_string(),
@@ -221,25 +225,11 @@ fn already_done(current: Option<&LiveRule>, after: Option<&Rule>) -> bool {
     }
 }
 
-/// Equal as ARM compares them: names and protocols case-insensitively.
+/// Equal as ARM compares them: by the azurerm schema (names and protocols ignoring case).
 fn same_rule(a: &Rule, b: &Rule) -> bool {
-    a.name.eq_ignore_ascii_case(&b.name)
-        && a.protocol.eq_ignore_ascii_case(&b.protocol)
-        && Rule {
-            name: b.name.clone(),
-            protocol: b.protocol.clone(),
-            ..a.clone()
-        } == *b
+    a.to_resource("").same(&b.to_resource(""))
 }
 
-fn stale(change: &ResourceChange, why: &str) -> ChangeError {
-    ChangeError::Stale(format!("stale: `{}`: {why}", change.address))
-}
-
-fn action_word(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
-    }
+fn stale(change: &RuleChange<'_>, why: &str) -> ChangeError {
+    ChangeError::Stale(format!("stale: `{}`: {why}", change.address()))
 }

@@ -13,8 +13,9 @@ use serde_json::Value;
 
 use super::strip_position;
 use crate::digest::{self, canonical_json};
-use crate::live::{name_from_id, nsg_key, Live, LiveNsg, LiveRule};
-use crate::nsg::{json_kind, Rule};
+use crate::live::{name_from_id, scope_key, Live, Scope};
+use crate::platform::nsg::rule::json_kind;
+use crate::platform::nsg::{self, LiveRule, Rule};
 use crate::providers::ProviderError;
 
 /// The top-level object: a list call's `{"value": [...]}`, or one NSG.
@@ -89,13 +90,13 @@ pub(super) fn read_live(
     let mut seen = HashSet::with_capacity(nsgs.len());
     for result in parsed {
         let (id, nsg) = result?;
-        let key = nsg_key(&id);
+        let key = scope_key(&id);
         if !seen.insert(key.clone()) {
             return Err(corrupt(format!("NSG `{id}` appears twice")));
         }
         match nsg {
             Some(Ok(nsg)) => {
-                live.nsgs.insert(key, nsg);
+                live.scopes.insert(key, nsg);
             }
             // A wanted NSG whose rules are not understood fails alone (see `Provider::read`).
             Some(Err(e)) => {
@@ -114,7 +115,7 @@ fn read_nsg(
     raw: &RawValue,
     wanted: &HashSet<String>,
     corrupt: &(dyn Fn(String) -> ProviderError + Sync),
-) -> Result<(String, Option<Result<LiveNsg, ProviderError>>), ProviderError> {
+) -> Result<(String, Option<Result<Scope, ProviderError>>), ProviderError> {
     let no_id = || corrupt(format!("NSG #{} has no string `id`", i + 1));
     if first_byte(raw) != b'{' {
         return Err(no_id());
@@ -129,7 +130,7 @@ fn read_nsg(
     let Some(Value::String(id)) = head.id.take() else {
         return Err(no_id());
     };
-    if !wanted.contains(&nsg_key(&id)) {
+    if !wanted.contains(&scope_key(&id)) {
         return Ok((id, None));
     }
     let nsg = read_rules(&id, head, corrupt);
@@ -141,7 +142,7 @@ fn read_rules(
     id: &str,
     head: NsgHead<'_>,
     corrupt: &(dyn Fn(String) -> ProviderError + Sync),
-) -> Result<LiveNsg, ProviderError> {
+) -> Result<Scope, ProviderError> {
     let name = match head.name {
         Some(Value::String(n)) => n,
         _ => name_from_id(id).to_string(),
@@ -201,12 +202,7 @@ fn read_rules(
             digest::tagged(text.as_bytes())
         }
     };
-    Ok(LiveNsg {
-        id: id.to_string(),
-        name,
-        fingerprint,
-        rules,
-    })
+    Ok(nsg::scope(id.to_string(), name, fingerprint, rules))
 }
 
 /// `f` over `items` on up to all cores, results in input order.

@@ -1,13 +1,16 @@
 //! Snapshot provider against Azure's official example payloads and hand-made exports.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
 use super::*;
-use crate::nsg::{Access, Direction};
+use crate::plan::ResourceChange;
 use crate::plan::{ActionReason, Change};
+use crate::platform::nsg::{Access, Direction};
+use crate::providers::Batch;
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/azure-examples")
@@ -67,13 +70,13 @@ fn change(
     ResourceChange {
         address: format!("{}/{name}", name_from_id(nsg_id)),
         provider: "snapshot.test".into(),
-        nsg_id: nsg_id.into(),
+        scope: nsg_id.into(),
         name,
         target: Some("web-1".into()),
         change: Change {
             actions: vec![action],
-            before,
-            after,
+            before: before.map(|r| r.to_resource(nsg_id)),
+            after: after.map(|r| r.to_resource(nsg_id)),
         },
         action_reason: ActionReason::RequestActive,
         reason: "test".into(),
@@ -81,19 +84,45 @@ fn change(
     }
 }
 
-/// Applies and collects every outcome in call order.
+/// The fingerprints a plan would carry for the scopes of `changes`, read now.
+fn fingerprints(p: &SnapshotProvider, changes: &[ResourceChange]) -> BTreeMap<String, String> {
+    let ids: Vec<String> = changes.iter().map(|c| c.scope.clone()).collect();
+    let live = p.read(&ids).unwrap();
+    live.scopes
+        .values()
+        .map(|s| (s.id.clone(), s.fingerprint.clone()))
+        .collect()
+}
+
+/// Applies with the fingerprints as read now, and collects every outcome in call order.
 fn apply(p: &SnapshotProvider, changes: &[ResourceChange]) -> Vec<Outcome> {
+    let fingerprints = fingerprints(p, changes);
+    apply_with(p, changes, &fingerprints)
+}
+
+fn apply_with(
+    p: &SnapshotProvider,
+    changes: &[ResourceChange],
+    fingerprints: &BTreeMap<String, String>,
+) -> Vec<Outcome> {
     let seen = Mutex::new(Vec::new());
-    let report = p
-        .apply(changes, &|_c, o| seen.lock().unwrap().push(o.clone()))
+    let batch = Batch {
+        changes,
+        fingerprints,
+        now: jiff::Timestamp::now(),
+    };
+    let returned = p
+        .apply(batch, &|_c, o| seen.lock().unwrap().push(o.clone()))
         .unwrap();
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.len(), changes.len(), "one outcome per change");
-    assert_eq!(
-        report.applied + report.failed + report.skipped,
-        changes.len()
-    );
+    assert_eq!(returned, seen, "outcomes in batch order");
     seen
+}
+
+/// The NSG `id` of `live`.
+fn nsg_of<'a>(live: &'a Live, id: &str) -> crate::platform::nsg::LiveNsg<'a> {
+    crate::platform::nsg::live_nsg(live.scope(id).expect("the NSG was read"))
 }
 
 const TESTNSG: &str =
@@ -119,8 +148,13 @@ fn every_official_nsg_example_loads() {
                 .collect();
             assert!(!ids.is_empty(), "{file}");
             let live = provider(&path).read(&ids).unwrap();
-            assert_eq!(live.nsgs.len(), ids.len(), "{file}");
-            for (nsg, value) in live.nsgs.values().zip(doc.nsgs()) {
+            assert_eq!(live.scopes.len(), ids.len(), "{file}");
+            for (nsg, value) in live
+                .scopes
+                .values()
+                .map(crate::platform::nsg::live_nsg)
+                .zip(doc.nsgs())
+            {
                 let expected = rules_of(value).unwrap().len();
                 assert_eq!(nsg.rules.len(), expected, "{file}: {}", nsg.name);
                 assert!(nsg.fingerprint.starts_with("sha256:") || !nsg.fingerprint.is_empty());
@@ -148,11 +182,7 @@ fn every_official_rule_example_loads_inside_an_nsg() {
                 "properties": {"securityRules": rules}});
             let path = write_file(dir.path(), &nsg.to_string());
             let live = provider(&path).read(&[TESTNSG.into()]).unwrap();
-            assert_eq!(
-                live.nsg(TESTNSG).unwrap().rules.len(),
-                rules.len(),
-                "{file}"
-            );
+            assert_eq!(nsg_of(&live, TESTNSG).rules.len(), rules.len(), "{file}");
         }
     }
 }
@@ -247,7 +277,7 @@ fn flattened_file_round_trips_byte_for_byte() {
         live.fingerprint,
         "W/\"00000000-0000-0000-0000-000000000001\""
     );
-    assert!(live.rules[1].rule.is_managed("jit"));
+    assert!(crate::platform::nsg::rules(&live)[1].rule.is_managed("jit"));
 }
 
 #[test]
@@ -272,7 +302,7 @@ fn flattened_apply_keeps_foreign_rules_unknown_fields_and_shape() {
     let path = write_file(dir.path(), FLAT);
     let p = provider(&path);
     let before = p.read(&[TESTNSG.into()]).unwrap();
-    let old = before.nsg(TESTNSG).unwrap().rules[1].rule.clone();
+    let old = nsg_of(&before, TESTNSG).rules[1].rule.clone();
     let mut updated = old.clone();
     updated.sources = vec!["198.51.100.0/28".into(), "198.51.100.64/28".into()];
     let created = managed("jit-deny-web-1-ssh", 4000, "*");
@@ -329,10 +359,10 @@ fn flattened_apply_keeps_foreign_rules_unknown_fields_and_shape() {
     }
 
     let after = p.read(&[TESTNSG.into()]).unwrap();
-    let nsg = after.nsg(TESTNSG).unwrap();
+    let nsg = nsg_of(&after, TESTNSG);
     assert_eq!(nsg.rules[1].rule, updated);
     assert_eq!(nsg.rules[2].rule, created);
-    assert_ne!(nsg.fingerprint, before.nsg(TESTNSG).unwrap().fingerprint);
+    assert_ne!(nsg.fingerprint, nsg_of(&before, TESTNSG).fingerprint);
 }
 
 #[test]
@@ -344,7 +374,7 @@ fn raw_apply_creates_like_azure_and_deletes_by_name() {
     let p = provider(&path);
     let nsg1 = TESTNSG.replace("testnsg", "NSG1");
     let before = p.read(&[TESTNSG.into(), nsg1.clone()]).unwrap();
-    let expired = before.nsg(&nsg1).unwrap().rules[0].rule.clone();
+    let expired = nsg_of(&before, &nsg1).rules[0].rule.clone();
     let created = managed("jit-allow-INC-1-ssh", 100, "198.51.100.7/32");
     let outcomes = apply(
         &p,
@@ -378,13 +408,14 @@ fn raw_apply_creates_like_azure_and_deletes_by_name() {
     // No etags in the file: the fingerprint is a hash of the rules, and it moved.
     let after = p.read(&[TESTNSG.into()]).unwrap();
     assert!(after
-        .nsg(TESTNSG)
+        .scope(TESTNSG)
+        .map(crate::platform::nsg::live_nsg)
         .unwrap()
         .fingerprint
         .starts_with("sha256:"));
     assert_ne!(
-        after.nsg(TESTNSG).unwrap().fingerprint,
-        before.nsg(TESTNSG).unwrap().fingerprint
+        nsg_of(&after, TESTNSG).fingerprint,
+        nsg_of(&before, TESTNSG).fingerprint
     );
 }
 
@@ -424,14 +455,16 @@ fn a_failed_change_skips_the_rest_of_its_nsg_only() {
         ],
     );
     assert!(
-        matches!(&outcomes[0], Outcome::Failed(m) if m.contains("is not managed by jit; refusing to delete it"))
+        matches!(&outcomes[0], Outcome::Failed { message: m, .. } if m.contains("is not managed by jit; refusing to delete it"))
     );
     assert!(matches!(outcomes[1], Outcome::Skipped(_)));
     assert_eq!(outcomes[2], Outcome::Applied);
-    assert!(matches!(&outcomes[3], Outcome::Failed(m) if m.contains("no longer exists")));
+    assert!(
+        matches!(&outcomes[3], Outcome::Failed { message: m, .. } if m.contains("no longer exists"))
+    );
     let live = p.read(&[TESTNSG.into(), nsg1.clone()]).unwrap();
-    assert_eq!(live.nsg(TESTNSG).unwrap().rules.len(), 1);
-    assert_eq!(live.nsg(&nsg1).unwrap().rules.len(), 2);
+    assert_eq!(nsg_of(&live, TESTNSG).rules.len(), 1);
+    assert_eq!(nsg_of(&live, &nsg1).rules.len(), 2);
 }
 
 #[test]
@@ -478,7 +511,9 @@ fn a_write_failure_fails_every_change_and_keeps_the_file() {
             Some(managed("jit-z", 101, "*")),
         )],
     );
-    assert!(matches!(&outcomes[0], Outcome::Failed(m) if m.contains("cannot write snapshot")));
+    assert!(
+        matches!(&outcomes[0], Outcome::Failed { message: m, .. } if m.contains("cannot write snapshot"))
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), FLAT);
 }
 
@@ -544,12 +579,12 @@ fn ids_match_case_insensitively_and_unknown_ones_are_not_found() {
     let path = write_file(dir.path(), FLAT);
     let p = provider(&path);
     let live = p.read(&[TESTNSG.to_uppercase()]).unwrap();
-    assert_eq!(live.nsgs.len(), 1);
-    assert_eq!(live.nsg(TESTNSG).unwrap().id, TESTNSG);
+    assert_eq!(live.scopes.len(), 1);
+    assert_eq!(nsg_of(&live, TESTNSG).id, TESTNSG);
     // A missing NSG is that NSG's failure; the others are still read.
     let live = p.read(&[format!("{TESTNSG}-2"), TESTNSG.into()]).unwrap();
-    assert_eq!(live.nsgs.len(), 1);
-    let why = &live.failed[&nsg_key(&format!("{TESTNSG}-2"))];
+    assert_eq!(live.scopes.len(), 1);
+    let why = &live.failed[&scope_key(&format!("{TESTNSG}-2"))];
     assert!(why.starts_with("NSG not found: "), "{why}");
 }
 
@@ -598,7 +633,7 @@ fn fast_read_agrees_with_the_document() {
         let live = provider(&path).read(&ids).unwrap();
         for nsg in doc.nsgs() {
             let expected = doc.live_nsg(nsg).unwrap();
-            assert_eq!(live.nsg(&expected.id), Some(&expected));
+            assert_eq!(live.scope(&expected.id), Some(&expected));
         }
     }
 }
@@ -613,10 +648,10 @@ fn only_the_nsgs_asked_for_are_parsed() {
     .to_string();
     let path = write_file(dir.path(), &text);
     let p = provider(&path);
-    assert_eq!(p.read(&["/x/good".into()]).unwrap().nsgs.len(), 1);
+    assert_eq!(p.read(&["/x/good".into()]).unwrap().scopes.len(), 1);
     let live = p.read(&["/x/odd".into(), "/x/good".into()]).unwrap();
-    assert_eq!(live.nsgs.len(), 1, "the good NSG is still read");
-    let err = &live.failed[&nsg_key("/x/odd")];
+    assert_eq!(live.scopes.len(), 1, "the good NSG is still read");
+    let err = &live.failed[&scope_key("/x/odd")];
     assert!(
         err.contains("NSG `odd`: rule `r`: missing `priority`"),
         "{err}"
@@ -685,7 +720,7 @@ fn apply_keeps_a_foreign_asg_rule_byte_for_byte_and_drops_a_stray_asg_of_a_manag
     let path = write_file(dir.path(), &text);
     let p = provider(&path);
     let live = p.read(&[TESTNSG.into()]).unwrap();
-    let rules = &live.nsg(TESTNSG).unwrap().rules;
+    let rules = &nsg_of(&live, TESTNSG).rules;
     assert_eq!(rules[0].rule.source_asgs, [ASG]);
     let before = rules[1].rule.clone();
     assert_eq!(before.destination_asgs, [ASG]);
@@ -712,7 +747,7 @@ fn apply_keeps_a_foreign_asg_rule_byte_for_byte_and_drops_a_stray_asg_of_a_manag
         .join("\n");
     assert!(written.contains(&foreign_text), "{written}");
     let now = p.read(&[TESTNSG.into()]).unwrap();
-    let rules = &now.nsg(TESTNSG).unwrap().rules;
+    let rules = &nsg_of(&now, TESTNSG).rules;
     assert_eq!(rules[1].rule, after, "the stray ASG is gone");
     assert_eq!(rules[0].rule.source_asgs, [ASG]);
 }
@@ -757,7 +792,12 @@ fn illegal_names_and_unmanaged_creates_are_refused_before_the_file_is_touched() 
         ),
         (vec![renamed], "its rule is named `jit-x`, not `jit-z`"),
     ] {
-        let err = p.apply(&changes, &|_, _| {}).unwrap_err().to_string();
+        let batch = Batch {
+            changes: &changes,
+            fingerprints: &BTreeMap::new(),
+            now: jiff::Timestamp::now(),
+        };
+        let err = p.apply(batch, &|_, _| {}).unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
         assert!(err.contains("nothing was written"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), before);

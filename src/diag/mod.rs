@@ -4,6 +4,18 @@
 
 use serde::Serialize;
 
+pub mod span;
+pub mod suggest;
+
+pub use suggest::did_you_mean;
+
+/// One config file's text, with the path to show in diagnostics.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -54,7 +66,7 @@ pub fn error_count(diagnostics: &[Diagnostic]) -> usize {
 pub fn render_text(
     w: &mut dyn std::io::Write,
     diagnostics: &[Diagnostic],
-    sources: &[crate::lang::SourceFile],
+    sources: &[SourceFile],
     color: bool,
 ) -> std::io::Result<()> {
     use anstyle::{AnsiColor, Style};
@@ -95,11 +107,11 @@ pub fn render_text(
             .find(|s| s.path == d.file)
             .map(|s| s.text.as_str());
         if let Some(text) = text {
-            let (start, end) = crate::lang::span::line_bounds(text, d.offset);
+            let (start, end) = span::line_bounds(text, d.offset);
             let line = &text[start..end];
-            let offset = crate::lang::span::floor_char_boundary(text, d.offset.max(start));
+            let offset = span::floor_char_boundary(text, d.offset.max(start));
             let lead = expand_tabs(&text[start..offset.min(end)]);
-            let stop = crate::lang::span::floor_char_boundary(text, (d.offset + d.len).min(end));
+            let stop = span::floor_char_boundary(text, (d.offset + d.len).min(end));
             let marked = expand_tabs(&text[offset.min(end)..stop.max(offset.min(end))]);
             let carets = marked.chars().count().max(1);
             let gutter = paint(blue, &format!("{pad} |"));
@@ -194,7 +206,6 @@ fn escape_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lang::SourceFile;
 
     fn diag() -> Diagnostic {
         Diagnostic {

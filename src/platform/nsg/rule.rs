@@ -1,4 +1,4 @@
-//! ARM-shaped network security rules: the common language of `compile`, `plan` and the NSG
+//! ARM-shaped network security rules: the common language of the NSG platform and its
 //! providers (snapshot and azure). Reads a rule from ARM's raw shape (fields under
 //! `properties`) or the Azure CLI's flattened shape, normalises the singular/plural field pairs,
 //! and writes ARM's raw shape. Application security groups (`sourceApplicationSecurityGroups`,
@@ -9,8 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-/// Managed rules carry this in their description, after the name prefix.
-pub const MANAGED_MARKER: &str = "managed-by=jit";
+use super::names;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Direction {
@@ -46,34 +45,27 @@ pub struct Rule {
     pub description: Option<String>,
 }
 
+/// A security rule as a provider read it, with the rule's own etag where the provider has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveRule {
+    pub rule: Rule,
+    pub etag: Option<String>,
+}
+
 /// Why a JSON value is not a security rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct RuleShapeError(pub String);
 
 impl Rule {
-    /// Owned by jit: name starts with `<prefix>-` (case-insensitive, as ARM compares names) and
-    /// the description carries the marker. Both, so a hand-made rule that happens to share the
-    /// prefix is still foreign.
+    /// Owned by jit: name prefix and description marker both ([`names::is_managed`]).
     pub fn is_managed(&self, prefix: &str) -> bool {
-        let name_ok = self
-            .name
-            .get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-            && self.name.as_bytes().get(prefix.len()) == Some(&b'-');
-        let marker_ok = self
-            .description
-            .as_deref()
-            .is_some_and(|d| d.split(';').any(|part| part.trim() == MANAGED_MARKER));
-        name_ok && marker_ok
+        names::is_managed(&self.name, self.description.as_deref(), prefix)
     }
 
     /// A `key=value` field of a managed description (`request`, `expires`).
     pub fn description_field(&self, key: &str) -> Option<&str> {
-        self.description.as_deref()?.split(';').find_map(|part| {
-            let (k, v) = part.trim().split_once('=')?;
-            (k == key).then_some(v)
-        })
+        names::description_field(self.description.as_deref(), key)
     }
 
     /// Reads ARM's raw shape (`{"name", "properties": {...}}`) or the CLI's flattened shape
@@ -253,213 +245,6 @@ impl Rule {
         json!({ "name": self.name, "properties": self.arm_properties() })
     }
 }
-
-/// The Terraform resource type of a security rule, as the azurerm provider names it.
-pub const AZURERM_TYPE: &str = "azurerm_network_security_rule";
-
-/// The Terraform provider a security rule belongs to, as `terraform show -json` spells it.
-pub const AZURERM_PROVIDER: &str = "registry.terraform.io/hashicorp/azurerm";
-
-/// Every attribute of an `azurerm_network_security_rule`, in the order jit writes them.
-pub const AZURERM_ATTRIBUTES: [&str; 19] = [
-    "access",
-    "description",
-    "destination_address_prefix",
-    "destination_address_prefixes",
-    "destination_application_security_group_ids",
-    "destination_port_range",
-    "destination_port_ranges",
-    "direction",
-    "id",
-    "name",
-    "network_security_group_name",
-    "priority",
-    "protocol",
-    "resource_group_name",
-    "source_address_prefix",
-    "source_address_prefixes",
-    "source_application_security_group_ids",
-    "source_port_range",
-    "source_port_ranges",
-];
-
-/// The ARM id of rule `name` in NSG `nsg_id`.
-pub fn rule_id(nsg_id: &str, name: &str) -> String {
-    format!("{}/securityRules/{name}", nsg_id.trim_end_matches('/'))
-}
-
-/// The NSG id of a rule id (`…/securityRules/<name>`), or `None` when it is not one.
-pub fn nsg_of_rule_id(id: &str) -> Option<&str> {
-    let (nsg, _) = id.rsplit_once('/')?;
-    let (nsg, segment) = nsg.rsplit_once('/')?;
-    segment.eq_ignore_ascii_case("securityRules").then_some(nsg)
-}
-
-/// The resource group segment of an ARM id, if it has one.
-pub fn resource_group_of(id: &str) -> Option<&str> {
-    let mut parts = id.split('/');
-    while let Some(part) = parts.next() {
-        if part.eq_ignore_ascii_case("resourceGroups") {
-            return parts.next().filter(|rg| !rg.is_empty());
-        }
-    }
-    None
-}
-
-impl Rule {
-    /// The rule as Terraform's azurerm provider writes an `azurerm_network_security_rule` in
-    /// a plan: snake_case attributes, one value in the singular attribute and several in the
-    /// plural one (the other `null`), `resource_group_name` and `network_security_group_name`
-    /// from the NSG id, and `id` the rule's ARM id.
-    pub fn to_azurerm(&self, nsg_id: &str) -> Value {
-        let mut v = Map::new();
-        let single = |values: &[String]| match values {
-            [one] => json!(one),
-            _ => Value::Null,
-        };
-        let plural = |values: &[String]| match values {
-            [_] | [] => Value::Null,
-            several => json!(several),
-        };
-        let ids = |values: &[String]| {
-            if values.is_empty() {
-                Value::Null
-            } else {
-                json!(values)
-            }
-        };
-        v.insert("access".into(), json!(self.access));
-        v.insert("description".into(), json!(self.description));
-        v.insert(
-            "destination_address_prefix".into(),
-            single(&self.destinations),
-        );
-        v.insert(
-            "destination_address_prefixes".into(),
-            plural(&self.destinations),
-        );
-        v.insert(
-            "destination_application_security_group_ids".into(),
-            ids(&self.destination_asgs),
-        );
-        v.insert(
-            "destination_port_range".into(),
-            single(&self.destination_ports),
-        );
-        v.insert(
-            "destination_port_ranges".into(),
-            plural(&self.destination_ports),
-        );
-        v.insert("direction".into(), json!(self.direction));
-        v.insert("id".into(), json!(rule_id(nsg_id, &self.name)));
-        v.insert("name".into(), json!(self.name));
-        v.insert(
-            "network_security_group_name".into(),
-            json!(crate::live::name_from_id(nsg_id)),
-        );
-        v.insert("priority".into(), json!(self.priority));
-        v.insert("protocol".into(), json!(self.protocol));
-        v.insert(
-            "resource_group_name".into(),
-            json!(resource_group_of(nsg_id)),
-        );
-        v.insert("source_address_prefix".into(), single(&self.sources));
-        v.insert("source_address_prefixes".into(), plural(&self.sources));
-        v.insert(
-            "source_application_security_group_ids".into(),
-            ids(&self.source_asgs),
-        );
-        v.insert("source_port_range".into(), single(&self.source_ports));
-        v.insert("source_port_ranges".into(), plural(&self.source_ports));
-        Value::Object(v)
-    }
-
-    /// Reads the azurerm attributes [`Rule::to_azurerm`] writes; `resource_group_name`,
-    /// `network_security_group_name` and `id` are left to the caller, which knows the NSG.
-    pub fn from_azurerm(value: &Value) -> Result<Rule, RuleShapeError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| RuleShapeError("security rule is not a JSON object".into()))?;
-        if let Some(key) = obj
-            .keys()
-            .find(|k| !AZURERM_ATTRIBUTES.contains(&k.as_str()))
-        {
-            return Err(RuleShapeError(format!(
-                "`{key}` is not an attribute of {AZURERM_TYPE}"
-            )));
-        }
-        let mut arm = Map::new();
-        for (key, arm_key) in [
-            ("name", "name"),
-            ("priority", "priority"),
-            ("direction", "direction"),
-            ("access", "access"),
-            ("protocol", "protocol"),
-            ("description", "description"),
-            ("source_address_prefix", "sourceAddressPrefix"),
-            ("source_address_prefixes", "sourceAddressPrefixes"),
-            ("source_port_range", "sourcePortRange"),
-            ("source_port_ranges", "sourcePortRanges"),
-            ("destination_address_prefix", "destinationAddressPrefix"),
-            ("destination_address_prefixes", "destinationAddressPrefixes"),
-            ("destination_port_range", "destinationPortRange"),
-            ("destination_port_ranges", "destinationPortRanges"),
-        ] {
-            if let Some(v) = obj.get(key) {
-                arm.insert(arm_key.into(), v.clone());
-            }
-        }
-        for (key, arm_key) in [
-            (
-                "source_application_security_group_ids",
-                "sourceApplicationSecurityGroups",
-            ),
-            (
-                "destination_application_security_group_ids",
-                "destinationApplicationSecurityGroups",
-            ),
-        ] {
-            match obj.get(key) {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(ids)) => {
-                    let groups: Vec<Value> = ids.iter().map(|id| json!({ "id": id })).collect();
-                    arm.insert(arm_key.into(), Value::Array(groups));
-                }
-                Some(other) => {
-                    return Err(RuleShapeError(format!(
-                        "`{key}` should be an array, found {other}"
-                    )))
-                }
-            }
-        }
-        Rule::from_arm(&Value::Object(arm)).map_err(|e| {
-            let text = e.0;
-            RuleShapeError(AZURERM_NAMES.iter().fold(text, |t, (arm, tf)| {
-                t.replace(&format!("`{arm}`"), &format!("`{tf}`"))
-            }))
-        })
-    }
-}
-
-/// ARM property names and their azurerm attribute names, for error messages.
-const AZURERM_NAMES: [(&str, &str); 10] = [
-    ("sourceAddressPrefixes", "source_address_prefixes"),
-    ("sourceAddressPrefix", "source_address_prefix"),
-    ("sourcePortRanges", "source_port_ranges"),
-    ("sourcePortRange", "source_port_range"),
-    ("destinationAddressPrefixes", "destination_address_prefixes"),
-    ("destinationAddressPrefix", "destination_address_prefix"),
-    ("destinationPortRanges", "destination_port_ranges"),
-    ("destinationPortRange", "destination_port_range"),
-    (
-        "sourceApplicationSecurityGroups",
-        "source_application_security_group_ids",
-    ),
-    (
-        "destinationApplicationSecurityGroups",
-        "destination_application_security_group_ids",
-    ),
-];
 
 fn put_pair(p: &mut Map<String, Value>, singular: &str, plural: &str, values: &[String]) {
     if values.len() == 1 {

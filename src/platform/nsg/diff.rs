@@ -9,24 +9,28 @@
 //!
 //! Only the NSGs of `desired` are planned: a managed rule in an NSG no NSG-shaped target names
 //! any more is left alone, so several config directories can share an estate. Keys of
-//! `fingerprints` and `ResourceChange::nsg_id` are NSG ids as the policy writes them.
+//! `fingerprints` and `ResourceChange::scope` are NSG ids as the policy writes them.
+//!
+//! Rules are compared as resources, by the azurerm schema ([`super::azurerm::SCHEMA`]): the
+//! one comparison of the plan, the text plan and saved-plan checks.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
-use crate::compile::{
-    self, refers_to, request_ref, request_room, Desired, DesiredNsg, DesiredRule, Origin,
-};
-use crate::live::{name_from_id, nsg_key, Live, LiveNsg};
+use super::compile::{Desired, DesiredNsg, DesiredRule, Origin};
+use super::findings::{self, Guard};
+use super::names::{refers_to, request_ref, request_room};
+use super::priority::{self, BandFull};
+use super::rule::Rule;
+use super::LiveNsg;
+use crate::live::{name_from_id, scope_key, Live};
 use crate::model::{Grant, Policy, Target};
-use crate::nsg::Rule;
-use crate::plan::findings::{self, Guard};
-use crate::plan::priority::{self, BandFull};
 use crate::plan::{
-    reason, terraform, Action, ActionReason, Change, Plan, PlanError, PlanWarning, PriorResource,
-    RequestInfo, ResourceChange, FORMAT_VERSION,
+    reason, Action, ActionReason, Change, Plan, PlanError, PlanWarning, PriorResource, RequestInfo,
+    ResourceChange, FORMAT_VERSION,
 };
+use crate::resource::name_order;
 
 pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> Plan {
     let mut resource_changes = Vec::new();
@@ -37,20 +41,20 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
     let mut prior = Vec::new();
     let index = Index::new(policy);
     for nsg in &desired.nsgs {
-        let Some(live_nsg) = live.nsg(&nsg.nsg_id) else {
-            let message = match live.failed.get(&nsg_key(&nsg.nsg_id)) {
+        let Some(live_nsg) = live.scope(&nsg.nsg_id).map(super::live_nsg) else {
+            let message = match live.failed.get(&scope_key(&nsg.nsg_id)) {
                 Some(why) => format!("cannot read NSG `{}`: {why}", name_from_id(&nsg.nsg_id)),
                 None => format!("NSG `{}` not found", nsg.nsg_id),
             };
             errors.push(PlanError {
-                nsg_id: Some(nsg.nsg_id.clone()),
+                scope: Some(nsg.nsg_id.clone()),
                 message,
             });
             continue;
         };
-        fingerprints.insert(nsg.nsg_id.clone(), live_nsg.fingerprint.clone());
+        fingerprints.insert(nsg.nsg_id.clone(), live_nsg.fingerprint.to_string());
         warnings.extend(any_source_warnings(nsg));
-        let planned = NsgDiff::new(policy, &index, nsg, live_nsg, now);
+        let planned = NsgDiff::new(policy, &index, nsg, &live_nsg, now);
         prior.extend(
             live_nsg
                 .rules
@@ -58,14 +62,14 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
                 .filter(|l| l.rule.is_managed(&policy.settings.rule_prefix))
                 .map(|l| PriorResource {
                     address: format!("{}/{}", planned.nsg_name(), l.rule.name),
-                    nsg_id: nsg.nsg_id.clone(),
-                    rule: l.rule.clone(),
+                    scope: nsg.nsg_id.clone(),
+                    resource: l.rule.to_resource(&nsg.nsg_id),
                 }),
         );
         findings.extend(findings::for_nsg(
             &policy.settings.rule_prefix,
             &nsg.nsg_id,
-            live_nsg,
+            &live_nsg,
             &planned.guards(),
             now,
         ));
@@ -74,19 +78,19 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
         errors.extend(nsg_errors);
     }
     resource_changes.sort_by(|a: &ResourceChange, b: &ResourceChange| {
-        nsg_key(&a.nsg_id)
-            .cmp(&nsg_key(&b.nsg_id))
-            .then_with(|| compile::name_order(&a.name, &b.name))
+        scope_key(&a.scope)
+            .cmp(&scope_key(&b.scope))
+            .then_with(|| name_order(&a.name, &b.name))
     });
-    prior.sort_by(|a, b| terraform::address_order(&a.address, &b.address));
+    prior.sort_by(|a, b| name_order(&a.address, &b.address));
     findings::sort(&mut findings);
     let (findings, accepted) = findings::accept(findings, &policy.accepts, now);
-    let error_key = |e: &PlanError| (e.nsg_id.as_deref().map(nsg_key), e.message.clone());
+    let error_key = |e: &PlanError| (e.scope.as_deref().map(scope_key), e.message.clone());
     errors.sort_by_key(error_key);
     Plan {
         format_version: FORMAT_VERSION.to_string(),
         created_at: now,
-        valid_until: valid_until(policy, now),
+        valid_until: None,
         resource_changes,
         prior,
         findings,
@@ -120,8 +124,8 @@ fn any_source_warnings(nsg: &DesiredNsg) -> Vec<PlanWarning> {
                 .find(|s| matches!(s.as_str(), "*" | "0.0.0.0/0" | "::/0"))?;
             Some(PlanWarning {
                 code: crate::lang::codes::GRANT_ANY_SOURCE.to_string(),
-                nsg_id: nsg.nsg_id.clone(),
-                rule: desired.rule.name.clone(),
+                scope: nsg.nsg_id.clone(),
+                resource: desired.rule.name.clone(),
                 message: format!(
                     "request `{request}` opens port `{port}` of target `{}` to any source \
                      (`{open}`) until {expires}",
@@ -130,24 +134,6 @@ fn any_source_warnings(nsg: &DesiredNsg) -> Vec<PlanWarning> {
             })
         })
         .collect()
-}
-
-/// The earliest grant start or end strictly after `now`, among grants of NSG-shaped targets:
-/// the instant the desired state next changes.
-pub fn valid_until(policy: &Policy, now: Timestamp) -> Option<Timestamp> {
-    let planned: BTreeSet<&str> = policy
-        .targets
-        .iter()
-        .filter(|t| compile::is_nsg_shaped(policy, t))
-        .map(|t| t.name.as_str())
-        .collect();
-    policy
-        .grants
-        .iter()
-        .filter(|g| planned.contains(g.target.as_str()))
-        .flat_map(|g| [g.start, g.end()])
-        .filter(|t| *t > now)
-        .min()
 }
 
 /// Look-ups over the policy, built once per plan so large estates plan in linear time.
@@ -163,13 +149,9 @@ struct Index<'a> {
 impl<'a> Index<'a> {
     fn new(policy: &'a Policy) -> Self {
         let mut nsg_targets: HashMap<String, Vec<&Target>> = HashMap::new();
-        for t in policy
-            .targets
-            .iter()
-            .filter(|t| compile::is_nsg_shaped(policy, t))
-        {
+        for t in policy.targets.iter().filter(|t| super::plans(policy, t)) {
             if let Some(id) = &t.nsg_id {
-                nsg_targets.entry(nsg_key(id)).or_default().push(t);
+                nsg_targets.entry(scope_key(id)).or_default().push(t);
             }
         }
         Index {
@@ -203,7 +185,7 @@ struct NsgDiff<'a> {
     policy: &'a Policy,
     index: &'a Index<'a>,
     nsg: &'a DesiredNsg,
-    live: &'a LiveNsg,
+    live: &'a LiveNsg<'a>,
     now: Timestamp,
     /// Per desired rule, the index of the managed live rule of the same name.
     matches: Vec<Option<usize>>,
@@ -216,7 +198,7 @@ impl<'a> NsgDiff<'a> {
         policy: &'a Policy,
         index: &'a Index<'a>,
         nsg: &'a DesiredNsg,
-        live: &'a LiveNsg,
+        live: &'a LiveNsg<'a>,
         now: Timestamp,
     ) -> Self {
         let prefix = &policy.settings.rule_prefix;
@@ -243,9 +225,9 @@ impl<'a> NsgDiff<'a> {
 
     fn nsg_name(&self) -> &str {
         if self.live.name.is_empty() {
-            name_from_id(&self.live.id)
+            name_from_id(self.live.id)
         } else {
-            &self.live.name
+            self.live.name
         }
     }
 
@@ -280,7 +262,7 @@ impl<'a> NsgDiff<'a> {
 
     fn error(&self, message: String) -> PlanError {
         PlanError {
-            nsg_id: Some(self.nsg.nsg_id.clone()),
+            scope: Some(self.nsg.nsg_id.clone()),
             message,
         }
     }
@@ -358,8 +340,10 @@ impl<'a> NsgDiff<'a> {
                 Some(index) => {
                     let before = &self.live.rules[index].rule;
                     after.name = before.name.clone();
-                    if differs(before, &after) {
-                        out.push(self.update(desired, before, after));
+                    let id = &self.nsg.nsg_id;
+                    let differing = before.to_resource(id).differing(&after.to_resource(id));
+                    if !differing.is_empty() {
+                        out.push(self.update(desired, before, after, &differing));
                     }
                 }
             }
@@ -370,7 +354,7 @@ impl<'a> NsgDiff<'a> {
             .iter()
             .map(|d| d.rule.name.to_ascii_lowercase())
             .collect();
-        for l in &self.live.rules {
+        for l in self.live.rules {
             let name = l.rule.name.to_ascii_lowercase();
             if l.rule.is_managed(prefix)
                 && !desired_names.contains(&name)
@@ -389,16 +373,17 @@ impl<'a> NsgDiff<'a> {
         before: Option<Rule>,
         after: Option<Rule>,
     ) -> ResourceChange {
+        let id = &self.nsg.nsg_id;
         ResourceChange {
             address: format!("{}/{name}", self.nsg_name()),
             provider: self.nsg.provider.clone(),
-            nsg_id: self.nsg.nsg_id.clone(),
+            scope: id.clone(),
             name: name.to_string(),
             target: None,
             change: Change {
                 actions: vec![action],
-                before,
-                after,
+                before: before.map(|r| r.to_resource(id)),
+                after: after.map(|r| r.to_resource(id)),
             },
             action_reason: ActionReason::NotInPolicy,
             reason: String::new(),
@@ -429,11 +414,13 @@ impl<'a> NsgDiff<'a> {
         change
     }
 
-    fn update(&self, desired: &DesiredRule, before: &Rule, after: Rule) -> ResourceChange {
-        let only_description = Rule {
-            description: before.description.clone(),
-            ..after.clone()
-        };
+    fn update(
+        &self,
+        desired: &DesiredRule,
+        before: &Rule,
+        after: Rule,
+        differing: &[&str],
+    ) -> ResourceChange {
         let mut change = self.change(
             &before.name,
             Action::Update,
@@ -454,7 +441,7 @@ impl<'a> NsgDiff<'a> {
                 .description_field("request")
                 .zip(grant)
                 .is_some_and(|(field, grant)| refers_to(field, grant));
-            if !differs(before, &only_description) && same_request {
+            if differing == ["description"] && same_request {
                 change.action_reason = ActionReason::RequestActive;
                 change.reason = reason::request_active(request, *expires, self.now);
             }
@@ -490,7 +477,7 @@ impl<'a> NsgDiff<'a> {
 
     /// The one NSG-shaped target of this NSG, when only one names it.
     fn sole_target(&self) -> Option<String> {
-        match self.index.nsg_targets.get(&nsg_key(&self.nsg.nsg_id)) {
+        match self.index.nsg_targets.get(&scope_key(&self.nsg.nsg_id)) {
             Some(targets) if targets.len() == 1 => Some(targets[0].name.clone()),
             _ => None,
         }
@@ -504,21 +491,4 @@ fn request_info(grant: &Grant) -> RequestInfo {
         approvers: grant.approvers.clone(),
         justification: grant.justification.clone(),
     }
-}
-
-/// Whether two rules differ in any property ARM stores. Names compare case-insensitively (ARM
-/// does) and so do protocols; the address lists are already normalised and sorted.
-pub fn differs(a: &Rule, b: &Rule) -> bool {
-    !(a.name.eq_ignore_ascii_case(&b.name)
-        && a.priority == b.priority
-        && a.direction == b.direction
-        && a.access == b.access
-        && a.protocol.eq_ignore_ascii_case(&b.protocol)
-        && a.sources == b.sources
-        && a.source_ports == b.source_ports
-        && a.destinations == b.destinations
-        && a.destination_ports == b.destination_ports
-        && a.source_asgs == b.source_asgs
-        && a.destination_asgs == b.destination_asgs
-        && a.description == b.description)
 }

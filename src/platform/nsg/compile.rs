@@ -1,25 +1,42 @@
 //! Pure: `compile(policy, now) → Desired`, the managed rules every NSG should hold at `now`:
-//! one lock-down deny per protected port, one allow per active grant and port. Priorities are
-//! left at 0 here; `plan::diff` allocates them against live state.
-//!
-//! Only NSG-shaped targets compile here: targets of `snapshot` providers and of `azure`
-//! providers in mode `nsg`, and only when they have an `nsg_id`. Targets of `nftables` and of
-//! `azure` in mode `defender` are skipped: their providers express the same policy in their own
-//! shape. A target naming a provider the policy does not declare (validation rejects that) is
-//! treated as NSG-shaped when it has an `nsg_id`.
+//! one lock-down deny per protected port, one allow per active grant and port (DESIGN §4).
+//! Priorities are left at 0 here; [`super::diff`] allocates them against live state. Only
+//! targets this platform plans ([`super::plans`]) compile here.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::live::nsg_key;
-use crate::model::{AzureMode, Grant, Policy, Port, ProviderConfig, Target};
-use crate::nsg::{Access, Direction, Rule, MANAGED_MARKER};
+use super::names::{allow_rule_name, deny_rule_name, grant_description, MANAGED_MARKER};
+use super::rule::{Access, Direction, Rule};
+use crate::live::scope_key;
+use crate::model::{Grant, Policy, Port, Target};
+use crate::resource::name_order;
 
 /// Desired managed rules, grouped by NSG, sorted by NSG key.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Desired {
     pub nsgs: Vec<DesiredNsg>,
+}
+
+impl Desired {
+    /// Adds NSG `id` with no managed rule wanted, unless it is wanted already.
+    pub fn add_empty(&mut self, provider: &str, id: &str) {
+        let key = scope_key(id);
+        if let Err(at) = self
+            .nsgs
+            .binary_search_by(|n| scope_key(&n.nsg_id).cmp(&key))
+        {
+            self.nsgs.insert(
+                at,
+                DesiredNsg {
+                    nsg_id: id.to_string(),
+                    provider: provider.to_string(),
+                    rules: Vec::new(),
+                },
+            );
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,11 +69,6 @@ pub enum Origin {
     },
 }
 
-/// The longest rule name ARM accepts.
-pub const MAX_NAME_LEN: usize = 80;
-/// The longest rule description ARM accepts.
-pub const MAX_DESCRIPTION_LEN: usize = 140;
-
 /// The managed rules of every NSG-shaped target at `now`.
 pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
     let prefix = &policy.settings.rule_prefix;
@@ -65,11 +77,11 @@ pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
         active.entry(grant.target.as_str()).or_default().push(grant);
     }
     let mut nsgs: BTreeMap<String, DesiredNsg> = BTreeMap::new();
-    for target in policy.targets.iter().filter(|t| is_nsg_shaped(policy, t)) {
+    for target in policy.targets.iter().filter(|t| super::plans(policy, t)) {
         let Some(nsg_id) = &target.nsg_id else {
             continue;
         };
-        let entry = nsgs.entry(nsg_key(nsg_id)).or_insert_with(|| DesiredNsg {
+        let entry = nsgs.entry(scope_key(nsg_id)).or_insert_with(|| DesiredNsg {
             nsg_id: nsg_id.clone(),
             provider: target.provider.clone(),
             rules: Vec::new(),
@@ -89,26 +101,6 @@ pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
             .sort_by(|a, b| name_order(&a.rule.name, &b.rule.name));
     }
     Desired { nsgs }
-}
-
-/// Whether a target's rules live in an NSG (snapshot, azure mode `nsg`).
-pub fn is_nsg_shaped(policy: &Policy, target: &Target) -> bool {
-    if target.nsg_id.is_none() {
-        return false;
-    }
-    match policy.provider(&target.provider).map(|p| &p.config) {
-        Some(ProviderConfig::Snapshot { .. }) => true,
-        Some(ProviderConfig::Azure { mode, .. }) => *mode == AzureMode::Nsg,
-        Some(ProviderConfig::Nftables { .. }) => false,
-        None => true,
-    }
-}
-
-/// Case-insensitive name order, ties broken by the exact spelling, so sorting is total.
-pub fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.to_ascii_lowercase()
-        .cmp(&b.to_ascii_lowercase())
-        .then_with(|| a.cmp(b))
 }
 
 fn lock_down_rule(prefix: &str, target: &Target, port: &Port) -> DesiredRule {
@@ -160,177 +152,14 @@ fn grant_rule(prefix: &str, target: &Target, port: &Port, grant: &Grant) -> Desi
     }
 }
 
-/// `<prefix>-deny-<target>-<port>`, made ARM-legal.
-pub fn deny_rule_name(prefix: &str, target: &str, port: &str) -> String {
-    rule_name(&format!("{prefix}-deny-{target}-{port}"))
-}
-
-/// `<prefix>-allow-<request>-<port>`, made ARM-legal.
-pub fn allow_rule_name(prefix: &str, request: &str, port: &str) -> String {
-    rule_name(&format!("{prefix}-allow-{request}-{port}"))
-}
-
-/// Makes `raw` a legal security rule name: 1–80 characters of `[A-Za-z0-9_.-]`, starting with a
-/// word character and ending with a word character or `_`.
-///
-/// A legal name is returned unchanged. Otherwise illegal characters become `-`, a bad first
-/// character becomes `_`, and the name gets `-` and 8 hex digits of the SHA-256 of `raw`
-/// (truncated first if needed to fit 80 characters). The hash keeps names that differ only in
-/// illegal characters, or beyond the 80th character, apart, and is stable across runs.
-pub fn rule_name(raw: &str) -> String {
-    if is_legal_rule_name(raw) {
-        return raw.to_string();
-    }
-    let mut name: String = raw
-        .chars()
-        .map(|c| if is_name_char(c) { c } else { '-' })
-        .collect();
-    if !name.starts_with(is_word_char) {
-        name.replace_range(..name.chars().next().map_or(0, char::len_utf8), "_");
-    }
-    let suffix = format!("-{}", short_hash(raw));
-    name.truncate(MAX_NAME_LEN - suffix.len());
-    name.push_str(&suffix);
-    name
-}
-
-/// Whether ARM accepts `name` as a security rule name.
-pub fn is_legal_rule_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.chars().all(is_name_char)
-        && name.starts_with(is_word_char)
-        && name.ends_with(|c: char| is_word_char(c))
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
-}
-
-fn is_name_char(c: char) -> bool {
-    is_word_char(c) || c == '.' || c == '-'
-}
-
-/// 8 hex digits of the SHA-256 of `text`.
-pub fn short_hash(text: &str) -> String {
-    let mut hex = crate::digest::sha256_hex(text.as_bytes());
-    hex.truncate(8);
-    hex
-}
-
-/// `managed-by=jit; request=<id>; expires=<RFC 3339>`, at most 140 characters.
-pub fn grant_description(request: &str, expires: Timestamp) -> String {
-    let head = format!("{MANAGED_MARKER}; request=");
-    let tail = format!("; expires={expires}");
-    let room = MAX_DESCRIPTION_LEN - head.len() - tail.len();
-    format!("{head}{}{tail}", request_ref(request, room))
-}
-
-/// The request id as a description carries it: unchanged when it fits in `room` characters and
-/// holds no `;`, `=` or whitespace; else a legal prefix of it, `~` and 8 hex digits of its hash.
-pub fn request_ref(request: &str, room: usize) -> String {
-    let plain = |c: char| !c.is_whitespace() && c != ';' && c != '=' && c != '~';
-    if request.len() <= room && !request.is_empty() && request.chars().all(plain) {
-        return request.to_string();
-    }
-    let suffix = format!("~{}", short_hash(request));
-    let mut out = String::new();
-    for c in request.chars().map(|c| if plain(c) { c } else { '_' }) {
-        if out.len() + c.len_utf8() + suffix.len() > room {
-            break;
-        }
-        out.push(c);
-    }
-    out.push_str(&suffix);
-    out
-}
-
-/// The room a request id has inside a grant description expiring at `expires`.
-pub fn request_room(expires: Timestamp) -> usize {
-    MAX_DESCRIPTION_LEN - format!("{MANAGED_MARKER}; request=; expires={expires}").len()
-}
-
-/// Whether a managed rule's `request=` field names `grant`.
-pub fn refers_to(field: &str, grant: &Grant) -> bool {
-    field == grant.id || field == request_ref(&grant.id, request_room(grant.end()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Protocol, ProviderDecl, Settings};
+    use crate::model::{AzureMode, Protocol, ProviderConfig, ProviderDecl, Settings};
     use jiff::SignedDuration;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn legal_names_are_kept() {
-        assert_eq!(rule_name("jit-deny-web-1-ssh"), "jit-deny-web-1-ssh");
-        assert_eq!(rule_name("a_"), "a_");
-        assert_eq!(rule_name("x.y-z"), "x.y-z");
-    }
-
-    #[test]
-    fn illegal_characters_are_replaced_and_hashed() {
-        let name = rule_name("jit-allow-INC 42/alice-ssh");
-        assert!(name.starts_with("jit-allow-INC-42-alice-ssh-"), "{name}");
-        assert!(is_legal_rule_name(&name));
-        assert_ne!(name, rule_name("jit-allow-INC-42-alice-ssh"));
-        assert_ne!(name, rule_name("jit-allow-INC/42 alice-ssh"));
-    }
-
-    #[test]
-    fn bad_first_and_last_characters_are_fixed() {
-        let name = rule_name("-x-");
-        assert!(name.starts_with("_x--"), "{name}");
-        assert!(is_legal_rule_name(&name));
-        assert!(is_legal_rule_name(&rule_name("x.")));
-        assert!(is_legal_rule_name(&rule_name("")));
-        assert!(is_legal_rule_name(&rule_name("é")));
-    }
-
-    #[test]
-    fn long_names_are_truncated_with_a_stable_hash() {
-        let raw = format!("jit-allow-{}-ssh", "r".repeat(100));
-        let name = rule_name(&raw);
-        assert_eq!(name.len(), MAX_NAME_LEN);
-        assert!(is_legal_rule_name(&name));
-        assert_eq!(name, rule_name(&raw));
-        assert_eq!(&name[71..], &format!("-{}", short_hash(&raw)));
-        let other = rule_name(&format!("jit-allow-{}-rdp", "r".repeat(100)));
-        assert_ne!(name, other);
-        assert_eq!(rule_name(&"a".repeat(80)), "a".repeat(80));
-    }
-
-    #[test]
-    fn descriptions_fit_in_140_characters() {
-        let expires = ts("2026-11-25T16:00:00.123456789Z");
-        let short = grant_description("INC-1", expires);
-        assert_eq!(
-            short,
-            "managed-by=jit; request=INC-1; expires=2026-11-25T16:00:00.123456789Z"
-        );
-        let long_id = "x".repeat(200);
-        let long = grant_description(&long_id, expires);
-        assert_eq!(long.len(), MAX_DESCRIPTION_LEN);
-        let field = long.split("; ").nth(1).unwrap();
-        assert!(field.starts_with("request=xxx") && field.contains('~'));
-        let grant = Grant {
-            id: long_id,
-            target: "t".into(),
-            ports: vec![],
-            source: "10.0.0.0/8".parse().unwrap(),
-            requester: "r".into(),
-            approvers: vec![],
-            justification: "j".into(),
-            start: ts("2026-11-25T14:00:00.123456789Z"),
-            duration: SignedDuration::from_hours(2),
-        };
-        assert!(refers_to(&field["request=".len()..], &grant));
-        let odd = grant_description("a;b=c", expires);
-        assert!(!odd.contains("a;b"), "{odd}");
     }
 
     fn policy() -> Policy {

@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::compile::{DesiredRule, Origin};
-use crate::live::LiveNsg;
+use super::compile::{DesiredRule, Origin};
+use super::rule::Direction;
+use super::LiveNsg;
 use crate::model::{PriorityBand, Settings};
-use crate::nsg::Direction;
 
 /// The band a desired rule's priority comes from.
 pub fn band(settings: &Settings, origin: &Origin) -> (PriorityBand, &'static str) {
@@ -34,7 +34,7 @@ pub fn allocate(
     settings: &Settings,
     rules: &[DesiredRule],
     live_match: &[Option<usize>],
-    live: &LiveNsg,
+    live: &LiveNsg<'_>,
 ) -> Result<Vec<u16>, BandFull> {
     allocate_each(settings, rules, live_match, live)
         .into_iter()
@@ -47,10 +47,10 @@ pub fn allocate_each(
     settings: &Settings,
     rules: &[DesiredRule],
     live_match: &[Option<usize>],
-    live: &LiveNsg,
+    live: &LiveNsg<'_>,
 ) -> Vec<Result<u16, BandFull>> {
     let mut taken: BTreeMap<(Direction, u16), usize> = BTreeMap::new();
-    for r in &live.rules {
+    for r in live.rules {
         *taken
             .entry((r.rule.direction, r.rule.priority))
             .or_default() += 1;

@@ -3,11 +3,10 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use crate::compile::compile;
-use crate::live::{nsg_key, Live, LiveNsg, LiveRule};
+use crate::live::Live;
 use crate::model::{Grant, Policy, Port, Protocol, ProviderConfig, ProviderDecl, Target};
-use crate::nsg::Rule;
-use crate::plan::{apply_to_live, diff, Action, ActionReason, FindingKind, Plan};
+use crate::plan::{compile, diff, Action, ActionReason, FindingKind, Plan, ResourceChange};
+use crate::platform::nsg::{self, LiveRule, Rule};
 
 pub(crate) const NSG: &str =
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg-a";
@@ -93,19 +92,45 @@ pub(crate) fn deny(priority: u16) -> Rule {
 
 pub(crate) fn live(rules: Vec<Rule>) -> Live {
     let mut live = Live::default();
-    live.nsgs.insert(
-        nsg_key(NSG),
-        LiveNsg {
-            id: NSG.into(),
-            name: "nsg-a".into(),
-            fingerprint: "etag-1".into(),
-            rules: rules
-                .into_iter()
-                .map(|rule| LiveRule { rule, etag: None })
-                .collect(),
-        },
-    );
+    live.insert(nsg::scope(
+        NSG.into(),
+        "nsg-a".into(),
+        "etag-1".into(),
+        rules
+            .into_iter()
+            .map(|rule| LiveRule { rule, etag: None })
+            .collect(),
+    ));
     live
+}
+
+/// The rule a change writes.
+pub(crate) fn after(change: &ResourceChange) -> Rule {
+    Rule::from_resource(change.change.after.as_ref().expect("an after rule")).unwrap()
+}
+
+/// The live rule a change replaces or deletes.
+pub(crate) fn before(change: &ResourceChange) -> Rule {
+    Rule::from_resource(change.change.before.as_ref().expect("a before rule")).unwrap()
+}
+
+/// Live state once every change of `plan` is applied, as an NSG provider would leave it.
+pub(crate) fn apply_to_live(live: &Live, plan: &Plan) -> Live {
+    let mut out = live.clone();
+    for change in &plan.resource_changes {
+        let Some(scope) = out.scopes.get_mut(&crate::live::scope_key(&change.scope)) else {
+            continue;
+        };
+        let crate::platform::Content::Nsg(rules) = &mut scope.content;
+        rules.retain(|r| !r.rule.name.eq_ignore_ascii_case(&change.name));
+        if change.change.after.is_some() {
+            rules.push(LiveRule {
+                rule: after(change),
+                etag: None,
+            });
+        }
+    }
+    out
 }
 
 /// A plan with nothing in it, made at [`now`].
@@ -152,17 +177,9 @@ fn empty_nsg_gets_lock_down_and_active_grant() {
             ),
         ]
     );
-    let allow = plan.resource_changes[0].change.after.as_ref().unwrap();
+    let allow = after(&plan.resource_changes[0]);
     assert_eq!(allow.priority, 100);
-    assert_eq!(
-        plan.resource_changes[1]
-            .change
-            .after
-            .as_ref()
-            .unwrap()
-            .priority,
-        4000
-    );
+    assert_eq!(after(&plan.resource_changes[1]).priority, 4000);
     assert_eq!(
         plan.resource_changes[0].address,
         "nsg-a/jit-allow-INC-4211-ssh"
@@ -201,9 +218,9 @@ fn drifted_rule_is_updated_and_keeps_its_priority() {
             "changed outside jit"
         )]
     );
-    let change = &plan.resource_changes[0].change;
-    assert_eq!(change.before.as_ref(), Some(&drifted));
-    let after = change.after.as_ref().unwrap();
+    let change = &plan.resource_changes[0];
+    assert_eq!(before(change), drifted);
+    let after = after(change);
     assert_eq!(after.priority, 4010);
     assert_eq!(after.destination_ports, ["22"]);
 }
@@ -214,15 +231,7 @@ fn rule_out_of_its_band_moves_into_it() {
     let plan = plan(&policy, &live(vec![deny(300)]));
     assert_eq!(plan.resource_changes.len(), 1);
     assert_eq!(plan.resource_changes[0].action(), Action::Update);
-    assert_eq!(
-        plan.resource_changes[0]
-            .change
-            .after
-            .as_ref()
-            .unwrap()
-            .priority,
-        4000
-    );
+    assert_eq!(after(&plan.resource_changes[0]).priority, 4000);
 }
 
 #[test]
@@ -368,7 +377,7 @@ fn new_rules_take_the_lowest_free_priority_of_their_band() {
     let priorities: Vec<u16> = plan
         .resource_changes
         .iter()
-        .map(|c| c.change.after.as_ref().unwrap().priority)
+        .map(|c| after(c).priority)
         .collect();
     assert_eq!(priorities, [101, 4001]);
 }
@@ -447,7 +456,7 @@ fn exposure_is_found_for_wide_sources_ahead_of_the_lock_down() {
         "rule `listed` (priority 200) opens port 22 (ssh of web-1) to `203.0.113.0/24` ahead of its lock-down at priority 4000; policy allows only `198.51.100.0/24`"
     );
     listed.protocol = "Udp".into();
-    assert!(super::diff(
+    assert!(crate::plan::diff(
         &policy,
         &compile(&policy, now()),
         &live(vec![deny(4000), listed]),
@@ -502,7 +511,7 @@ fn application_security_groups_are_exposures_when_they_reach_the_port() {
     behind.priority = 4001;
     assert!(exposures(behind).is_empty());
     let mut outbound = from_asg;
-    outbound.direction = crate::nsg::Direction::Outbound;
+    outbound.direction = crate::platform::nsg::Direction::Outbound;
     assert!(exposures(outbound).is_empty());
 }
 
@@ -526,7 +535,7 @@ fn an_accepted_exposure_is_listed_until_it_expires_then_is_a_finding_again() {
     assert_eq!(before.accepted.len(), 1);
     let accepted = &before.accepted[0];
     assert_eq!(
-        (accepted.rule.as_str(), accepted.accept.as_str()),
+        (accepted.resource.as_str(), accepted.accept.as_str()),
         ("allow-lb-probe", "lb-health-probe")
     );
     assert_eq!(accepted.kind, FindingKind::Exposure);
@@ -534,7 +543,11 @@ fn an_accepted_exposure_is_listed_until_it_expires_then_is_a_finding_again() {
         .message
         .starts_with("rule `allow-lb-probe` (priority 200) opens port 22"));
     // Only the rule it names: another exposure in the same NSG is still a finding.
-    let rules: Vec<&str> = before.findings.iter().map(|f| f.rule.as_str()).collect();
+    let rules: Vec<&str> = before
+        .findings
+        .iter()
+        .map(|f| f.resource.as_str())
+        .collect();
     assert_eq!(rules, ["other"]);
     assert!(before.has_findings());
 
@@ -543,7 +556,7 @@ fn an_accepted_exposure_is_listed_until_it_expires_then_is_a_finding_again() {
     let probe = after
         .findings
         .iter()
-        .find(|f| f.rule == "allow-lb-probe")
+        .find(|f| f.resource == "allow-lb-probe")
         .expect("a finding again");
     assert!(
         probe
@@ -556,15 +569,15 @@ fn an_accepted_exposure_is_listed_until_it_expires_then_is_a_finding_again() {
 
 #[test]
 fn a_grant_rule_wider_than_its_request_says_how() {
-    use crate::plan::findings::wider;
+    use crate::platform::nsg::findings::wider;
     let g = grant("INC-1", "2026-11-25T14:00:00Z", 2);
     let policy = policy(vec![g.clone()]);
     let target = &policy.targets[0];
     let desired = compile(&policy, now());
-    let exact = desired.nsgs[0]
+    let exact = desired.nsg.nsgs[0]
         .rules
         .iter()
-        .find(|d| d.rule.access == crate::nsg::Access::Allow)
+        .find(|d| d.rule.access == crate::platform::nsg::Access::Allow)
         .unwrap()
         .rule
         .clone();
@@ -612,7 +625,7 @@ fn priority_clash_is_reported() {
     let plan = plan(&policy, &live(vec![deny(4000), b, a]));
     assert_eq!(plan.findings.len(), 1);
     assert_eq!(plan.findings[0].kind, FindingKind::PriorityClash);
-    assert_eq!(plan.findings[0].rule, "a");
+    assert_eq!(plan.findings[0].resource, "a");
     assert_eq!(
         plan.findings[0].message,
         "rules `a`, `B` share priority 300 (Inbound)"
@@ -703,7 +716,7 @@ fn a_grant_open_to_any_source_is_a_warning_and_a_plain_one_is_not() {
     assert_eq!(p.warnings.len(), 1, "{:#?}", p.warnings);
     let w = &p.warnings[0];
     assert_eq!(w.code, crate::lang::codes::GRANT_ANY_SOURCE);
-    assert_eq!(w.rule, "jit-allow-INC-9-ssh");
+    assert_eq!(w.resource, "jit-allow-INC-9-ssh");
     assert_eq!(
         w.message,
         "request `INC-9` opens port `ssh` of target `web-1` to any source (`0.0.0.0/0`) until 2026-11-25T16:00:00Z"
@@ -732,7 +745,7 @@ fn a_squatter_blocks_only_its_own_name() {
     );
     let plan = plan(&policy, &live(vec![squatter]));
     assert_eq!(plan.errors.len(), 1);
-    assert_eq!(plan.errors[0].nsg_id.as_deref(), Some(NSG));
+    assert_eq!(plan.errors[0].scope.as_deref(), Some(NSG));
     let names: Vec<(Action, &str)> = plan
         .resource_changes
         .iter()
@@ -782,7 +795,7 @@ fn an_nsg_that_could_not_be_read_says_why() {
     let mut unreadable = Live::default();
     unreadable
         .failed
-        .insert(nsg_key(NSG), "access denied".to_string());
+        .insert(crate::live::scope_key(NSG), "access denied".to_string());
     let plan = plan(&policy, &unreadable);
     assert_eq!(
         plan.errors[0].message,

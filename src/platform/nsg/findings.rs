@@ -11,10 +11,12 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use jiff::Timestamp;
 
-use crate::live::{name_from_id, nsg_key, LiveNsg};
+use super::rule::{Access, Direction, Rule};
+use super::LiveNsg;
+use crate::live::{name_from_id, scope_key};
 use crate::model::{Accept, Grant, Port, Protocol, Target};
-use crate::nsg::{Access, Direction, Rule};
 use crate::plan::{AcceptedFinding, Finding, FindingKind};
+use crate::platform::grants::Widening;
 
 /// A protected port of a target and the priority its lock-down deny has (or will have).
 #[derive(Debug, Clone, Copy)]
@@ -28,18 +30,18 @@ pub struct Guard<'a> {
 pub fn for_nsg(
     prefix: &str,
     nsg_id: &str,
-    live: &LiveNsg,
+    live: &LiveNsg<'_>,
     guards: &[Guard<'_>],
     now: Timestamp,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let finding = |kind, rule: &str, message: String| Finding {
         kind,
-        nsg_id: nsg_id.to_string(),
-        rule: rule.to_string(),
+        scope: nsg_id.to_string(),
+        resource: rule.to_string(),
         message,
     };
-    for live_rule in &live.rules {
+    for live_rule in live.rules {
         let rule = &live_rule.rule;
         if rule.is_managed(prefix) {
             if let Some(expired) = overdue_since(rule, now) {
@@ -67,7 +69,7 @@ pub fn for_nsg(
         }
     }
     let mut by_slot: BTreeMap<(Direction, u16), Vec<&str>> = BTreeMap::new();
-    for r in &live.rules {
+    for r in live.rules {
         by_slot
             .entry((r.rule.direction, r.rule.priority))
             .or_default()
@@ -77,7 +79,7 @@ pub fn for_nsg(
         if names.len() < 2 {
             continue;
         }
-        names.sort_by(|a, b| crate::compile::name_order(a, b));
+        names.sort_by(|a, b| crate::resource::name_order(a, b));
         let list = names
             .iter()
             .map(|n| format!("`{n}`"))
@@ -97,14 +99,14 @@ pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (
             a.kind,
-            nsg_key(&a.nsg_id),
-            a.rule.to_ascii_lowercase(),
+            scope_key(&a.scope),
+            a.resource.to_ascii_lowercase(),
             &a.message,
         )
             .cmp(&(
                 b.kind,
-                nsg_key(&b.nsg_id),
-                b.rule.to_ascii_lowercase(),
+                scope_key(&b.scope),
+                b.resource.to_ascii_lowercase(),
                 &b.message,
             ))
     });
@@ -124,16 +126,16 @@ pub fn accept(
         let by = (finding.kind == FindingKind::Exposure)
             .then(|| {
                 accepts.iter().find(|a| {
-                    nsg_key(&a.nsg_id) == nsg_key(&finding.nsg_id)
-                        && a.rule.eq_ignore_ascii_case(&finding.rule)
+                    scope_key(&a.nsg_id) == scope_key(&finding.scope)
+                        && a.rule.eq_ignore_ascii_case(&finding.resource)
                 })
             })
             .flatten();
         match by {
             Some(a) if now < a.expires => accepted.push(AcceptedFinding {
                 kind: finding.kind,
-                nsg_id: finding.nsg_id,
-                rule: finding.rule,
+                scope: finding.scope,
+                resource: finding.resource,
                 message: finding.message,
                 accept: a.name.clone(),
                 justification: a.justification.clone(),
@@ -154,17 +156,6 @@ pub fn accept(
     (open, accepted)
 }
 
-/// One way a grant's live allow rule opens more than its request asked for.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Widening {
-    /// `source`, `port`, `protocol` or `destination`.
-    pub property: &'static str,
-    /// What the live rule has, as ARM spells it.
-    pub live: Vec<String>,
-    /// What the request (with its target's port and destination) allows.
-    pub requested: Vec<String>,
-}
-
 /// How the managed allow rule `rule` of `grant` is wider than the request: a source outside
 /// the request's source (or a source application security group), a port other than the
 /// requested one (or a range), a protocol beyond the port's, a destination outside the
@@ -180,7 +171,7 @@ pub fn wider(prefix: &str, rule: &Rule, grant: &Grant, target: &Target) -> Vec<W
     let port = ports
         .iter()
         .find(|p| {
-            crate::compile::allow_rule_name(prefix, &grant.id, &p.name)
+            super::names::allow_rule_name(prefix, &grant.id, &p.name)
                 .eq_ignore_ascii_case(&rule.name)
         })
         .or_else(|| {

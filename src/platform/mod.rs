@@ -1,0 +1,205 @@
+//! Platforms: the shapes a firewall takes. A platform compiles the policy into the resources
+//! its scopes should hold, diffs them with the scopes a provider read, finds what is wrong
+//! that no action fixes, and says which of its changes only narrow access. Providers are where
+//! the state lives; each serves one platform (`snapshot` and `azure` in NSG mode serve
+//! [`nsg`]).
+//!
+//! This module is the registry: the rest of the core (plans, rendering, saved-plan checks,
+//! `ops`) goes through these functions and the generic [`Resource`] and never names a
+//! platform's types. A new platform adds its module, a [`Content`] variant, its schemas to
+//! [`SCHEMAS`], and a branch in each function below.
+
+pub mod grants;
+pub mod nsg;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use crate::live::{scope_key, Live};
+use crate::model::{Policy, Target};
+use crate::plan::{Plan, ResourceChange};
+use crate::resource::{Resource, Schema};
+
+/// The resources of a live scope, in its platform's typed form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    /// An NSG's security rules (not the default rules).
+    Nsg(Vec<nsg::LiveRule>),
+}
+
+impl Content {
+    /// Every resource of the scope `scope_id`, managed and foreign, generically.
+    pub fn resources(&self, scope_id: &str) -> Vec<Resource> {
+        match self {
+            Content::Nsg(rules) => rules.iter().map(|r| r.rule.to_resource(scope_id)).collect(),
+        }
+    }
+}
+
+/// The grants open in live state at `at`, from every scope's platform.
+pub fn grants(policy: &Policy, live: &Live, at: Timestamp) -> Vec<grants::GrantStatus> {
+    live.scopes
+        .values()
+        .flat_map(|scope| match &scope.content {
+            Content::Nsg(_) => nsg::status::grants(policy, scope, at),
+        })
+        .collect()
+}
+
+/// Every resource type jit plans, for reading plans back and for docs/resources.md.
+pub static SCHEMAS: &[&Schema] = &[&nsg::azurerm::SCHEMA];
+
+/// The schema of a resource type, by its Terraform type name.
+pub fn schema(type_name: &str) -> Option<&'static Schema> {
+    SCHEMAS.iter().copied().find(|s| s.type_name == type_name)
+}
+
+/// A resource read from a plan file as its platform writes it in scope `scope`: the same
+/// resource when the file holds exactly what jit writes (compare with `==`), or why it is not
+/// one of its type at all.
+pub fn canonical(resource: &Resource, scope: &str) -> Result<Resource, String> {
+    match resource.type_name() {
+        nsg::azurerm::AZURERM_TYPE => nsg::Rule::from_resource(resource)
+            .map(|rule| rule.to_resource(scope))
+            .map_err(|e| e.0),
+        other => Err(format!("unknown resource type `{other}`")),
+    }
+}
+
+/// What a scope is called in messages: `NSG` for a network security group.
+pub fn scope_noun(id: &str) -> &'static str {
+    if id
+        .to_ascii_lowercase()
+        .contains("/providers/microsoft.network/networksecuritygroups/")
+    {
+        "NSG"
+    } else {
+        "scope"
+    }
+}
+
+/// The request a live resource says it was made for, when its platform records one (an NSG
+/// rule's `request=` description field).
+pub fn request_of(resource: &Resource) -> Option<String> {
+    match resource.type_name() {
+        nsg::azurerm::AZURERM_TYPE => {
+            nsg::names::description_field(resource.str("description"), "request")
+                .map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// The platform a target's resources live in, by its provider's kind and mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Nsg,
+}
+
+/// The platform `target` is planned in, or `None` when no platform of this build plans it
+/// (opening its provider says why).
+pub fn of(policy: &Policy, target: &Target) -> Option<Kind> {
+    nsg::plans(policy, target).then_some(Kind::Nsg)
+}
+
+/// The scope a target's resources live in: `(provider address, scope id as written)`.
+pub fn scope_of(policy: &Policy, target: &Target) -> Option<(String, String)> {
+    match of(policy, target)? {
+        Kind::Nsg => Some((target.provider.clone(), target.nsg_id.clone()?)),
+    }
+}
+
+/// Every scope the policy's targets name, keyed by [`scope_key`]: `(provider, id as written)`.
+pub fn scopes(policy: &Policy) -> BTreeMap<String, (String, String)> {
+    let mut out = BTreeMap::new();
+    for target in &policy.targets {
+        if let Some((provider, id)) = scope_of(policy, target) {
+            out.entry(scope_key(&id)).or_insert((provider, id));
+        }
+    }
+    out
+}
+
+/// What every platform wants at one instant.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Desired {
+    pub nsg: nsg::Desired,
+}
+
+impl Desired {
+    /// `(provider, scope id)` of every scope to read.
+    pub fn scopes(&self) -> Vec<(String, String)> {
+        self.nsg
+            .nsgs
+            .iter()
+            .map(|n| (n.provider.clone(), n.nsg_id.clone()))
+            .collect()
+    }
+
+    /// Adds a scope that should hold no managed resource (the scope of a target an error left
+    /// out: its grants are closed), unless it is already wanted.
+    pub fn add_empty_scope(&mut self, provider: &str, id: &str) {
+        self.nsg.add_empty(provider, id);
+    }
+
+    /// Keeps only the scopes whose key `keep` accepts.
+    pub fn retain_scopes(&mut self, keep: impl Fn(&str) -> bool) {
+        self.nsg.nsgs.retain(|n| keep(&scope_key(&n.nsg_id)));
+    }
+}
+
+/// Pure: what the policy wants at `now`, per platform.
+pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
+    Desired {
+        nsg: nsg::compile::compile(policy, now),
+    }
+}
+
+/// Pure: the plan from `desired` and `live` at `now`.
+pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> Plan {
+    let mut plan = nsg::diff::diff(policy, &desired.nsg, live, now);
+    plan.valid_until = valid_until(policy, now);
+    plan
+}
+
+/// The earliest grant start or end strictly after `now`, among grants of planned targets: the
+/// instant the desired state next changes.
+pub fn valid_until(policy: &Policy, now: Timestamp) -> Option<Timestamp> {
+    policy
+        .grants
+        .iter()
+        .filter(|g| {
+            policy
+                .target(&g.target)
+                .is_some_and(|t| of(policy, t).is_some())
+        })
+        .flat_map(|g| [g.start, g.end()])
+        .filter(|t| *t > now)
+        .min()
+}
+
+/// What a plan with errors does with a change (DESIGN §5b, fail closed, revoke always).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Narrowing {
+    /// It can only reduce access: kept.
+    Keep,
+    /// It could open something: dropped until the errors are fixed.
+    Drop,
+    /// It widens, but what it touches must be closed regardless: this change instead.
+    Instead(Box<ResourceChange>),
+}
+
+/// How `change` fares in a plan with errors made at `now` (its platform decides).
+pub fn narrowing(change: &ResourceChange, now: Timestamp) -> Narrowing {
+    let type_name = change
+        .change
+        .after
+        .as_ref()
+        .or(change.change.before.as_ref())
+        .map(Resource::type_name);
+    match type_name {
+        Some(nsg::azurerm::AZURERM_TYPE) => nsg::narrowing::narrowing(change, now),
+        _ => Narrowing::Drop,
+    }
+}
