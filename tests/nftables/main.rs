@@ -9,4 +9,5 @@ mod lab;
 mod enforcement;
 mod errors;
 mod overlap;
+mod policy;
 mod readback;

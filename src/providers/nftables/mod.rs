@@ -3,8 +3,8 @@
 //! never runs again. Reads the table back, plans element adds and removals, applies them as one
 //! checked transaction.
 //!
-//! - [`spec`]: the plain description of the table jit wants (filled by an adapter from policy,
-//!   grants and the clock);
+//! - [`spec`]: the plain description of the table jit wants, and [`policy`], which fills it from
+//!   the policy, its grants and the clock;
 //! - [`layers`]: which grant set each element goes in, so overlapping sources never share one;
 //! - [`ruleset`]: the nft JSON of the table and of a transaction;
 //! - [`readback`]: `nft -j list table` into the same terms, with a fingerprint;
@@ -20,6 +20,7 @@
 //! comparison exact and the dependency list shorter.
 
 pub mod layers;
+pub mod policy;
 pub mod readback;
 pub mod reconcile;
 pub mod ruleset;
