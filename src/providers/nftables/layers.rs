@@ -11,7 +11,10 @@
 //! whatever the order in which grants arrive and expire; each element is still one grant with
 //! its own timeout, so the kernel closes each at its own end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use super::spec::{ElementKey, Family};
 
@@ -57,6 +60,41 @@ impl Layout {
     }
 }
 
+/// The elements of one layer, indexed so that an overlap test costs a few lookups, not a scan:
+/// by protocol and port, the sources as (network address, prefix length), in address order.
+#[derive(Default)]
+struct Occupied {
+    by_port: BTreeMap<(super::spec::Proto, u16), BTreeSet<(IpAddr, u8)>>,
+}
+
+impl Occupied {
+    fn insert(&mut self, key: &ElementKey) {
+        let source = (key.source.network(), key.source.prefix_len());
+        self.by_port
+            .entry((key.proto, key.port))
+            .or_default()
+            .insert(source);
+    }
+
+    /// Whether some element here overlaps `key`: one of its supernets is here (at most 129
+    /// lookups), or something lies inside it (a range of addresses).
+    fn overlaps(&self, key: &ElementKey) -> bool {
+        let Some(sources) = self.by_port.get(&(key.proto, key.port)) else {
+            return false;
+        };
+        let wider = (0..=key.source.prefix_len()).any(|len| {
+            IpNet::new(key.source.network(), len)
+                .map(|n| n.trunc())
+                .is_ok_and(|n| sources.contains(&(n.network(), len)))
+        });
+        wider
+            || sources
+                .range((key.source.network(), 0)..=(key.source.broadcast(), u8::MAX))
+                .next()
+                .is_some()
+    }
+}
+
 /// Places `wanted` keys. A key already `live` in some layer stays there (its lowest one), so an
 /// apply never moves an element that is in place. Every other key goes, widest sources first,
 /// into the lowest layer where it overlaps nothing. Each family has at least one layer and at
@@ -75,12 +113,9 @@ pub fn assign(
     let mut layout = Layout::default();
     // What each layer holds, for the overlap test: everything live there (even what will be
     // removed: within one transaction the kernel checks the adds against it).
-    let mut occupied: BTreeMap<(Family, usize), Vec<ElementKey>> = BTreeMap::new();
+    let mut occupied: BTreeMap<usize, Occupied> = BTreeMap::new();
     for (key, layer) in live {
-        occupied
-            .entry((key.family(), *layer))
-            .or_default()
-            .push(*key);
+        occupied.entry(*layer).or_default().insert(key);
     }
     let mut fresh: Vec<ElementKey> = Vec::new();
     for key in wanted {
@@ -93,15 +128,11 @@ pub fn assign(
     }
     fresh.sort_by_key(|k| (k.source.prefix_len(), *k));
     for key in fresh {
-        let family = key.family();
         let mut layer = 0;
-        while occupied
-            .get(&(family, layer))
-            .is_some_and(|held| held.iter().any(|h| h.overlaps(&key)))
-        {
+        while occupied.get(&layer).is_some_and(|held| held.overlaps(&key)) {
             layer += 1;
         }
-        occupied.entry((family, layer)).or_default().push(key);
+        occupied.entry(layer).or_default().insert(&key);
         layout.placement.insert(key, layer);
     }
     let top = |family: Family, min: usize| {
@@ -169,6 +200,41 @@ mod tests {
         let live = [(key("192.0.2.0/25"), 0)];
         let layout = assign(&[key("192.0.2.9/32")], &live, (1, 1));
         assert_eq!(layout.placement[&key("192.0.2.9/32")], 1);
+    }
+
+    #[test]
+    fn the_index_agrees_with_the_pairwise_overlap_test() {
+        let sources = [
+            "0.0.0.0/0",
+            "192.0.2.0/24",
+            "192.0.2.0/25",
+            "192.0.2.128/25",
+            "192.0.2.0/32",
+            "192.0.2.127/32",
+            "192.0.2.128/32",
+            "192.0.2.255/32",
+            "198.51.100.0/24",
+            "2001:db8::/32",
+            "2001:db8::/128",
+            "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128",
+            "::/0",
+        ];
+        let keys: Vec<ElementKey> = sources.iter().map(|s| key(s)).collect();
+        for held in &keys {
+            let mut occupied = Occupied::default();
+            occupied.insert(held);
+            for probe in &keys {
+                assert_eq!(
+                    occupied.overlaps(probe),
+                    held.overlaps(probe),
+                    "{held} vs {probe}"
+                );
+            }
+        }
+        let other_port = ElementKey::new("192.0.2.0/24".parse().unwrap(), Proto::Udp, 22);
+        let mut occupied = Occupied::default();
+        occupied.insert(&keys[1]);
+        assert!(!occupied.overlaps(&other_port));
     }
 
     #[test]
