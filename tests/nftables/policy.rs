@@ -58,6 +58,13 @@ request "INC-7-alice" {{
     assert!(lab.connect(CLIENT6).is_none(), "nothing granted over IPv6");
     let live = nftables::read(&lab.nft(), "jit").unwrap().unwrap();
     assert_eq!(live.elements[0].comment.as_deref(), Some("INC-7-alice"));
+    let open = nftables::status::open_grants(&live);
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].request.as_deref(), Some("INC-7-alice"));
+    assert!(
+        open[0].seconds_left.is_some_and(|s| s <= 4),
+        "the kernel's remaining time: {open:?}"
+    );
 
     let end = start + jiff::SignedDuration::from_secs(5 * 60);
     let wait = (end - Timestamp::now()).as_secs_f64().max(0.0) + 0.2;

@@ -9,7 +9,8 @@
 //! - [`ruleset`]: the nft JSON of the table and of a transaction;
 //! - [`readback`]: `nft -j list table` into the same terms, with a fingerprint;
 //! - [`reconcile`]: desired against live — changes, drift, the transaction;
-//! - [`runner`]: running `nft`, and its errors.
+//! - [`runner`]: running `nft`, and its errors;
+//! - [`status`]: the grants a live table holds, with the kernel's remaining time.
 //!
 //! **`nft -j` JSON, not the `nftables` crate.** jit writes the JSON with `serde_json` and runs
 //! `nft` itself (std::process). The crate (0.6) is a typed layer over the same `nft -j`
@@ -26,6 +27,7 @@ pub mod reconcile;
 pub mod ruleset;
 pub mod runner;
 pub mod spec;
+pub mod status;
 
 pub use readback::{LiveElement, LiveTable};
 pub use reconcile::{Change, Reason, Rebuild, TablePlan};
