@@ -10,6 +10,7 @@
 //! [`SCHEMAS`], and a branch in each function below.
 
 pub mod grants;
+pub mod nftables;
 pub mod nsg;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,8 @@
 //! never runs again. Reads the table back, plans element adds and removals, applies them as one
 //! checked transaction.
 //!
+//! The pure parts live in `platform::nftables` (re-exported here); this module runs `nft`.
+//!
 //! - [`spec`]: the plain description of the table jit wants, and [`policy`], which fills it from
 //!   the policy, its grants and the clock;
 //! - [`layers`]: which grant set each element goes in, so overlapping sources never share one;
@@ -20,14 +22,9 @@
 //! jit must read to report drift. Plain `serde_json::Value`s in the listed shape keep the
 //! comparison exact and the dependency list shorter.
 
-pub mod layers;
-pub mod policy;
-pub mod readback;
-pub mod reconcile;
-pub mod ruleset;
 pub mod runner;
-pub mod spec;
-pub mod status;
+
+pub use crate::platform::nftables::{layers, policy, readback, reconcile, ruleset, spec, status};
 
 pub use readback::{LiveElement, LiveTable};
 pub use reconcile::{Change, Reason, Rebuild, TablePlan};
