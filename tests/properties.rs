@@ -271,8 +271,10 @@ fn rules_mut<'a>(live: &'a mut Live, id: &str) -> &'a mut Vec<LiveRule> {
         .scopes
         .get_mut(&scope_key(id))
         .expect("the NSG is in live state");
-    let Content::Nsg(rules) = &mut scope.content;
-    rules
+    match &mut scope.content {
+        Content::Nsg(rules) => rules,
+        other => panic!("not an NSG: {other:?}"),
+    }
 }
 
 fn rule(resource: &Resource) -> Rule {
@@ -567,7 +569,9 @@ proptest! {
         // The order rules are listed in live state does not matter either.
         let mut shuffled = s.live.clone();
         for scope in shuffled.scopes.values_mut() {
-            let Content::Nsg(rules) = &mut scope.content;
+            let Content::Nsg(rules) = &mut scope.content else {
+                continue;
+            };
             let n = rules.len();
             if n > 1 {
                 rules.rotate_left((seed as usize) % n);

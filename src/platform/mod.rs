@@ -27,6 +27,8 @@ use crate::resource::{Resource, Schema};
 pub enum Content {
     /// An NSG's security rules (not the default rules).
     Nsg(Vec<nsg::LiveRule>),
+    /// jit's nftables table as read; `None` when it does not exist.
+    Nftables(Option<nftables::readback::LiveTable>),
 }
 
 impl Content {
@@ -34,6 +36,14 @@ impl Content {
     pub fn resources(&self, scope_id: &str) -> Vec<Resource> {
         match self {
             Content::Nsg(rules) => rules.iter().map(|r| r.rule.to_resource(scope_id)).collect(),
+            Content::Nftables(table) => table
+                .iter()
+                .flat_map(|t| {
+                    t.elements
+                        .iter()
+                        .map(|e| nftables::resources::live_element(&t.table, e))
+                })
+                .collect(),
         }
     }
 }
@@ -44,12 +54,17 @@ pub fn grants(policy: &Policy, live: &Live, at: Timestamp) -> Vec<grants::GrantS
         .values()
         .flat_map(|scope| match &scope.content {
             Content::Nsg(_) => nsg::status::grants(policy, scope, at),
+            Content::Nftables(_) => nftables::diff::grants(policy, scope, at),
         })
         .collect()
 }
 
 /// Every resource type jit plans, for reading plans back and for docs/resources.md.
-pub static SCHEMAS: &[&Schema] = &[&nsg::azurerm::SCHEMA];
+pub static SCHEMAS: &[&Schema] = &[
+    &nsg::azurerm::SCHEMA,
+    &nftables::resources::ELEMENT,
+    &nftables::resources::TABLE,
+];
 
 /// The schema of a resource type, by its Terraform type name.
 pub fn schema(type_name: &str) -> Option<&'static Schema> {
@@ -64,6 +79,9 @@ pub fn canonical(resource: &Resource, scope: &str) -> Result<Resource, String> {
         nsg::azurerm::AZURERM_TYPE => nsg::Rule::from_resource(resource)
             .map(|rule| rule.to_resource(scope))
             .map_err(|e| e.0),
+        nftables::resources::ELEMENT_TYPE | nftables::resources::TABLE_TYPE => {
+            Resource::new(resource.schema, resource.values.clone())
+        }
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -75,6 +93,8 @@ pub fn scope_noun(id: &str) -> &'static str {
         .contains("/providers/microsoft.network/networksecuritygroups/")
     {
         "NSG"
+    } else if nftables::diff::table_of(id).is_some() {
+        "nftables table"
     } else {
         "scope"
     }
@@ -88,6 +108,7 @@ pub fn request_of(resource: &Resource) -> Option<String> {
             nsg::names::description_field(resource.str("description"), "request")
                 .map(str::to_string)
         }
+        nftables::resources::ELEMENT_TYPE => resource.str("comment").map(str::to_string),
         _ => None,
     }
 }
@@ -96,11 +117,15 @@ pub fn request_of(resource: &Resource) -> Option<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Nsg,
+    Nftables,
 }
 
 /// The platform `target` is planned in, or `None` when no platform of this build plans it
 /// (opening its provider says why).
 pub fn of(policy: &Policy, target: &Target) -> Option<Kind> {
+    if nftables::diff::table_for(policy, target).is_some() {
+        return Some(Kind::Nftables);
+    }
     nsg::plans(policy, target).then_some(Kind::Nsg)
 }
 
@@ -108,6 +133,10 @@ pub fn of(policy: &Policy, target: &Target) -> Option<Kind> {
 pub fn scope_of(policy: &Policy, target: &Target) -> Option<(String, String)> {
     match of(policy, target)? {
         Kind::Nsg => Some((target.provider.clone(), target.nsg_id.clone()?)),
+        Kind::Nftables => Some((
+            target.provider.clone(),
+            nftables::diff::scope_id(nftables::diff::table_for(policy, target)?),
+        )),
     }
 }
 
@@ -126,6 +155,7 @@ pub fn scopes(policy: &Policy) -> BTreeMap<String, (String, String)> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Desired {
     pub nsg: nsg::Desired,
+    pub nftables: Vec<nftables::diff::DesiredTable>,
 }
 
 impl Desired {
@@ -135,18 +165,34 @@ impl Desired {
             .nsgs
             .iter()
             .map(|n| (n.provider.clone(), n.nsg_id.clone()))
+            .chain(
+                self.nftables
+                    .iter()
+                    .map(|t| (t.provider.clone(), t.scope.clone())),
+            )
             .collect()
     }
 
     /// Adds a scope that should hold no managed resource (the scope of a target an error left
     /// out: its grants are closed), unless it is already wanted.
     pub fn add_empty_scope(&mut self, provider: &str, id: &str) {
+        if nftables::diff::table_of(id).is_some() {
+            if !self
+                .nftables
+                .iter()
+                .any(|t| scope_key(&t.scope) == scope_key(id))
+            {
+                self.nftables.push(nftables::diff::empty(provider, id));
+            }
+            return;
+        }
         self.nsg.add_empty(provider, id);
     }
 
     /// Keeps only the scopes whose key `keep` accepts.
     pub fn retain_scopes(&mut self, keep: impl Fn(&str) -> bool) {
         self.nsg.nsgs.retain(|n| keep(&scope_key(&n.nsg_id)));
+        self.nftables.retain(|t| keep(&scope_key(&t.scope)));
     }
 }
 
@@ -154,12 +200,18 @@ impl Desired {
 pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
     Desired {
         nsg: nsg::compile::compile(policy, now),
+        nftables: nftables::diff::compile(policy, now),
     }
 }
 
 /// Pure: the plan from `desired` and `live` at `now`.
 pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> Plan {
     let mut plan = nsg::diff::diff(policy, &desired.nsg, live, now);
+    let tables = nftables::diff::diff(policy, &desired.nftables, live);
+    plan.resource_changes.extend(tables.changes);
+    plan.prior.extend(tables.prior);
+    plan.errors.extend(tables.errors);
+    plan.fingerprints.extend(tables.fingerprints);
     plan.valid_until = valid_until(policy, now);
     plan
 }
@@ -201,6 +253,9 @@ pub fn narrowing(change: &ResourceChange, now: Timestamp) -> Narrowing {
         .map(Resource::type_name);
     match type_name {
         Some(nsg::azurerm::AZURERM_TYPE) => nsg::narrowing::narrowing(change, now),
+        Some(nftables::resources::ELEMENT_TYPE | nftables::resources::TABLE_TYPE) => {
+            nftables::diff::narrowing(change)
+        }
         _ => Narrowing::Drop,
     }
 }

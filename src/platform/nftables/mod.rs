@@ -4,10 +4,12 @@
 //! ([`readback`]), the changes and the transaction ([`reconcile`]), open grants ([`status`]).
 //! Running `nft` is `providers::nftables`.
 
+pub mod diff;
 pub mod layers;
 pub mod policy;
 pub mod readback;
 pub mod reconcile;
+pub mod resources;
 pub mod ruleset;
 pub mod spec;
 pub mod status;

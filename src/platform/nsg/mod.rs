@@ -44,6 +44,7 @@ pub fn plans(policy: &Policy, target: &Target) -> bool {
 pub fn rules(scope: &Scope) -> &[LiveRule] {
     match &scope.content {
         Content::Nsg(rules) => rules,
+        Content::Nftables(_) => &[],
     }
 }
 

@@ -121,7 +121,9 @@ pub(crate) fn apply_to_live(live: &Live, plan: &Plan) -> Live {
         let Some(scope) = out.scopes.get_mut(&crate::live::scope_key(&change.scope)) else {
             continue;
         };
-        let crate::platform::Content::Nsg(rules) = &mut scope.content;
+        let crate::platform::Content::Nsg(rules) = &mut scope.content else {
+            continue;
+        };
         rules.retain(|r| !r.rule.name.eq_ignore_ascii_case(&change.name));
         if change.change.after.is_some() {
             rules.push(LiveRule {
