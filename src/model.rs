@@ -142,6 +142,31 @@ pub enum AzureMode {
     Defender,
 }
 
+/// How an azure provider reads the NSGs a plan needs: the provider block's `read` attribute.
+/// Resource Graph is a discovery read (it lags behind ARM): whatever a plan would change is
+/// read again from ARM directly, whichever is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AzureRead {
+    /// Resource Graph when more than a few dozen NSGs are referenced, else direct reads.
+    #[default]
+    Auto,
+    /// Always discover through Resource Graph first.
+    ResourceGraph,
+    /// One ARM GET per NSG, never Resource Graph.
+    Direct,
+}
+
+impl AzureRead {
+    /// The spelling in a provider block.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AzureRead::Auto => "auto",
+            AzureRead::ResourceGraph => "resource_graph",
+            AzureRead::Direct => "direct",
+        }
+    }
+}
+
 /// A machine whose management ports are protected.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {

@@ -37,10 +37,15 @@ pub struct Args {
     /// Changes in flight at once, across NSGs
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub parallelism: usize,
+    /// Only the targets in this Azure subscription (repeat for several): shard an estate
+    /// across runners
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let config = super::plan::load_config(global)?;
+    let mut config = super::plan::load_config(global)?;
+    crate::ops::shard::narrow(&mut config, &args.subscriptions)?;
     let now = super::now();
     let at = args.at.unwrap_or(now);
     // Before anything is read from a provider or written: a live apply runs at the machine's
@@ -177,6 +182,7 @@ impl Progress {
         match &self.bar {
             Some(bar) => {
                 bar.println(&line);
+                bar.set_message(super::progress::throttling());
                 bar.inc(1);
             }
             None if !self.quiet || !matches!(outcome, Outcome::Applied) => eprintln!("{line}"),

@@ -167,6 +167,7 @@ pub fn main() -> ExitCode {
         Command::Approve(args) => approve::run(&cli.global, args),
         Command::Request(args) => request::run(&cli.global, args),
     };
+    progress::summary(&cli.global);
     match result {
         Ok(status) => status.into(),
         Err(err) => {

@@ -34,10 +34,15 @@ pub struct Args {
     /// Only plan changes for this target (repeat for several)
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
+    /// Only the targets in this Azure subscription (repeat for several): shard an estate
+    /// across runners
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let config = load_config(global)?;
+    let mut config = load_config(global)?;
+    crate::ops::shard::narrow(&mut config, &args.subscriptions)?;
     let opts = PlanOptions {
         at: clock(args.at),
         targets: args.targets,

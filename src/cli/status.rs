@@ -24,10 +24,15 @@ pub struct Args {
     /// when nothing needs attention; 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Only the targets in this Azure subscription (repeat for several): shard an estate
+    /// across runners
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let config = super::plan::load_valid(global)?;
+    let mut config = super::plan::load_valid(global)?;
+    crate::ops::shard::narrow(&mut config, &args.subscriptions)?;
     let at = clock(args.at);
     super::plan::warn_expired_accepts(global, &config.policy, at)?;
     let report = {

@@ -153,3 +153,7 @@ pub const INVALID_PERSON: &str = "E067";
 pub const APPROVALS_UNVERIFIED: &str = "E068";
 /// Warning: an approver listed in a request has no valid `approval` block, so does not count.
 pub const APPROVER_UNSIGNED: &str = "E069";
+
+// Azure at scale (E120–E129).
+/// A `read` mode of an azure provider other than `auto`, `resource_graph` or `direct`.
+pub const INVALID_READ_MODE: &str = "E120";

@@ -13,7 +13,7 @@ use super::decl::{Decls, ProviderDecl, SettingsDecl, Spanned};
 use super::report::{At, Bad, Report};
 use super::{codes, values};
 use crate::diag::suggest::did_you_mean;
-use crate::model::{AzureMode, PriorityBand, ProviderConfig, Settings};
+use crate::model::{AzureMode, AzureRead, PriorityBand, ProviderConfig, Settings};
 
 pub const BLOCK_TYPES: [&str; 6] = [
     "settings", "provider", "target", "request", "approval", "accept",
@@ -113,6 +113,18 @@ pub fn decode_file(cx: &mut Cx, body: &Body, decls: &mut Decls) {
                 );
             }
         }
+    }
+}
+
+const READ_MODES: [&str; 3] = ["auto", "resource_graph", "direct"];
+
+/// An azure provider's `read` attribute, as written.
+pub fn read_mode(text: &str) -> Option<AzureRead> {
+    match text {
+        "auto" => Some(AzureRead::Auto),
+        "resource_graph" => Some(AzureRead::ResourceGraph),
+        "direct" => Some(AzureRead::Direct),
+        _ => None,
     }
 }
 
@@ -519,7 +531,7 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
                 cx,
                 block,
                 &what,
-                &["subscription_id", "mode", "endpoint"],
+                &["subscription_id", "mode", "endpoint", "read"],
                 None,
             );
             require(cx, block, &what, &found, &["subscription_id"]);
@@ -568,6 +580,22 @@ fn provider(cx: &mut Cx, block: &Block) -> Option<ProviderDecl> {
                             format!("`endpoint` `{}` is not an http(s) URL", e.value),
                         )
                         .hint("write a base URL such as `https://management.azure.com`"),
+                    );
+                }
+            }
+            if let Some(r) = get(&found, "read").and_then(|a| string(cx, a)) {
+                if read_mode(&r.value).is_none() {
+                    let hint = did_you_mean(&r.value, READ_MODES).unwrap_or_else(|| {
+                        "`read` is `auto` (Resource Graph for many NSGs), `resource_graph` or `direct`"
+                            .to_string()
+                    });
+                    cx.bad(
+                        Bad::new(
+                            r.at.span,
+                            codes::INVALID_READ_MODE,
+                            format!("unknown `read` mode `{}`", r.value),
+                        )
+                        .hint(hint),
                     );
                 }
             }

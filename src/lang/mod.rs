@@ -232,6 +232,37 @@ pub fn approval_signers(files: &[SourceFile]) -> Option<String> {
         })
 }
 
+/// The `read` mode of every `provider "azure"` block that sets a valid one, by address
+/// (`azure.<name>`): what the provider is opened with (the rest read `auto`). Only files that
+/// mention `read` are parsed; `validate` reports a wrong mode (E120).
+pub fn azure_reads(
+    files: &[SourceFile],
+) -> std::collections::BTreeMap<String, crate::model::AzureRead> {
+    let mut out = std::collections::BTreeMap::new();
+    for body in files
+        .iter()
+        .filter(|f| f.text.contains("read"))
+        .filter_map(|f| parse::parse(&f.text).ok())
+    {
+        for block in body.iter().filter_map(|s| s.as_block()) {
+            let labels: Vec<&str> = block.labels.iter().map(|l| l.as_str()).collect();
+            if block.ident.as_str() != "provider" || labels.len() != 2 || labels[0] != "azure" {
+                continue;
+            }
+            let read = block
+                .body
+                .iter()
+                .filter_map(|s| s.as_attribute())
+                .find(|a| a.key.as_str() == "read")
+                .and_then(|a| a.value.as_str().and_then(decode::read_mode));
+            if let Some(read) = read {
+                out.entry(format!("azure.{}", labels[1])).or_insert(read);
+            }
+        }
+    }
+    out
+}
+
 /// Below this many files, one thread.
 const PARALLEL_FROM: usize = 64;
 

@@ -310,6 +310,24 @@ pub struct AzureProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", pattern(r"^https?://\S+$"))]
     pub endpoint: Option<String>,
+    /// How NSGs are read: `auto` (default; Resource Graph when more than a few dozen NSGs are
+    /// referenced), `resource_graph` or `direct` (one ARM GET per NSG). Resource Graph lags
+    /// behind ARM, so every NSG a plan would change is read again from ARM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "AzureReadMode", extend("default" = "auto"))]
+    pub read: Option<AzureReadMode>,
+}
+
+/// An azure provider's `read` mode.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AzureReadMode {
+    /// Resource Graph when more than a few dozen NSGs are referenced, else direct reads.
+    Auto,
+    /// Discover through Resource Graph, then read what would change from ARM.
+    ResourceGraph,
+    /// One ARM GET per NSG.
+    Direct,
 }
 
 /// `provider "nftables" "<name>"`.

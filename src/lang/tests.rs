@@ -940,3 +940,28 @@ fn back_to_back_requests_of_one_person_are_bounded_by_max_duration() {
     ]))
     .is_ok());
 }
+
+#[test]
+fn azure_read_mode_is_checked_and_passed_on() {
+    let azure = |read: &str| {
+        POLICY
+            .replace(
+                "provider \"snapshot\" \"demo\" {\n  path = \"live/nsgs.json\"\n}",
+                &format!("provider \"azure\" \"demo\" {{\n  subscription_id = \"s\"\n  {read}\n}}"),
+            )
+            .replace("snapshot.demo", "azure.demo")
+    };
+    let d = only(
+        errors(&[("p.hcl", &azure("read = \"resource-graph\""))]),
+        codes::INVALID_READ_MODE,
+        "unknown `read` mode `resource-graph`",
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `resource_graph`?"));
+    let good = files(&[("p.hcl", &azure("read = \"direct\""))]);
+    assert!(load(&good).is_ok());
+    assert_eq!(
+        azure_reads(&good).into_iter().collect::<Vec<_>>(),
+        [("azure.demo".to_string(), crate::model::AzureRead::Direct)]
+    );
+    assert!(azure_reads(&files(&[("p.hcl", &azure(""))])).is_empty());
+}

@@ -220,8 +220,18 @@ fn verify_saved(
         .iter()
         .map(|(id, fingerprint)| (scope_key(id), fingerprint))
         .collect();
+    // The scopes the plan writes must be exactly as they were. A scope it does not write needs
+    // no fingerprint check: the derived plan would hold a change for it if it mattered, and
+    // the comparison below refuses that. (Scopes only discovered through a lagging index carry
+    // a fingerprint that can move when the index catches up, without anything changing.)
+    let written: BTreeSet<String> = saved
+        .resource_changes
+        .iter()
+        .chain(&derived.resource_changes)
+        .map(|c| scope_key(&c.scope))
+        .collect();
     for (id, fingerprint) in &saved.fingerprints {
-        if now.get(&scope_key(id)) != Some(&fingerprint) {
+        if written.contains(&scope_key(id)) && now.get(&scope_key(id)) != Some(&fingerprint) {
             return Err(OpsError::Stale(format!(
                 "{} `{}` changed since the plan was made",
                 crate::platform::scope_noun(id),
@@ -417,15 +427,21 @@ fn apply_round(
         lock(&outcomes).push((change.clone(), outcome.clone()));
         on_outcome(change, outcome);
     };
-    for (address, changes) in &by_provider {
-        let batch = Batch {
-            changes,
-            fingerprints: &round.plan.fingerprints,
-            now,
-        };
-        if let Err(e) = providers.apply(address, batch, &report) {
+    let batches: Vec<(String, Batch<'_>)> = by_provider
+        .iter()
+        .map(|(address, changes)| {
+            let batch = Batch {
+                changes,
+                fingerprints: &round.plan.fingerprints,
+                now,
+            };
+            (address.clone(), batch)
+        })
+        .collect();
+    for ((_, batch), result) in batches.iter().zip(providers.apply_all(&batches, &report)) {
+        if let Err(e) = result {
             let message = e.to_string();
-            for change in changes {
+            for change in batch.changes {
                 if !lock(&reported).contains(&change.address) {
                     report(change, &Outcome::failed(message.clone()));
                 }

@@ -15,6 +15,7 @@ pub mod next;
 pub mod plan;
 pub mod planfile;
 pub mod request;
+pub mod shard;
 pub mod signers;
 pub mod status;
 
@@ -24,6 +25,10 @@ use crate::live::{scope_key, Live};
 use crate::model::Policy;
 use crate::providers::{self, Batch, Provider, ProviderError};
 pub use crate::providers::{OnOutcome, OpenOptions, Outcome};
+
+/// What the azure providers have done so far (requests, 429s, pages, writes), for progress
+/// and the `-v` summary.
+pub use crate::providers::azure::activity;
 
 /// Why an operation could not run. Provider failures keep their own wording.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +69,8 @@ pub(crate) struct Providers<'a> {
     open: BTreeMap<String, Box<dyn Provider>>,
     /// Where each provider block is written (`file:line:column`), by address.
     places: BTreeMap<String, String>,
+    /// The `read` mode of azure provider blocks that set one, by address.
+    azure_reads: BTreeMap<String, crate::model::AzureRead>,
 }
 
 impl<'a> Providers<'a> {
@@ -73,6 +80,7 @@ impl<'a> Providers<'a> {
             opts,
             open: BTreeMap::new(),
             places: BTreeMap::new(),
+            azure_reads: BTreeMap::new(),
         }
     }
 
@@ -80,6 +88,7 @@ impl<'a> Providers<'a> {
     /// names its block.
     pub(crate) fn placed(mut self, sources: &[crate::lang::SourceFile]) -> Providers<'a> {
         self.places = provider_places(sources);
+        self.azure_reads = crate::lang::azure_reads(sources);
         self
     }
 
@@ -121,8 +130,11 @@ impl<'a> Providers<'a> {
                 ..self.opts.clone()
             };
             let started = std::time::Instant::now();
-            let provider = providers::open(decl, &opts)
-                .map_err(|e| OpsError::Invalid(self.blame(address, &e)))?;
+            let provider = match self.azure_reads.get(address) {
+                Some(read) => providers::azure::open_reading(decl, &opts, *read),
+                None => providers::open(decl, &opts),
+            }
+            .map_err(|e| OpsError::Invalid(self.blame(address, &e)))?;
             tracing::info!("provider `{address}`: opened in {:.2?}", started.elapsed());
             self.open.insert(address.to_string(), provider);
         }
@@ -216,33 +228,69 @@ impl<'a> Providers<'a> {
         Ok((live, discovered))
     }
 
-    /// Applies a batch through the provider at `address`, logging the write and its duration.
-    pub(crate) fn apply(
+    /// Applies each `(provider address, batch)` through its provider, the providers at once
+    /// (each paces itself to its own limits; a subscription's throttle is not another's),
+    /// logging each write and its duration. Results in the order of `batches`.
+    pub(crate) fn apply_all(
         &mut self,
-        address: &str,
-        batch: Batch<'_>,
+        batches: &[(String, Batch<'_>)],
         on_outcome: &providers::OnOutcome<'_>,
-    ) -> Result<Vec<Outcome>, OpsError> {
-        let changes = batch.changes;
-        for change in changes {
-            tracing::debug!(
-                "provider `{address}`: {:?} `{}`",
-                change.action(),
-                change.address
-            );
+    ) -> Vec<Result<Vec<Outcome>, OpsError>> {
+        // Opened one by one first: opening may fail, with the error naming the provider block.
+        let mut failed: BTreeMap<usize, OpsError> = BTreeMap::new();
+        for (i, (address, _)) in batches.iter().enumerate() {
+            if let Err(e) = self.get(address) {
+                failed.insert(i, e);
+            }
         }
-        let started = std::time::Instant::now();
-        let result = self.get(address)?.apply(batch, on_outcome);
-        let took = started.elapsed();
-        match &result {
-            Ok(_) => tracing::info!(
-                "provider `{address}`: wrote {} change{} in {took:.2?}",
-                changes.len(),
-                if changes.len() == 1 { "" } else { "s" }
-            ),
-            Err(e) => tracing::info!("provider `{address}`: write failed after {took:.2?}: {e}"),
-        }
-        Ok(result?)
+        let opened: Vec<Result<&dyn Provider, OpsError>> = batches
+            .iter()
+            .enumerate()
+            .map(|(i, (address, _))| match failed.remove(&i) {
+                Some(e) => Err(e),
+                None => Ok(self.open[address].as_ref()),
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batches
+                .iter()
+                .zip(opened)
+                .map(|((address, batch), provider)| {
+                    scope.spawn(move || {
+                        let provider = provider?;
+                        for change in batch.changes {
+                            tracing::debug!(
+                                "provider `{address}`: {:?} `{}`",
+                                change.action(),
+                                change.address
+                            );
+                        }
+                        let started = std::time::Instant::now();
+                        let result = provider.apply(*batch, on_outcome);
+                        let took = started.elapsed();
+                        let n = batch.changes.len();
+                        match &result {
+                            Ok(_) => tracing::info!(
+                                "provider `{address}`: wrote {n} change{} in {took:.2?}",
+                                if n == 1 { "" } else { "s" }
+                            ),
+                            Err(e) => tracing::info!(
+                                "provider `{address}`: write failed after {took:.2?}: {e}"
+                            ),
+                        }
+                        Ok(result?)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(OpsError::Invalid("a provider's apply panicked".into()))
+                    })
+                })
+                .collect()
+        })
     }
 }
 

@@ -128,7 +128,9 @@ impl Batch<'_> {
 pub type OnOutcome<'a> = dyn Fn(&ResourceChange, &Outcome) + Sync + 'a;
 
 /// A live firewall. Stateless between calls: everything `apply` needs is in its [`Batch`].
-pub trait Provider {
+/// `Send + Sync`: `ops::apply` writes through several providers (subscriptions, hosts) at
+/// once, each paced to its own limits.
+pub trait Provider: Send + Sync {
     /// `<kind>.<name>`.
     fn address(&self) -> String;
 

@@ -234,7 +234,11 @@ fn days_read_the_same_in_status_as_in_plan() {
 
 #[test]
 fn the_example_pipelines_install_jit_as_the_readme_does() {
-    for file in ["jit-pr-and-apply.yml", "jit-drift-cron.yml"] {
+    for file in [
+        "jit-pr-and-apply.yml",
+        "jit-drift-cron.yml",
+        "jit-drift-sharded.yml",
+    ] {
         let text = fs::read_to_string(repo_path(&format!("examples/pipelines/{file}"))).unwrap();
         assert!(
             !text.contains("github.com/example"),

@@ -325,3 +325,20 @@ fn schema_and_validate_agree_on_near_misses() {
         disagreements.join("\n")
     );
 }
+
+/// docs/resources.md is generated from the resource schemas in the code;
+/// `JIT_WRITE_DOCS=1 cargo test --test cli resources_doc` rewrites it.
+#[test]
+fn resources_doc_matches_the_schemas() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/resources.md");
+    let generated = jit::resource::markdown(jit::platform::SCHEMAS);
+    if std::env::var_os("JIT_WRITE_DOCS").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let written = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        written == generated,
+        "docs/resources.md is not what the schemas say; run \
+         `JIT_WRITE_DOCS=1 cargo test --test cli resources_doc`"
+    );
+}

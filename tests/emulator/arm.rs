@@ -469,7 +469,8 @@ fn poll(call: &Call, id: &str, location_style: bool) -> Response {
     let Some(op) = inner.ops.get_mut(&id) else {
         return arm_error(404, "NotFound", &format!("Operation {id} not found."));
     };
-    if op.status == OpStatus::InProgress {
+    // With `lro_duration`, time completes the operation (see `Inner::settle`), not polls.
+    if op.status == OpStatus::InProgress && call.shared.config.lro_duration.is_none() {
         if op.polls >= call.shared.config.lro_polls {
             inner.complete(&id);
         } else {

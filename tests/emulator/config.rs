@@ -1,4 +1,5 @@
-//! Emulator settings: credentials it accepts, paging, time scale, LRO pacing, throttle buckets.
+//! Emulator settings: credentials it accepts, paging, time scale, LRO pacing, throttle buckets,
+//! Resource Graph's quota and lag.
 
 use std::time::Duration;
 
@@ -49,6 +50,27 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// Azure Resource Graph: the per-principal quota and how far it lags behind ARM.
+#[derive(Clone, Copy, Debug)]
+pub struct GraphConfig {
+    /// Queries a principal may send per `quota_window` (Azure's documented example: 15 per 5 s).
+    pub quota: u32,
+    /// Emulated time after which the quota is whole again.
+    pub quota_window: Duration,
+    /// Emulated time before a change made through ARM shows in Resource Graph.
+    pub lag: Duration,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            quota: 15,
+            quota_window: Duration::from_secs(5),
+            lag: Duration::ZERO,
+        }
+    }
+}
+
 /// Everything [`super::Emulator::start`] needs. `Default` gives Azure-like behaviour.
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
@@ -72,8 +94,13 @@ pub struct EmulatorConfig {
     pub lro_retry_after: Duration,
     /// An operation nobody polls completes by itself after this emulated time.
     pub lro_auto_complete: Option<Duration>,
+    /// When set, an operation completes once this much emulated time has passed since it
+    /// started (a client that waits the `Retry-After` it was given sees it done on its first
+    /// poll), instead of after `lro_polls` polls.
+    pub lro_duration: Option<Duration>,
     pub delete_polling: DeletePolling,
     pub throttle: ThrottleConfig,
+    pub graph: GraphConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -89,8 +116,10 @@ impl Default for EmulatorConfig {
             lro_polls: 1,
             lro_retry_after: Duration::from_secs(1),
             lro_auto_complete: Some(Duration::from_secs(10)),
+            lro_duration: None,
             delete_polling: DeletePolling::AsyncOperation,
             throttle: ThrottleConfig::default(),
+            graph: GraphConfig::default(),
         }
     }
 }

@@ -49,6 +49,10 @@
 //!   Retry-After and LRO delay. Waits are sent as `Retry-After` (whole seconds, rounded up;
 //!   `0` for sub-second waits under a scaled clock) and `retry-after-ms` (exact, rounded up):
 //!   clients should prefer `retry-after-ms` when present.
+//! - Azure Resource Graph (`POST /providers/Microsoft.ResourceGraph/resources`, api-version
+//!   2024-04-01) over the NSGs of every subscription: paging with `$skipToken`, the
+//!   per-principal quota, a configurable lag behind ARM, and principals denied it
+//!   ([`Emulator::deny_resource_graph`]); see `graph.rs`.
 //! - `latency` on every request; [`Fault`]s by method + path regex + [`Trigger`]: 5xx with an
 //!   ARM body, connection reset (RST, no response), extra latency, LRO ending `Failed`,
 //!   429 `RetryableErrorDueToAnotherOperation`, and a concurrent writer adding a rule right
@@ -62,6 +66,7 @@ mod clock;
 mod config;
 mod errors;
 mod faults;
+mod graph;
 mod server;
 mod state;
 mod throttle;
@@ -72,7 +77,7 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
-pub use config::{Bucket, DeletePolling, EmulatorConfig, ThrottleConfig};
+pub use config::{Bucket, DeletePolling, EmulatorConfig, GraphConfig, ThrottleConfig};
 pub use faults::{Fault, FaultKind, Trigger};
 pub use state::Stats;
 
@@ -99,11 +104,13 @@ impl Emulator {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(port);
+        let clock = clock::Clock::new(config.time_scale);
+        let graph_lag = config.graph.lag.as_secs_f64();
         let shared = Arc::new(Shared {
-            clock: clock::Clock::new(config.time_scale),
+            clock,
             config,
             base_url: format!("http://127.0.0.1:{port}"),
-            inner: Mutex::new(Inner::new(seed)),
+            inner: Mutex::new(Inner::new(seed, clock, graph_lag)),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = shared.clone();
@@ -198,6 +205,16 @@ impl Emulator {
             .count()
     }
 
+    /// Resource Graph answers `principal` (`static-0` for the first static token, else the
+    /// client id a token was issued to) with 403 `AuthorizationFailed` from now on.
+    pub fn deny_resource_graph(&self, principal: &str) {
+        self.shared
+            .lock()
+            .graph
+            .denied
+            .insert(principal.to_string());
+    }
+
     pub fn stats(&self) -> Stats {
         self.shared.lock().stats.clone()
     }
@@ -228,7 +245,12 @@ fn edit_nsg_in(inner: &mut Inner, id: &str, edit: impl FnOnce(&mut Value)) -> bo
             }
         }
     }
-    inner.nsgs.insert(id.to_ascii_lowercase(), after);
+    let key = id.to_ascii_lowercase();
+    let changed = after != before;
+    inner.nsgs.insert(key.clone(), after);
+    if changed {
+        inner.record_change(&key, Some(before));
+    }
     true
 }
 

@@ -226,6 +226,9 @@ fn route(
     if method == "GET" && segs == ["metadata", "identity", "oauth2", "token"] {
         return auth::imds_endpoint(shared, headers, query);
     }
+    if super::graph::is_query(method, &segs) {
+        return super::graph::query(shared, headers, query, body);
+    }
     if segs.first().map(String::as_str) != Some("subscriptions") || segs.len() < 2 {
         return arm_error(404, "NotFound", &format!("No route for `{method} {path}`."));
     }
@@ -244,7 +247,13 @@ fn route(
     let kind = Kind::for_method(method);
     let draw = {
         let mut inner = shared.lock();
-        inner.settle(auto);
+        inner.settle(
+            auto,
+            shared
+                .config
+                .lro_duration
+                .map(|d| shared.clock.real(d.as_secs_f64())),
+        );
         let now = shared.clock.now();
         let draw = inner
             .throttle

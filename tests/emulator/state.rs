@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::clock::{Clock, Rng};
 use super::config::EmulatorConfig;
 use super::faults::FaultSet;
+use super::graph::GraphState;
 use super::throttle::Throttle;
 
 /// Counters a test reads through [`super::Emulator::stats`].
@@ -17,7 +18,8 @@ use super::throttle::Throttle;
 pub struct Stats {
     /// Requests received, by HTTP method.
     pub requests: BTreeMap<String, u64>,
-    /// 429s sent, by kind: `reads`, `writes`, `deletes` (throttle) and `another_operation`.
+    /// 429s sent, by kind: `reads`, `writes`, `deletes` (throttle), `another_operation` and
+    /// `resource_graph` (its quota).
     pub throttled: BTreeMap<String, u64>,
     /// 412s sent.
     pub precondition_failed: u64,
@@ -35,6 +37,14 @@ pub struct Stats {
     pub faults_injected: u64,
     /// Tokens issued by the token and IMDS endpoints.
     pub tokens_issued: u64,
+    /// Resource Graph queries received (answered or not).
+    pub graph_queries: u64,
+    /// Resource Graph pages answered.
+    pub graph_pages: u64,
+    /// Resource Graph queries refused with 403 (`Emulator::deny_resource_graph`).
+    pub graph_denied: u64,
+    /// Every subscription a Resource Graph query asked for (lowercased).
+    pub graph_subscriptions: std::collections::BTreeSet<String>,
 }
 
 impl Stats {
@@ -116,6 +126,11 @@ pub struct Inner {
     pub faults: FaultSet,
     pub stats: Stats,
     pub rng: Rng,
+    /// What Resource Graph shows, its quota windows and denials.
+    pub graph: GraphState,
+    /// The emulated clock and Resource Graph's lag (emulated seconds), to timestamp changes.
+    pub clock: Clock,
+    pub graph_lag: f64,
 }
 
 /// The lookup key of an NSG: its id, lowercased.
@@ -143,8 +158,11 @@ pub fn find_rule<'a>(nsg: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 impl Inner {
-    pub fn new(rng_seed: u64) -> Self {
+    pub fn new(rng_seed: u64, clock: Clock, graph_lag: f64) -> Self {
         Inner {
+            graph: GraphState::default(),
+            clock,
+            graph_lag,
             nsgs: BTreeMap::new(),
             ops: HashMap::new(),
             locks: HashMap::new(),
@@ -193,9 +211,30 @@ impl Inner {
         Ok(key)
     }
 
-    /// Completes every operation older than `auto_complete` (real time).
-    pub fn settle(&mut self, auto_complete: Option<std::time::Duration>) {
-        let Some(limit) = auto_complete else { return };
+    /// ARM changed the NSG `key` from `before`: with a lag, Resource Graph shows `before` a
+    /// while longer.
+    pub fn record_change(&mut self, key: &str, before: Option<Value>) {
+        if self.graph_lag > 0.0 {
+            let after = self.nsgs.get(key).cloned();
+            let now = self.clock.now();
+            self.graph.changed(key, before, after, now);
+        }
+    }
+
+    /// Completes every operation older than `auto_complete` (real time), and, with
+    /// `duration`, every one that has run that long.
+    pub fn settle(
+        &mut self,
+        auto_complete: Option<std::time::Duration>,
+        duration: Option<std::time::Duration>,
+    ) {
+        let limit = match (auto_complete, duration) {
+            (Some(a), Some(d)) => a.min(d),
+            (a, d) => match a.or(d) {
+                Some(limit) => limit,
+                None => return,
+            },
+        };
         let due: Vec<String> = self
             .ops
             .iter()
@@ -227,6 +266,14 @@ impl Inner {
             return;
         }
         let etag = self.rng.etag();
+        let before = (self.graph_lag > 0.0)
+            .then(|| self.nsgs.get(&op_snapshot.scope_key).cloned())
+            .flatten();
+        self.apply_change(&op_snapshot, etag);
+        self.record_change(&op_snapshot.scope_key, before);
+    }
+
+    fn apply_change(&mut self, op_snapshot: &Operation, etag: String) {
         let Some(nsg) = self.nsgs.get_mut(&op_snapshot.scope_key) else {
             return;
         };
@@ -243,7 +290,7 @@ impl Inner {
                 .and_then(Value::as_str)
                 .is_some_and(|n| n.eq_ignore_ascii_case(name))
         };
-        match op_snapshot.change {
+        match op_snapshot.change.clone() {
             Change::Put(rule) => {
                 let name = rule
                     .get("name")

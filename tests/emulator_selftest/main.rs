@@ -1,5 +1,6 @@
 //! Self-tests of the ARM emulator over real HTTP with reqwest: reads against the official
-//! examples, writes (validation, etags, long-running operations), auth, throttling, faults.
+//! examples, writes (validation, etags, long-running operations), auth, throttling, faults,
+//! Resource Graph.
 
 #[path = "../emulator/mod.rs"]
 mod emulator;
@@ -8,6 +9,7 @@ mod support;
 
 mod auth;
 mod faults;
+mod graph;
 mod reads;
 mod throttle;
 mod writes;

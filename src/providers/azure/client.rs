@@ -1,8 +1,11 @@
 //! The ARM HTTP client: adds the bearer token and `api-version`, retries what is worth retrying
-//! (see [`super::retry`]), paces requests once the subscription's token bucket runs dry, and
-//! turns answers into [`Response`] or [`ArmError`]. Tokens go only to the configured endpoint's
+//! (see [`super::retry`]), paces requests once their subscription's token bucket runs dry (each
+//! subscription its own buckets, so one being throttled never slows another; Resource Graph,
+//! whose quota is the principal's, is not paced here but by [`super::graph`]), counts what it
+//! sends ([`super::activity`]), and turns answers into [`Response`] or [`ArmError`]. Tokens go only to the configured endpoint's
 //! origin; nothing here logs a header.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::activity::{self, Kind};
 use super::auth::TokenProvider;
 use super::endpoint::same_origin;
 use super::error::{error_chain, ArmError, RemoteError};
@@ -79,7 +83,8 @@ pub struct ArmClient {
     tokens: Arc<dyn TokenProvider>,
     scope: String,
     policy: RetryPolicy,
-    pacers: [Pacer; 3],
+    /// ARM's three buckets, by lowercased subscription id (`""` for URLs outside one).
+    pacers: std::sync::Mutex<HashMap<String, Arc<[Pacer; 3]>>>,
 }
 
 impl ArmClient {
@@ -96,8 +101,24 @@ impl ArmClient {
             tokens,
             scope,
             policy,
-            pacers: [Pacer::new(25.0), Pacer::new(10.0), Pacer::new(10.0)],
+            pacers: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The buckets of the subscription `url` is in.
+    fn pacers(&self, url: &Url) -> Arc<[Pacer; 3]> {
+        let mut segments = url.path_segments().into_iter().flatten();
+        let subscription = match segments.next() {
+            Some(s) if s.eq_ignore_ascii_case("subscriptions") => {
+                segments.next().unwrap_or("").to_ascii_lowercase()
+            }
+            _ => String::new(),
+        };
+        let mut pacers = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        pacers
+            .entry(subscription)
+            .or_insert_with(|| Arc::new([Pacer::new(25.0), Pacer::new(10.0), Pacer::new(10.0)]))
+            .clone()
     }
 
     pub fn base(&self) -> &Url {
@@ -114,13 +135,17 @@ impl ArmClient {
                 self.base
             )));
         }
-        let attempt = || self.send_once(req, url.clone());
+        let kind = kind_of(&req.method, &url);
+        let attempt = || self.send_once(req, url.clone(), kind);
         attempt
             .retry(self.policy.backoff())
             .sleep(tokio::time::sleep)
             .when(is_retryable)
             .adjust(self.policy.adjuster())
             .notify(|err, wait| {
+                if matches!(err, ArmError::Remote(r) if r.status == 429) {
+                    activity::waiting(wait);
+                }
                 tracing::debug!("retrying in {wait:?}: {err}");
             })
             .await
@@ -135,9 +160,13 @@ impl ArmClient {
         }
     }
 
-    async fn send_once(&self, req: &Request, url: Url) -> Result<Response, ArmError> {
-        let pacer = &self.pacers[bucket(&req.method)];
-        pacer.wait().await;
+    async fn send_once(&self, req: &Request, url: Url, kind: Kind) -> Result<Response, ArmError> {
+        let pacers = (kind != Kind::Graph).then(|| self.pacers(&url));
+        let pacer = pacers.as_ref().map(|p| &p[bucket(&req.method)]);
+        if let Some(pacer) = pacer {
+            pacer.wait().await;
+        }
+        activity::request(kind);
         let token = self
             .tokens
             .token(&self.scope)
@@ -166,7 +195,9 @@ impl ArmClient {
         let body = response.bytes().await.map_err(transport)?.to_vec();
         tracing::debug!("{} -> {status}", req.what());
         if (200..300).contains(&status) {
-            pacer.observe(&headers, false).await;
+            if let Some(pacer) = pacer {
+                pacer.observe(&headers, false).await;
+            }
             return Ok(Response {
                 status,
                 headers,
@@ -175,9 +206,13 @@ impl ArmClient {
         }
         let error = RemoteError::from_body(req.what(), status, &body, retry_after(&headers));
         // 429 because another write to the same NSG runs is not the bucket running dry.
-        pacer
-            .observe(&headers, status == 429 && !error.is_another_operation())
-            .await;
+        let throttled = status == 429 && !error.is_another_operation();
+        if throttled {
+            activity::throttled(kind);
+        }
+        if let Some(pacer) = pacer {
+            pacer.observe(&headers, throttled).await;
+        }
         Err(ArmError::Remote(error))
     }
 }
@@ -196,6 +231,20 @@ fn with_api_version(raw: &str, what: &str) -> Result<Url, ArmError> {
     Ok(url)
 }
 
+/// What a request counts as.
+fn kind_of(method: &Method, url: &Url) -> Kind {
+    let path = url.path().to_ascii_lowercase();
+    match *method {
+        Method::POST if path.starts_with("/providers/microsoft.resourcegraph/") => Kind::Graph,
+        Method::GET if path.contains("/operations/") || path.contains("/operationresults/") => {
+            Kind::Poll
+        }
+        Method::GET | Method::HEAD => Kind::Read,
+        Method::DELETE => Kind::Delete,
+        _ => Kind::Write,
+    }
+}
+
 /// 0 reads, 1 writes, 2 deletes: ARM's three token buckets.
 fn bucket(method: &Method) -> usize {
     match *method {
@@ -212,7 +261,8 @@ fn bucket(method: &Method) -> usize {
 /// to keep the bucket near [`TARGET`]: shorter while more remains, longer when it runs low or
 /// after a 429 (at most once per burst of answers). Pacing stops when the bucket refills past
 /// [`HIGH`]; the learnt interval is kept for next time. It starts at ARM's documented refill
-/// rate (reads 25/s, writes and deletes 10/s).
+/// rate (reads 25/s, writes and deletes 10/s) and takes the refill rate measured from the
+/// remaining-count headers (over at least [`MEASURE`]) when that is faster.
 struct Pacer {
     documented: Duration,
     state: Mutex<PaceState>,
@@ -225,12 +275,16 @@ struct PaceState {
     /// When the interval last grew after a 429; 429s of requests already in flight do not
     /// grow it again.
     last_growth: Instant,
+    /// The refill rate measured so far: since `(when, remaining)`, `answers` accepted answers.
+    window: Option<(Instant, u64, u64)>,
 }
 
 const LOW: u64 = 64;
 const TARGET: u64 = 32;
 const HIGH: u64 = 128;
 const FASTEST: Duration = Duration::from_micros(100);
+/// The shortest window over which the refill rate is measured.
+const MEASURE: Duration = Duration::from_millis(250);
 
 impl Pacer {
     fn new(documented_rate: f64) -> Pacer {
@@ -242,6 +296,7 @@ impl Pacer {
                 interval: documented,
                 next_slot: Instant::now(),
                 last_growth: Instant::now(),
+                window: None,
             }),
         }
     }
@@ -284,6 +339,28 @@ impl Pacer {
             return;
         }
         let Some(r) = remaining else { return };
+        // The refill rate, measured: what the bucket gained over a window, plus what the
+        // answers in it took. Pacing then starts from the rate the server really has (ARM's
+        // documented one is only where it starts).
+        match s.window {
+            None => s.window = Some((now, r, 0)),
+            Some((start, before, answers)) => {
+                let answers = answers + 1;
+                let took = now - start;
+                if (took >= MEASURE && answers >= 20) || took >= MEASURE * 8 {
+                    let rate = (r as f64 - before as f64 + answers as f64) / took.as_secs_f64();
+                    if rate > 0.0 {
+                        let measured = Duration::from_secs_f64(1.0 / rate).clamp(FASTEST, slowest);
+                        if s.pacing && measured < s.interval {
+                            s.interval = measured;
+                        }
+                    }
+                    s.window = Some((now, r, 0));
+                } else {
+                    s.window = Some((start, before, answers));
+                }
+            }
+        }
         if !s.pacing {
             if r <= LOW {
                 s.pacing = true;
@@ -296,5 +373,60 @@ impl Pacer {
         } else if r < TARGET / 2 {
             s.interval = (s.interval * 11 / 10).min(slowest);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remaining(n: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ms-ratelimit-remaining-subscription-writes",
+            n.to_string().parse().unwrap(),
+        );
+        h
+    }
+
+    #[tokio::test]
+    async fn pacing_follows_the_refill_rate_the_headers_show() {
+        // Documented 10/s; the bucket really refills at about 100/s: it stays level while
+        // answers arrive 10 ms apart.
+        let pacer = Pacer::new(10.0);
+        pacer.observe(&remaining(60), false).await;
+        assert!(pacer.state.lock().await.pacing, "pacing below LOW");
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            pacer.observe(&remaining(60), false).await;
+        }
+        let interval = pacer.state.lock().await.interval;
+        assert!(
+            interval < Duration::from_millis(30),
+            "measured about 10 ms, not the documented 100 ms: {interval:?}"
+        );
+        // A bucket that does not refill measures no rate: only the slow drift toward the
+        // target level moves the interval.
+        let slow = Pacer::new(10.0);
+        slow.observe(&remaining(60), false).await;
+        for n in (20..60).rev() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            slow.observe(&remaining(n), false).await;
+        }
+        assert!(slow.state.lock().await.interval > Duration::from_millis(50));
+    }
+
+    #[test]
+    fn requests_count_by_kind() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let op =
+            url("https://m/subscriptions/s/providers/Microsoft.Network/locations/w/operations/1");
+        assert_eq!(kind_of(&Method::GET, &op), Kind::Poll);
+        let graph = url("https://m/providers/Microsoft.ResourceGraph/resources?api-version=x");
+        assert_eq!(kind_of(&Method::POST, &graph), Kind::Graph);
+        let rule = url("https://m/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/networkSecurityGroups/n/securityRules/x");
+        assert_eq!(kind_of(&Method::GET, &rule), Kind::Read);
+        assert_eq!(kind_of(&Method::PUT, &rule), Kind::Write);
+        assert_eq!(kind_of(&Method::DELETE, &rule), Kind::Delete);
     }
 }

@@ -16,10 +16,12 @@
 //!
 //! The `Provider` trait is synchronous; the provider owns a small tokio runtime and blocks on it.
 
+pub mod activity;
 pub mod auth;
 mod client;
 mod endpoint;
 mod error;
+pub mod graph;
 mod lro;
 mod missing;
 mod paging;
@@ -34,7 +36,7 @@ use std::time::Duration;
 use futures::{stream, StreamExt};
 
 use crate::live::{scope_key, Live};
-use crate::model::{AzureMode, ProviderConfig, ProviderDecl};
+use crate::model::{AzureMode, AzureRead, ProviderConfig, ProviderDecl};
 use crate::platform::nsg::typed::{rule_changes, RuleChange};
 use crate::providers::{Batch, OnOutcome, OpenOptions, Outcome, Provider, ProviderError};
 
@@ -72,6 +74,10 @@ pub struct AzureProvider {
     runtime: tokio::runtime::Runtime,
     /// Only rules named `<prefix>-…` that carry the marker are changed, deleted or created.
     rule_prefix: String,
+    /// The block's `read`: whether [`AzureProvider::discover_nsgs`] uses Resource Graph.
+    read: AzureRead,
+    /// Resource Graph failed once (said so): this provider reads directly from then on.
+    graph_refused: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for AzureProvider {
@@ -124,8 +130,19 @@ impl AzureProvider {
             parallelism: options.parallelism.max(1),
             runtime,
             rule_prefix: "jit".to_string(),
+            read: AzureRead::Auto,
+            graph_refused: std::sync::atomic::AtomicBool::new(false),
             address,
         })
+    }
+
+    /// The block's `read` mode (default `auto`).
+    pub fn with_read(mut self, read: AzureRead) -> AzureProvider {
+        self.read = read;
+        if read != AzureRead::Direct {
+            graph::register(self.client.base().as_str(), &self.subscription_id);
+        }
+        self
     }
 
     /// The policy's `rule_prefix` (default `jit`): the provider changes, deletes and creates
@@ -151,6 +168,15 @@ impl AzureProvider {
 /// Opens an `azure` provider block: NSG mode, credentials from the environment. Defender mode
 /// is refused with a clear error.
 pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>, ProviderError> {
+    open_reading(decl, opts, AzureRead::Auto)
+}
+
+/// [`open`] with the block's `read` mode.
+pub fn open_reading(
+    decl: &ProviderDecl,
+    opts: &OpenOptions,
+    read: AzureRead,
+) -> Result<Box<dyn Provider>, ProviderError> {
     let ProviderConfig::Azure {
         subscription_id,
         mode,
@@ -178,7 +204,8 @@ pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>
         endpoint.as_deref(),
         options,
     )?
-    .with_rule_prefix(&opts.rule_prefix);
+    .with_rule_prefix(&opts.rule_prefix)
+    .with_read(read);
     Ok(Box::new(provider))
 }
 
@@ -195,6 +222,11 @@ fn arm_scope(base: &reqwest::Url) -> String {
 impl Provider for AzureProvider {
     fn address(&self) -> String {
         self.address.clone()
+    }
+
+    /// Through Resource Graph when the block's `read` asks for it (see [`graph`]).
+    fn discover(&self, nsg_ids: &[String]) -> Result<Option<Live>, ProviderError> {
+        self.discover_nsgs(nsg_ids)
     }
 
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {

@@ -31,6 +31,7 @@ pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<Scope, ProviderErr
         Err(e) => return Err(e.into()),
     };
     let body = response.json(&url)?;
+    super::activity::nsgs_read(1);
     parse_nsg(id, &url, &body)
 }
 

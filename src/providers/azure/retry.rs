@@ -96,8 +96,52 @@ pub fn is_retryable(err: &ArmError) -> bool {
 }
 
 /// The server's requested wait: `retry-after-ms`, `x-ms-retry-after-ms`, then `Retry-After`
-/// (seconds, possibly fractional). An HTTP-date `Retry-After` is ignored (ARM sends seconds).
+/// (seconds, possibly fractional), then Resource Graph's spent quota ([`quota_resets_after`]).
+/// An HTTP-date `Retry-After` is ignored (ARM sends seconds).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    server_wait(headers).or_else(|| quota_resets_after(headers))
+}
+
+/// Resource Graph's quota: when `x-ms-user-quota-remaining` is 0, the wait until the window
+/// resets, from `x-ms-user-quota-resets-after` (a .NET time span: `hh:mm:ss`, with an optional
+/// `d.` before and `.fffffff` after).
+pub fn quota_resets_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if text("x-ms-user-quota-remaining")?.parse::<u64>().ok()? != 0 {
+        return None;
+    }
+    parse_time_span(text("x-ms-user-quota-resets-after")?)
+}
+
+/// `[d.]hh:mm:ss[.fffffff]` as a duration.
+fn parse_time_span(text: &str) -> Option<Duration> {
+    let mut parts = text.split(':');
+    let (hours, minutes, seconds) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let (days, hours) = match hours.split_once('.') {
+        Some((d, h)) => (d.parse::<u64>().ok()?, h),
+        None => (0, hours),
+    };
+    let hours: u64 = hours.parse().ok()?;
+    let minutes: u64 = minutes.parse().ok()?;
+    let seconds: f64 = seconds.parse().ok()?;
+    if !seconds.is_finite() || seconds < 0.0 || minutes >= 60 || seconds >= 60.0 {
+        return None;
+    }
+    let whole = ((days * 24 + hours) * 60 + minutes) * 60;
+    Some(Duration::from_secs_f64(
+        (whole as f64 + seconds).min(3600.0),
+    ))
+}
+
+fn server_wait(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| {
         headers
             .get(name)
@@ -144,6 +188,34 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn reads_resource_graphs_quota_reset_only_once_it_is_spent() {
+        let mut h = HeaderMap::new();
+        h.insert("x-ms-user-quota-remaining", "3".parse().unwrap());
+        h.insert("x-ms-user-quota-resets-after", "00:00:04".parse().unwrap());
+        assert_eq!(quota_resets_after(&h), None);
+        h.insert("x-ms-user-quota-remaining", "0".parse().unwrap());
+        assert_eq!(quota_resets_after(&h), Some(Duration::from_secs(4)));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(4)));
+        h.insert(
+            "x-ms-user-quota-resets-after",
+            "00:00:00.2500000".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+        h.insert(
+            "x-ms-user-quota-resets-after",
+            "0.00:01:02".parse().unwrap(),
+        );
+        assert_eq!(quota_resets_after(&h), Some(Duration::from_secs(62)));
+        for bad in ["soon", "00:61:00", "1:2", "00:00:-1"] {
+            h.insert("x-ms-user-quota-resets-after", bad.parse().unwrap());
+            assert_eq!(quota_resets_after(&h), None, "{bad}");
+        }
+        // A server's own wait wins.
+        h.insert("retry-after", "1".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(1)));
     }
 
     #[test]

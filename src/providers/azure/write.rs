@@ -2,7 +2,11 @@
 //! still be the one the plan was made against), then one PUT or DELETE per rule on
 //! `…/securityRules/{name}` — never a PUT of the whole NSG, which would drop rules other tools
 //! add. Creates carry `If-None-Match: *`, updates and deletes `If-Match: <rule etag>`; each
-//! long-running operation is followed to its end and the rule read back to confirm.
+//! long-running operation is followed to its end (its first poll after the `Retry-After` the
+//! write was answered with). No read the result does not need: a PUT whose answer carries the
+//! rule as the change wants it, and whose operation ends `Succeeded`, is done; so is a DELETE
+//! whose operation ends `Succeeded` (or that answers 204). Only otherwise is the rule read back
+//! to confirm.
 //!
 //! Every step is idempotent, so a re-run after a crash or a lost answer converges: a rule that
 //! is already as the change wants it counts as applied, and a 412 is checked against the rule's
@@ -11,7 +15,7 @@
 
 use serde_json::json;
 
-use super::client::{ArmClient, Request};
+use super::client::{ArmClient, Request, Response};
 use super::endpoint::{join, rule_path};
 use super::error::ArmError;
 use super::lro;
@@ -54,6 +58,11 @@ pub async fn apply_nsg(
     changes: &[&RuleChange<'_>],
     report: &(dyn Fn(&RuleChange<'_>, Outcome) + Sync),
 ) {
+    super::activity::writes_to_do(changes.len() as u64);
+    let report = |change: &RuleChange<'_>, outcome: Outcome| {
+        super::activity::write_done();
+        report(change, outcome);
+    };
     let live = match read_nsg(client, nsg_id).await {
         Ok(live) => live,
         Err(e) => {
@@ -175,7 +184,12 @@ async fn apply_change(
     };
     let what = request.what();
     match client.send(&request).await {
-        Ok(response) => lro::follow(client, &what, &response).await?,
+        Ok(response) => {
+            lro::follow(client, &what, &response).await?;
+            if answered_as_done(&response, action, after) {
+                return Ok(());
+            }
+        }
         Err(ArmError::Remote(e)) if e.status == 412 => {
             // A lost answer retried, or someone else's change? The rule's state decides.
             let now = read_rule(client, &url).await?;
@@ -203,6 +217,31 @@ async fn apply_change(
                 None => "no rule".to_string(),
             }
         )))
+    }
+}
+
+/// The write's answer, its operation having ended `Succeeded`, already says the rule is as the
+/// change wants it: a PUT answered with the rule (ARM's body is the resource as it will be),
+/// or a DELETE (202 and a finished operation, or 204).
+fn answered_as_done(response: &Response, action: Action, after: Option<&Rule>) -> bool {
+    match action {
+        Action::Delete => matches!(response.status, 200 | 202 | 204),
+        Action::Create | Action::Update => {
+            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&response.body) else {
+                return false;
+            };
+            let state = body
+                .pointer("/properties/provisioningState")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            if state.eq_ignore_ascii_case("failed") || state.eq_ignore_ascii_case("canceled") {
+                return false;
+            }
+            match (Rule::from_arm(&body), after) {
+                (Ok(carried), Some(after)) => same_rule(&carried, after),
+                _ => false,
+            }
+        }
     }
 }
 
