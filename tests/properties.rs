@@ -271,10 +271,10 @@ fn rules_mut<'a>(live: &'a mut Live, id: &str) -> &'a mut Vec<LiveRule> {
         .scopes
         .get_mut(&scope_key(id))
         .expect("the NSG is in live state");
-    let Content::Nsg(rules) = &mut scope.content else {
-        panic!("the scope is an NSG");
-    };
-    rules
+    match &mut scope.content {
+        Content::Nsg(rules) => rules,
+        other => panic!("not an NSG: {other:?}"),
+    }
 }
 
 fn rule(resource: &Resource) -> Rule {

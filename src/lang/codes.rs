@@ -103,6 +103,10 @@ pub const ACCEPT_EXPIRED: &str = "E093";
 /// An `accept`'s `rule` is not a legal security rule name.
 pub const ACCEPT_RULE_NAME: &str = "E094";
 
+// nftables (E110–E119).
+/// Two nftables providers name the same table: each would remove the other's grants.
+pub const NFTABLES_TABLE_SHARED: &str = "E110";
+
 // Trust: risky input and files (E070–E079).
 /// A CIDR with host bits set (`10.0.0.5/24`); the hint gives the network and the host.
 pub const CIDR_HOST_BITS: &str = "E070";

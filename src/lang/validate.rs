@@ -185,7 +185,38 @@ fn providers<'d>(
             by_address.insert(address, p);
         }
     }
+    nftables_tables(decls, report);
     by_address
+}
+
+/// Two nftables providers on one table would each remove the other's grants (E110).
+fn nftables_tables(decls: &Decls, report: &mut Report) {
+    let mut by_table: HashMap<&str, &super::decl::ProviderDecl> = HashMap::new();
+    for p in &decls.providers {
+        let Some(ProviderConfig::Nftables { table }) = &p.config else {
+            continue;
+        };
+        match by_table.get(table.as_str()) {
+            Some(first) => {
+                let first_address = first.address();
+                report
+                    .push_at(
+                        &p.name.at,
+                        codes::NFTABLES_TABLE_SHARED,
+                        format!(
+                            "nftables provider `{}` uses table `{table}`, as `{first_address}` does",
+                            p.address()
+                        ),
+                    )
+                    .hint = Some(format!(
+                    "jit owns the whole table of each provider: give this one its own `table`, or point its targets at `{first_address}`"
+                ));
+            }
+            None => {
+                by_table.insert(table, p);
+            }
+        }
+    }
 }
 
 /// Targets by name.

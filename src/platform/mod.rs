@@ -11,6 +11,7 @@
 
 pub mod defender;
 pub mod grants;
+pub mod nftables;
 pub mod nsg;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,8 @@ pub enum Content {
     Nsg(Vec<nsg::LiveRule>),
     /// A Defender for Cloud JIT policy document.
     Defender(defender::Policy),
+    /// jit's nftables table as read; `None` when it does not exist.
+    Nftables(Option<nftables::readback::LiveTable>),
 }
 
 impl Content {
@@ -43,6 +46,14 @@ impl Content {
                 .filter_map(Result::ok)
                 .map(|entry| defender::schema::vm_resource(&entry))
                 .collect(),
+            Content::Nftables(table) => table
+                .iter()
+                .flat_map(|t| {
+                    t.elements
+                        .iter()
+                        .map(|e| nftables::resources::live_element(&t.table, e))
+                })
+                .collect(),
         }
     }
 }
@@ -54,6 +65,7 @@ pub fn grants(policy: &Policy, live: &Live, at: Timestamp) -> Vec<grants::GrantS
         .flat_map(|scope| match &scope.content {
             Content::Nsg(_) => nsg::status::grants(policy, scope, at),
             Content::Defender(_) => defender::grants(policy, scope, at),
+            Content::Nftables(_) => nftables::diff::grants(policy, scope, at),
         })
         .collect()
 }
@@ -63,6 +75,8 @@ pub static SCHEMAS: &[&Schema] = &[
     &nsg::azurerm::SCHEMA,
     &defender::VM_SCHEMA,
     &defender::INITIATE_SCHEMA,
+    &nftables::resources::ELEMENT,
+    &nftables::resources::TABLE,
 ];
 
 /// The schema of a resource type, by its Terraform type name.
@@ -84,6 +98,9 @@ pub fn canonical(resource: &Resource, scope: &str) -> Result<Resource, String> {
         defender::INITIATE_TYPE => {
             defender::schema::initiate(resource).map(|g| defender::schema::initiate_resource(&g))
         }
+        nftables::resources::ELEMENT_TYPE | nftables::resources::TABLE_TYPE => {
+            Resource::new(resource.schema, resource.values.clone())
+        }
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -97,6 +114,8 @@ pub fn scope_noun(id: &str) -> &'static str {
         "NSG"
     } else if defender::is_scope_id(id) {
         "JIT policy"
+    } else if nftables::diff::table_of(id).is_some() {
+        "nftables table"
     } else {
         "scope"
     }
@@ -111,6 +130,7 @@ pub fn request_of(resource: &Resource) -> Option<String> {
                 .map(str::to_string)
         }
         defender::INITIATE_TYPE => resource.str("request_id").map(str::to_string),
+        nftables::resources::ELEMENT_TYPE => resource.str("comment").map(str::to_string),
         _ => None,
     }
 }
@@ -120,11 +140,15 @@ pub fn request_of(resource: &Resource) -> Option<String> {
 pub enum Kind {
     Nsg,
     Defender,
+    Nftables,
 }
 
 /// The platform `target` is planned in, or `None` when no platform of this build plans it
 /// (opening its provider says why).
 pub fn of(policy: &Policy, target: &Target) -> Option<Kind> {
+    if nftables::diff::table_for(policy, target).is_some() {
+        return Some(Kind::Nftables);
+    }
     if nsg::plans(policy, target) {
         Some(Kind::Nsg)
     } else {
@@ -142,6 +166,10 @@ pub fn scope_of(policy: &Policy, target: &Target) -> Option<(String, String)> {
                 target.vm_id.as_deref()?,
                 policy.policy_name(&target.provider),
             )?,
+        )),
+        Kind::Nftables => Some((
+            target.provider.clone(),
+            nftables::diff::scope_id(nftables::diff::table_for(policy, target)?),
         )),
     }
 }
@@ -162,6 +190,7 @@ pub fn scopes(policy: &Policy) -> BTreeMap<String, (String, String)> {
 pub struct Desired {
     pub nsg: nsg::Desired,
     pub defender: defender::Desired,
+    pub nftables: Vec<nftables::diff::DesiredTable>,
 }
 
 impl Desired {
@@ -177,12 +206,27 @@ impl Desired {
                     .iter()
                     .map(|p| (p.provider.clone(), p.id.clone())),
             )
+            .chain(
+                self.nftables
+                    .iter()
+                    .map(|t| (t.provider.clone(), t.scope.clone())),
+            )
             .collect()
     }
 
     /// Adds a scope that should hold no managed resource (the scope of a target an error left
     /// out: its grants are closed), unless it is already wanted.
     pub fn add_empty_scope(&mut self, provider: &str, id: &str) {
+        if nftables::diff::table_of(id).is_some() {
+            if !self
+                .nftables
+                .iter()
+                .any(|t| scope_key(&t.scope) == scope_key(id))
+            {
+                self.nftables.push(nftables::diff::empty(provider, id));
+            }
+            return;
+        }
         if defender::is_scope_id(id) {
             self.defender.add_empty(provider, id);
         } else {
@@ -194,6 +238,7 @@ impl Desired {
     pub fn retain_scopes(&mut self, keep: impl Fn(&str) -> bool) {
         self.nsg.nsgs.retain(|n| keep(&scope_key(&n.nsg_id)));
         self.defender.policies.retain(|p| keep(&scope_key(&p.id)));
+        self.nftables.retain(|t| keep(&scope_key(&t.scope)));
     }
 }
 
@@ -202,6 +247,7 @@ pub fn compile(policy: &Policy, now: Timestamp) -> Desired {
     Desired {
         nsg: nsg::compile::compile(policy, now),
         defender: defender::compile(policy, now),
+        nftables: nftables::diff::compile(policy, now),
     }
 }
 
@@ -224,6 +270,11 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
             .sort_by_key(|e| (e.scope.as_deref().map(scope_key), e.message.clone()));
     }
     plan.fingerprints.extend(part.fingerprints);
+    let tables = nftables::diff::diff(policy, &desired.nftables, live);
+    plan.resource_changes.extend(tables.changes);
+    plan.prior.extend(tables.prior);
+    plan.errors.extend(tables.errors);
+    plan.fingerprints.extend(tables.fingerprints);
     plan.valid_until = valid_until(policy, now);
     plan
 }
@@ -266,6 +317,9 @@ pub fn narrowing(change: &ResourceChange, now: Timestamp) -> Narrowing {
     match type_name {
         Some(nsg::azurerm::AZURERM_TYPE) => nsg::narrowing::narrowing(change, now),
         Some(defender::VM_TYPE) if defender::narrowing::narrows(change) => Narrowing::Keep,
+        Some(nftables::resources::ELEMENT_TYPE | nftables::resources::TABLE_TYPE) => {
+            nftables::diff::narrowing(change)
+        }
         _ => Narrowing::Drop,
     }
 }

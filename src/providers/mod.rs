@@ -4,6 +4,7 @@
 //! a provider implements and what the conformance suite (tests/conformance/) proves.
 
 pub mod azure;
+pub mod nftables;
 pub mod snapshot;
 
 use std::collections::BTreeMap;

@@ -107,6 +107,7 @@ const CASES: &[Case] = &[
     case("syntax error", R, "target        = \"web-1\"", "target        = = \"web-1\"", "= \"web-1\"", "error[E001]: syntax error: invalid expression"),
     case("unclosed block", P, "  }\n}\n", "  }\n", "{\n  provider", "error[E007]: block is never closed"),
     case("missing label", P, "target \"web-1\" {", "target {", "target", "error[E011]: `target` block takes one label, found 0"),
+    case("nftables providers sharing a table", O, "", "provider \"nftables\" \"a\" {\n  table = \"jit\"\n}\n\nprovider \"nftables\" \"b\" {\n  table = \"jit\"\n}\n", "\"b\"", "error[E110]: nftables provider `nftables.b` uses table `jit`, as `nftables.a` does"),
     case("unknown provider kind", P, "provider \"snapshot\" \"demo\"", "provider \"snapshots\" \"demo\"", "\"snapshots\"", "= hint: did you mean `snapshot`?"),
     Case {
         name: "duplicate attribute",

@@ -45,6 +45,7 @@ pub fn rules(scope: &Scope) -> &[LiveRule] {
     match &scope.content {
         Content::Nsg(rules) => rules,
         Content::Defender(_) => &[],
+        Content::Nftables(_) => &[],
     }
 }
 
