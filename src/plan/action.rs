@@ -23,6 +23,11 @@ impl Action {
         Action::Initiate,
     ];
 
+    /// One of Terraform's own verbs (create, update, delete).
+    pub fn is_terraform(self) -> bool {
+        !matches!(self, Action::Initiate)
+    }
+
     /// The symbol of the text plan.
     pub fn symbol(self) -> char {
         match self {

@@ -98,7 +98,14 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
         }
         writeln!(out)?;
     }
-    let (add, change, destroy) = plan.counts();
+    // `1 to add, 0 to change, 0 to destroy.`, as Terraform words it; verbs beyond Terraform's
+    // three (Defender's initiate) only when the plan has some.
+    let counts = Action::ALL
+        .iter()
+        .filter(|a| a.is_terraform() || plan.count(**a) > 0)
+        .map(|a| format!("{} {}", plan.count(*a), a.counted().0))
+        .collect::<Vec<_>>()
+        .join(", ");
     let bold = Style::new().effects(Effects::BOLD);
     let attention = match plan.findings.len() {
         0 => String::new(),
@@ -110,15 +117,11 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
         let errors = if n == 1 { "error" } else { "errors" };
         writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.{attention}",
+            "{} {counts}.{attention}",
             paint.paint(bold, &format!("Plan incomplete ({n} {errors}):"))
         )
     } else if plan.has_changes() {
-        writeln!(
-            out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.{attention}",
-            paint.paint(bold, "Plan:")
-        )
+        writeln!(out, "{} {counts}.{attention}", paint.paint(bold, "Plan:"))
     } else if plan.has_findings() {
         writeln!(out, "{}{attention}", paint.paint(bold, "No changes."))
     } else {

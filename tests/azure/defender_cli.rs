@@ -94,7 +94,8 @@ fn plan_apply_replan_keeps_foreign_entries_and_initiates_once() {
         .stdout_has("default/vm1 will be created")
         .stdout_has("default/vm1/initiate/INC-7 will be initiated (Azure closes it at its end)")
         .stdout_has("> initiate (Azure closes it at its end)")
-        .stdout_has("Azure enforces the expiry");
+        .stdout_has("Azure enforces the expiry")
+        .stdout_has("Plan: 1 to add, 0 to change, 0 to destroy, 1 to initiate.");
     s.jit(&["apply", "--auto-approve"]).run().code(0);
     let mine = entry(&emu, VM_ID).expect("the VM entry was written");
     assert_eq!(mine["ports"][0]["number"], 22);
