@@ -34,30 +34,6 @@ pub enum Content {
     Nftables(Option<nftables::readback::LiveTable>),
 }
 
-impl Content {
-    /// Every resource of the scope `scope_id`, managed and foreign, generically.
-    pub fn resources(&self, scope_id: &str) -> Vec<Resource> {
-        match self {
-            Content::Nsg(rules) => rules.iter().map(|r| r.rule.to_resource(scope_id)).collect(),
-            Content::Defender(policy) => policy
-                .document
-                .iter()
-                .flat_map(|doc| doc.vm_ids().into_iter().filter_map(|id| doc.vm(id)))
-                .filter_map(Result::ok)
-                .map(|entry| defender::schema::vm_resource(&entry))
-                .collect(),
-            Content::Nftables(table) => table
-                .iter()
-                .flat_map(|t| {
-                    t.elements
-                        .iter()
-                        .map(|e| nftables::resources::live_element(&t.table, e))
-                })
-                .collect(),
-        }
-    }
-}
-
 /// The grants open in live state at `at`, from every scope's platform.
 pub fn grants(policy: &Policy, live: &Live, at: Timestamp) -> Vec<grants::GrantStatus> {
     live.scopes

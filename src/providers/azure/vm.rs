@@ -181,7 +181,7 @@ pub fn parse_vm(url: &str, requested_id: &str, body: &Value) -> Result<VmFacts, 
     Ok(VmFacts {
         name: str_at(body, "/name")
             .map(str::to_string)
-            .unwrap_or_else(|| last_segment(&id).to_string()),
+            .unwrap_or_else(|| crate::live::name_from_id(&id).to_string()),
         location: str_at(body, "/location").unwrap_or_default().to_string(),
         id,
         nic_ids: nics,
@@ -291,10 +291,6 @@ pub fn derive(
         private_ips,
         nics: out,
     })
-}
-
-fn last_segment(id: &str) -> &str {
-    id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
 }
 
 /// Checks that `id` is `/subscriptions/<s>/resourceGroups/<rg>/providers/<namespace>/<type…>`
