@@ -15,7 +15,7 @@ mod decode;
 mod decode_approval;
 mod decode_request;
 mod decode_target;
-mod defender;
+pub mod defender;
 mod parse;
 mod report;
 mod scan;

@@ -1,5 +1,5 @@
 //! Pure: the plan of Defender documents. Per desired document, the reconcile's
-//! [`plan_scope`](crate::providers::azure::defender::reconcile::plan_scope) against the
+//! [`plan_scope`](super::reconcile::plan_scope) against the
 //! document as read, turned into the core's changes: a VM entry to create or put back
 //! (`jit_defender_vm_policy`), a grant to initiate (`jit_defender_initiate`). Foreign VM
 //! entries are never changed; a grant that starts later waits; an initiated one is not
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use super::reconcile::{plan_scope, DefenderChange};
 use super::schema::{initiate_resource, vm_resource};
 use super::{policy, policy_scope, Desired};
 use crate::live::{name_from_id, scope_key, Live};
@@ -16,7 +17,6 @@ use crate::model::Policy as Config;
 use crate::plan::{
     Action, ActionReason, Change, PlanError, PriorResource, RequestInfo, ResourceChange,
 };
-use crate::providers::azure::defender::reconcile::{plan_scope, DefenderChange};
 
 /// What the Defender documents add to a plan.
 #[derive(Debug, Default)]

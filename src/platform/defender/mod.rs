@@ -1,9 +1,9 @@
 //! The Defender platform: Defender for Cloud just-in-time VM access, served by the `azure`
 //! provider in mode `defender`. A scope is one JIT policy document; its resources are the
 //! document's VM entries ([`VM_SCHEMA`]) and, in plans only, the grants to initiate
-//! ([`INITIATE_SCHEMA`]). The reconciliation itself is the pure
-//! `providers::azure::defender::reconcile`; this module adapts it to the core's scopes,
-//! resources and changes.
+//! ([`INITIATE_SCHEMA`]). The reconciliation is [`reconcile`]; this module adapts it
+//! to the core's scopes, resources and changes. The azure provider reads and writes the
+//! documents ([`policy`]) and initiates requests ([`requests`]).
 //!
 //! Scope ids name the policy without its location, `/subscriptions/S/resourceGroups/RG/
 //! providers/Microsoft.Security/jitNetworkAccessPolicies/NAME`: where the VMs are is not in
@@ -13,7 +13,11 @@
 
 pub mod diff;
 pub mod narrowing;
+pub mod policy;
+pub mod reconcile;
+pub mod requests;
 pub mod schema;
+pub mod scope;
 
 use jiff::Timestamp;
 
@@ -21,9 +25,10 @@ use crate::live::{scope_key, Live, Scope};
 use crate::model::{AzureMode, Policy as Config, ProviderConfig, Target};
 use crate::platform::grants::GrantStatus;
 use crate::platform::Content;
-use crate::providers::azure::defender::reconcile::{self, DesiredScope};
-use crate::providers::azure::defender::{PolicyDocument, PolicyScope};
+use policy::PolicyDocument;
+use reconcile::DesiredScope;
 pub use schema::{INITIATE_SCHEMA, INITIATE_TYPE, VM_SCHEMA, VM_TYPE};
+use scope::PolicyScope;
 
 /// A policy document as live state holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +78,7 @@ pub fn policy_scope(id: &str, location: &str) -> Option<PolicyScope> {
     Some(PolicyScope {
         subscription_id: parts[2].to_string(),
         resource_group: parts[4].to_string(),
-        location: crate::providers::azure::defender::location_name(location),
+        location: scope::location_name(location),
         name: name.to_string(),
     })
 }

@@ -5,8 +5,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::providers::azure::defender::requests::Initiate;
-use crate::providers::azure::defender::VmEntry;
+use super::policy::VmEntry;
+use super::requests::Initiate;
 use crate::resource::{Attribute, Compare, Resource, Role, Schema};
 
 pub const VM_TYPE: &str = "jit_defender_vm_policy";

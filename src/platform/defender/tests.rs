@@ -183,13 +183,11 @@ fn resources_read_back_exactly_as_written() {
 }
 
 /// The VM entry jit writes for the test target.
-struct VmEntryFor(crate::providers::azure::defender::VmEntry);
+struct VmEntryFor(super::policy::VmEntry);
 
 impl VmEntryFor {
     fn new(c: &Config) -> Self {
-        VmEntryFor(
-            crate::providers::azure::defender::VmEntry::desired(VM, &c.targets[0].ports).unwrap(),
-        )
+        VmEntryFor(super::policy::VmEntry::desired(VM, &c.targets[0].ports).unwrap())
     }
     fn value(&self) -> serde_json::Value {
         self.0.to_value()

@@ -12,12 +12,13 @@
 //!   policy to see the request. Defender enforces `endTimeUtc` itself; this API has no way to
 //!   close a request early.
 
-pub mod policy;
-pub mod reconcile;
-pub mod requests;
 pub mod scopes;
 
-use std::fmt;
+pub use crate::model::DEFAULT_POLICY_NAME;
+pub use crate::platform::defender::scope::{
+    check_name_length, location_name, DefenderError, PolicyScope,
+};
+pub use crate::platform::defender::{policy, reconcile, requests};
 
 use serde_json::Value;
 
@@ -43,40 +44,6 @@ pub enum DefenderOutcome {
 
 /// Microsoft.Security's api-version for JIT policies.
 pub const SECURITY_API_VERSION: &str = "2020-01-01";
-/// The policy name when the provider sets none.
-pub const DEFAULT_POLICY_NAME: &str = "default";
-/// Defender's limit on policy name + VM name.
-pub const NAME_LIMIT: usize = 56;
-
-/// Why a Defender call failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DefenderError {
-    /// A document that is not what Defender sends; `url` names it.
-    Corrupt { url: String, message: String },
-    /// What jit would write is not a valid policy (caught before any request).
-    Invalid(String),
-    /// The document changed since it was read: nothing was written.
-    Stale { policy_id: String },
-    /// ARM refused or could not be reached.
-    Arm { code: String, message: String },
-}
-
-impl fmt::Display for DefenderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DefenderError::Corrupt { url, message } => write!(f, "{url}: {message}"),
-            DefenderError::Invalid(m) => f.write_str(m),
-            DefenderError::Stale { policy_id } => write!(
-                f,
-                "JIT policy `{policy_id}` changed since it was read; nothing was written; hint: plan again"
-            ),
-            DefenderError::Arm { message, .. } => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for DefenderError {}
-
 impl From<ArmError> for DefenderError {
     fn from(e: ArmError) -> DefenderError {
         match ProviderError::from(e) {
@@ -112,79 +79,27 @@ impl From<DefenderError> for ProviderError {
     }
 }
 
-/// One JIT policy document: where it lives.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PolicyScope {
-    pub subscription_id: String,
-    pub resource_group: String,
-    /// Security's location name: lowercase, no spaces (`westeurope`).
-    pub location: String,
-    pub name: String,
-}
-
-/// Security's spelling of an ARM location (`West Europe` → `westeurope`).
-pub fn location_name(location: &str) -> String {
-    location
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
-}
-
-impl PolicyScope {
-    /// The scope of VM `vm_id` (in `location`, as the VM body gives it) under `policy_name`.
-    pub fn for_vm(vm_id: &str, location: &str, policy_name: &str) -> Option<PolicyScope> {
-        let parts: Vec<&str> = vm_id.trim_end_matches('/').split('/').collect();
-        let ok = parts.len() == 9
-            && parts[1].eq_ignore_ascii_case("subscriptions")
-            && parts[3].eq_ignore_ascii_case("resourceGroups")
-            && parts[6].eq_ignore_ascii_case("Microsoft.Compute")
-            && parts[7].eq_ignore_ascii_case("virtualMachines");
-        ok.then(|| PolicyScope {
-            subscription_id: parts[2].to_string(),
-            resource_group: parts[4].to_string(),
-            location: location_name(location),
-            name: policy_name.to_string(),
-        })
-    }
-
-    /// The policy's resource id.
-    pub fn id(&self) -> String {
-        format!(
+/// The ARM path of a policy, every segment percent-encoded.
+fn policy_path(scope: &PolicyScope) -> Result<String, DefenderError> {
+    let seg = |v: &str| segment(v).map_err(DefenderError::Invalid);
+    Ok(format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}",
-            self.subscription_id, self.resource_group, self.location, self.name
-        )
-    }
-
-    /// The ARM path, every segment percent-encoded.
-    fn path(&self) -> Result<String, DefenderError> {
-        let seg = |v: &str| segment(v).map_err(DefenderError::Invalid);
-        Ok(format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}",
-            seg(&self.subscription_id)?,
-            seg(&self.resource_group)?,
-            seg(&self.location)?,
-            seg(&self.name)?
+            seg(&scope.subscription_id)?,
+            seg(&scope.resource_group)?,
+            seg(&scope.location)?,
+            seg(&scope.name)?
         ))
-    }
-
-    fn url(&self, client: &ArmClient, suffix: &str) -> Result<String, DefenderError> {
-        Ok(format!(
-            "{}{suffix}?api-version={SECURITY_API_VERSION}",
-            join(client.base(), &self.path()?)
-        ))
-    }
 }
 
-/// Checks Defender's limit on policy name + VM name (`vm_name` alone, not the id).
-pub fn check_name_length(policy_name: &str, vm_name: &str) -> Result<(), DefenderError> {
-    if policy_name.len() + vm_name.len() > NAME_LIMIT {
-        return Err(DefenderError::Invalid(format!(
-            "policy name `{policy_name}` and VM name `{vm_name}` are {} characters together; Defender allows {NAME_LIMIT}",
-            policy_name.len() + vm_name.len()
-        )));
-    }
-    Ok(())
+fn policy_url(
+    client: &ArmClient,
+    scope: &PolicyScope,
+    suffix: &str,
+) -> Result<String, DefenderError> {
+    Ok(format!(
+        "{}{suffix}?api-version={SECURITY_API_VERSION}",
+        join(client.base(), &policy_path(scope)?)
+    ))
 }
 
 fn what(url: &str) -> String {
@@ -196,7 +111,7 @@ pub async fn read_policy(
     client: &ArmClient,
     scope: &PolicyScope,
 ) -> Result<Option<PolicyDocument>, DefenderError> {
-    let url = scope.url(client, "")?;
+    let url = policy_url(client, scope, "")?;
     let Some(response) = client.get_opt(&url).await? else {
         return Ok(None);
     };
@@ -218,7 +133,7 @@ pub async fn write_policy(
             policy_id: scope.id(),
         });
     }
-    let url = scope.url(client, "")?;
+    let url = policy_url(client, scope, "")?;
     let request = Request {
         method: reqwest::Method::PUT,
         url: url.clone(),
@@ -245,7 +160,7 @@ pub async fn delete_policy(
             policy_id: scope.id(),
         });
     }
-    let url = scope.url(client, "")?;
+    let url = policy_url(client, scope, "")?;
     let request = Request {
         method: reqwest::Method::DELETE,
         url,
@@ -263,7 +178,7 @@ pub async fn initiate(
     scope: &PolicyScope,
     grant: &Initiate,
 ) -> Result<Value, DefenderError> {
-    let url = scope.url(client, "/initiate")?;
+    let url = policy_url(client, scope, "/initiate")?;
     let request = Request {
         method: reqwest::Method::POST,
         url: url.clone(),

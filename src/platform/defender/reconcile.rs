@@ -21,7 +21,7 @@ use jiff::Timestamp;
 
 use super::policy::{PolicyDocument, VmEntry};
 use super::requests::{grant_state, GrantState, Initiate};
-use super::{DefenderError, PolicyScope};
+use super::scope::{DefenderError, PolicyScope};
 use crate::model::{AzureMode, Policy, ProviderConfig};
 
 /// One VM entry jit manages.

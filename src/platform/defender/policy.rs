@@ -9,7 +9,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::DefenderError;
+use super::scope::DefenderError;
 use crate::digest;
 use crate::model::{Port, Protocol};
 
@@ -443,16 +443,20 @@ fn set_in(list: &mut Vec<Value>, entry: &VmEntry) {
 mod tests {
     use super::*;
 
-    fn example(file: &str) -> Value {
-        let path = format!(
-            "{}/tests/fixtures/azure-examples/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    /// An official example payload, compiled in.
+    macro_rules! example {
+        ($file:literal) => {
+            serde_json::from_str::<Value>(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/azure-examples/",
+                $file
+            )))
+            .unwrap()
+        };
     }
 
     fn official() -> PolicyDocument {
-        let body = example("security-GetJitNetworkAccessPolicy_example.json")["responses"]["200"]
+        let body = example!("security-GetJitNetworkAccessPolicy_example.json")["responses"]["200"]
             ["body"]
             .clone();
         PolicyDocument::parse("u", body).unwrap()
@@ -498,7 +502,7 @@ mod tests {
             &[port("ssh", 22, &any(), 3), port("rdp", 3389, &any(), 3)],
         )
         .unwrap();
-        let put = example("security-CreateJitNetworkAccessPolicy_example.json");
+        let put = example!("security-CreateJitNetworkAccessPolicy_example.json");
         let official = &put["parameters"]["body"]["properties"]["virtualMachines"][0];
         assert_eq!(&want.to_value(), official);
         let live: VmEntry = serde_json::from_value(official.clone()).unwrap();

@@ -135,12 +135,16 @@ mod tests {
 
     const VM1: &str = "/subscriptions/20ff7fc3-e762-44dd-bd96-b71116dcdc23/resourceGroups/myRg1/providers/Microsoft.Compute/virtualMachines/vm1";
 
-    fn example(file: &str) -> Value {
-        let path = format!(
-            "{}/tests/fixtures/azure-examples/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    /// An official example payload, compiled in.
+    macro_rules! example {
+        ($file:literal) => {
+            serde_json::from_str::<Value>(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/azure-examples/",
+                $file
+            )))
+            .unwrap()
+        };
     }
 
     #[test]
@@ -153,7 +157,7 @@ mod tests {
             request_id: "INC-7".into(),
             justification: "testing a new version of the product".into(),
         };
-        let mut official = example("security-InitiateJitNetworkAccessPolicy_example.json")
+        let mut official = example!("security-InitiateJitNetworkAccessPolicy_example.json")
             ["parameters"]["body"]
             .clone();
         official["justification"] =
@@ -190,7 +194,7 @@ mod tests {
         // The official document's request is someone else's (no id): not jit's.
         let official = PolicyDocument::parse(
             "u",
-            example("security-GetJitNetworkAccessPolicy_example.json")["responses"]["200"]["body"]
+            example!("security-GetJitNetworkAccessPolicy_example.json")["responses"]["200"]["body"]
                 .clone(),
         )
         .unwrap();
