@@ -217,10 +217,9 @@ pub fn open(decl: &ProviderDecl, opts: &OpenOptions) -> Result<Box<dyn Provider>
                 .with_rule_prefix(&opts.rule_prefix),
         )),
         ProviderConfig::Azure { .. } => azure::open(decl, opts),
-        ProviderConfig::Nftables { .. } => Err(ProviderError::Other(format!(
-            "provider `{}`: the {} provider is not available yet in this build",
+        ProviderConfig::Nftables { table } => Ok(Box::new(nftables::NftablesProvider::new(
             decl.address(),
-            decl.config.kind()
+            table,
         ))),
     }
 }

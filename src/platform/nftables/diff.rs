@@ -91,8 +91,8 @@ pub fn live_table(scope: &Scope) -> Option<Option<&LiveTable>> {
     }
 }
 
-/// Pure: the changes that make every live table the desired one.
-pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live) -> TableDiff {
+/// Pure: the changes that make every live table the desired one, planned at `now`.
+pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live, now: Timestamp) -> TableDiff {
     let mut out = TableDiff::default();
     for table in desired {
         let name = table.spec.table.as_str();
@@ -180,9 +180,24 @@ pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live) -> TableDiff
                 Reason::NotGranted => ActionReason::RequestExpired,
                 _ => ActionReason::Drifted,
             };
+            // The grant an element stands for: the request its comment names.
+            let grant_of = |comment: &str| {
+                policy
+                    .grants
+                    .iter()
+                    .find(|g| super::spec::comment_for(&g.id) == comment)
+            };
+            // An element closes at its grant's end (`now` + its timeout if, against every
+            // expectation, no grant is named).
+            let expires = |add: &reconcile::Add| {
+                grant_of(&add.grant.comment).map_or_else(
+                    || now + SignedDuration::from_secs(add.grant.timeout as i64),
+                    |g| g.end(),
+                )
+            };
             let (resource_name, action, before, after) = match table_change {
                 TableChange::Add { add, .. } => {
-                    let after = resources::new_element(name, add);
+                    let after = resources::new_element(name, add, expires(add));
                     (after.name().to_string(), Action::Create, None, Some(after))
                 }
                 TableChange::Remove { remove, .. } => {
@@ -195,7 +210,7 @@ pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live) -> TableDiff
                     )
                 }
                 TableChange::Replace { remove, add, .. } => {
-                    let after = resources::new_element(name, add);
+                    let after = resources::new_element(name, add, expires(add));
                     let before = resources::live_element(name, &remove.element);
                     (
                         after.name().to_string(),
@@ -212,12 +227,7 @@ pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live) -> TableDiff
                 .as_ref()
                 .or(rc.change.before.as_ref())
                 .and_then(|r| r.str("comment").map(str::to_string));
-            if let Some(grant) = comment.and_then(|c| {
-                policy
-                    .grants
-                    .iter()
-                    .find(|g| super::spec::comment_for(&g.id) == c)
-            }) {
+            if let Some(grant) = comment.as_deref().and_then(grant_of) {
                 rc.target = Some(grant.target.clone());
                 rc.request = Some(RequestInfo {
                     id: grant.id.clone(),
@@ -238,9 +248,14 @@ pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live) -> TableDiff
     out
 }
 
-/// Removing an element only narrows; adding one widens; an update narrows when the kernel
-/// would close the element no later than before. A table written anew re-adds every grant, so
-/// it is dropped from a plan with errors (its removals are planned as element removals).
+/// What a plan with errors does with an nftables change. Removing an element only narrows:
+/// kept. Adding one widens: dropped. An element put back because it was changed by hand (its
+/// timeout longer than its grant, its comment edited) is removed instead, not re-added: what
+/// was tampered with closes, and reopens once the errors are fixed; one put back because its
+/// grant was extended stays as it is (it closes no later than before). Creating a missing
+/// table only closes ports that nothing guarded: kept (its grants are element adds, dropped).
+/// Writing an existing table anew re-adds every grant: dropped (its removals are planned as
+/// element removals and kept).
 pub fn narrowing(change: &ResourceChange) -> Narrowing {
     let type_name = change
         .change
@@ -249,26 +264,16 @@ pub fn narrowing(change: &ResourceChange) -> Narrowing {
         .or(change.change.before.as_ref())
         .map(|r| r.type_name());
     match (type_name, change.action()) {
-        (Some(ELEMENT_TYPE), Action::Delete) => Narrowing::Keep,
-        (Some(ELEMENT_TYPE), Action::Update) => {
-            let timeout =
-                |r: Option<&crate::resource::Resource>| r.map(|r| r.get("timeout").as_u64());
-            let same_key = matches!(
-                (&change.change.before, &change.change.after),
-                (Some(b), Some(a)) if b.get("source") == a.get("source")
-                    && b.get("port") == a.get("port")
-                    && b.get("protocol") == a.get("protocol")
-            );
-            match (
-                timeout(change.change.before.as_ref()),
-                timeout(change.change.after.as_ref()),
-            ) {
-                (Some(None), Some(Some(_))) if same_key => Narrowing::Keep,
-                (Some(Some(b)), Some(Some(a))) if same_key && a <= b => Narrowing::Keep,
-                _ => Narrowing::Drop,
-            }
+        (Some(ELEMENT_TYPE), Action::Delete) | (Some(TABLE_TYPE), Action::Create) => {
+            Narrowing::Keep
         }
-        (Some(TABLE_TYPE), _) | (Some(ELEMENT_TYPE), _) => Narrowing::Drop,
+        (Some(ELEMENT_TYPE), Action::Update) if change.action_reason == ActionReason::Drifted => {
+            let mut removal = change.clone();
+            removal.change.actions = vec![Action::Delete];
+            removal.change.after = None;
+            removal.reason = format!("{}; removed, not put back, until the errors are fixed", change.reason);
+            Narrowing::Instead(Box::new(removal))
+        }
         _ => Narrowing::Drop,
     }
 }

@@ -13,3 +13,4 @@ pub mod resources;
 pub mod ruleset;
 pub mod spec;
 pub mod status;
+pub mod typed;

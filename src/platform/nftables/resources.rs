@@ -1,6 +1,7 @@
 //! nftables objects as typed resources: a grant set element (`jit_nftables_element`) and the
 //! table itself (`jit_nftables_table`, planned only when the whole table is written anew).
 
+use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
 use super::readback::LiveElement;
@@ -33,7 +34,8 @@ pub static ELEMENT: Schema = Schema {
         attr("source", Role::Descriptive, true, "the source address or prefix (`null` when the element is not one jit writes)"),
         attr("protocol", Role::Descriptive, true, "`tcp` or `udp`"),
         attr("port", Role::Descriptive, true, "the destination port"),
-        attr("timeout", Role::Descriptive, true, "seconds left until the kernel removes it (`null`: no timeout)"),
+        attr("timeout", Role::Descriptive, true, "the timeout, in seconds, the element was added with (`null` for an element jit adds: its timeout is counted from the clock at apply, up to `expires`; or for a live element without one)"),
+        attr("expires", Role::Descriptive, true, "when the kernel removes an element jit adds: the end of its grant (RFC 3339; `null` for a live element, whose remaining time the plan's reason and `jit status` show)"),
         attr("comment", Role::Descriptive, true, "the request that granted it"),
     ],
 };
@@ -77,14 +79,17 @@ pub fn live_element(table: &str, element: &LiveElement) -> Resource {
             "source": element.key.map(|k| k.source.to_string()),
             "protocol": element.key.map(|k| k.proto.nft()),
             "port": element.key.map(|k| k.port),
-            "timeout": element.expires.or(element.timeout),
+            "timeout": element.timeout,
+            "expires": null,
             "comment": element.comment,
         }),
     )
 }
 
-/// An element jit adds, as a resource.
-pub fn new_element(table: &str, add: &Add) -> Resource {
+/// An element jit adds, as a resource, closing at `expires` (its grant's end). The timeout it is
+/// written with is counted from the clock at apply (see `typed`), so a saved plan applied later
+/// still closes the element at the grant's end, never after it.
+pub fn new_element(table: &str, add: &Add, expires: Timestamp) -> Resource {
     let key = add.grant.key;
     resource(
         &ELEMENT,
@@ -95,7 +100,8 @@ pub fn new_element(table: &str, add: &Add) -> Resource {
             "source": key.source.to_string(),
             "protocol": key.proto.nft(),
             "port": key.port,
-            "timeout": add.grant.timeout,
+            "timeout": null,
+            "expires": expires.to_string(),
             "comment": add.grant.comment,
         }),
     )

@@ -12,6 +12,7 @@
 //! - [`readback`]: `nft -j list table` into the same terms, with a fingerprint;
 //! - [`reconcile`]: desired against live — changes, drift, the transaction;
 //! - [`runner`]: running `nft`, and its errors;
+//! - [`provider`]: all of it behind the [`crate::providers::Provider`] trait;
 //! - [`status`]: the grants a live table holds, with the kernel's remaining time.
 //!
 //! **`nft -j` JSON, not the `nftables` crate.** jit writes the JSON with `serde_json` and runs
@@ -22,12 +23,14 @@
 //! jit must read to report drift. Plain `serde_json::Value`s in the listed shape keep the
 //! comparison exact and the dependency list shorter.
 
+pub mod provider;
 pub mod runner;
 
 pub use crate::platform::nftables::{layers, policy, readback, reconcile, ruleset, spec, status};
 
 pub use readback::{LiveElement, LiveTable};
 pub use reconcile::{Change, Reason, Rebuild, TablePlan};
+pub use provider::NftablesProvider;
 pub use runner::{Nft, NftError};
 pub use spec::{ElementKey, GrantElement, GrantInput, GuardedPort, Proto, TableSpec};
 

@@ -41,6 +41,29 @@ pub enum NftError {
     Read(#[from] super::readback::ReadError),
 }
 
+impl NftError {
+    /// The errno name of a refusal the kernel made (`EPERM`, `EEXIST`, …): the remote code of
+    /// outcomes and the audit log.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            NftError::NotPermitted { .. } => Some("EPERM"),
+            NftError::NoNftables { .. } => Some("EPROTONOSUPPORT"),
+            NftError::NoConcatIntervals { .. } => Some("EOPNOTSUPP"),
+            NftError::Refused { detail, .. } => [
+                ("File exists", "EEXIST"),
+                ("No such file or directory", "ENOENT"),
+                ("Device or resource busy", "EBUSY"),
+                ("Invalid argument", "EINVAL"),
+                ("Numerical result out of range", "ERANGE"),
+            ]
+            .into_iter()
+            .find(|(text, _)| detail.contains(text))
+            .map(|(_, code)| code),
+            _ => None,
+        }
+    }
+}
+
 /// How to run `nft`: a program and the arguments before nft's own (`nft`, or a wrapper such as
 /// `ip netns exec NAME nft`).
 #[derive(Debug, Clone)]
