@@ -108,7 +108,9 @@ pub struct Batch<'a> {
     pub changes: &'a [ResourceChange],
     /// By scope id as the plan writes it (compare with [`crate::live::scope_key`]).
     pub fingerprints: &'a BTreeMap<String, String>,
-    /// The machine's clock at apply (providers that set timeouts count from it).
+    /// The clock of the apply, read when the run started (for a live firewall within a minute
+    /// of the machine's). A provider whose writes count down in real time (nftables timeouts)
+    /// reads the machine's clock itself, right before writing.
     pub now: Timestamp,
 }
 

@@ -68,7 +68,11 @@ target "bastion" {
         .stderr_has("before this machine's clock")
         .stderr_has("provider `nftables.bastion` changes a real firewall")
         .stderr_has("hint: on a live firewall apply runs at the machine's time: drop `--at`");
-    assert!(!run.stderr.contains("`nft`"), "refused first: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("`nft`"),
+        "refused first: {}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(!d.join(".jit").exists(), "no audit log");
 }

@@ -21,7 +21,20 @@ pub struct Run {
 impl TestCommand {
     /// `jit -C <dir> <args…>`, with colour off and a fixed environment.
     pub fn new(dir: &Path, args: &[&str]) -> TestCommand {
-        let mut cmd = assert_cmd::Command::cargo_bin("jit").expect("the jit binary builds");
+        let cmd = assert_cmd::Command::cargo_bin("jit").expect("the jit binary builds");
+        TestCommand::jit(cmd, dir, args, String::new())
+    }
+
+    /// `jit -C <dir> <args…>` run by `ip netns exec <ns>` inside network namespace `ns`, as
+    /// [`TestCommand::new`] runs it.
+    pub fn in_netns(ns: &str, dir: &Path, args: &[&str]) -> TestCommand {
+        let mut cmd = assert_cmd::Command::new("ip");
+        cmd.args(["netns", "exec", ns])
+            .arg(assert_cmd::cargo::cargo_bin("jit"));
+        TestCommand::jit(cmd, dir, args, format!("ip netns exec {ns} "))
+    }
+
+    fn jit(mut cmd: assert_cmd::Command, dir: &Path, args: &[&str], before: String) -> TestCommand {
         cmd.arg("-C").arg(dir).args(args);
         cmd.env("NO_COLOR", "1").env_remove("JIT_LOG");
         for var in [
@@ -34,7 +47,7 @@ impl TestCommand {
         }
         TestCommand {
             cmd,
-            line: format!("jit -C {} {}", dir.display(), args.join(" ")),
+            line: format!("{before}jit -C {} {}", dir.display(), args.join(" ")),
             dir: dir.to_path_buf(),
         }
     }

@@ -271,7 +271,10 @@ pub fn narrowing(change: &ResourceChange) -> Narrowing {
             let mut removal = change.clone();
             removal.change.actions = vec![Action::Delete];
             removal.change.after = None;
-            removal.reason = format!("{}; removed, not put back, until the errors are fixed", change.reason);
+            removal.reason = format!(
+                "{}; removed, not put back, until the errors are fixed",
+                change.reason
+            );
             Narrowing::Instead(Box::new(removal))
         }
         _ => Narrowing::Drop,

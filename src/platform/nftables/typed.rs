@@ -4,9 +4,10 @@
 //! its grant's end; a removal of an element the table holds; the table itself, written anew.
 //! Pure: the clock is an argument.
 //!
-//! The timeout of an element jit adds is counted here, from the clock at apply to the element's
-//! `expires` (its grant's end), in whole seconds rounded down: the kernel closes it up to a
-//! second early and never late, however long after the plan the apply runs.
+//! The timeout of an element jit adds is counted here, from the instant of the commit (the
+//! caller's clock) to the element's `expires` (its grant's end), in whole seconds rounded down:
+//! the kernel closes it up to a second early and never late, however long after the plan the
+//! apply runs.
 
 use std::collections::BTreeMap;
 
@@ -252,17 +253,10 @@ fn new_element(after: &Resource, table: &str, now: Timestamp) -> Result<Option<A
     let set = after.str("set").unwrap_or_default();
     match parse_set_name(set) {
         Some((family, _)) if family == key.family() => {}
-        _ => {
-            return Err(format!(
-                "`{set}` is not a grant set of the source's family"
-            ))
-        }
+        _ => return Err(format!("`{set}` is not a grant set of the source's family")),
     }
     if after.name() != format!("{set}:{key}") || source != key.source {
-        return Err(format!(
-            "its name `{}` is not `{set}:{key}`",
-            after.name()
-        ));
+        return Err(format!("its name `{}` is not `{set}:{key}`", after.name()));
     }
     let comment = after
         .str("comment")
@@ -417,7 +411,10 @@ request "INC-1-alice" {
             transaction("jit", &refs(&changes), None, at("2026-11-25T14:40:00.5Z")).unwrap();
         let text = written.document.unwrap().to_string();
         assert!(text.contains(r#""timeout":1199"#), "{text}");
-        assert!(text.contains(r#"{"delete":{"table""#), "written anew: {text}");
+        assert!(
+            text.contains(r#"{"delete":{"table""#),
+            "written anew: {text}"
+        );
         assert!(written.ended.is_empty());
     }
 
@@ -441,8 +438,13 @@ request "INC-1-alice" {
         let changes = planned(Some(live.clone()), at("2026-11-25T14:30:00Z"));
         let kinds: Vec<_> = changes.iter().map(|c| c.action()).collect();
         assert_eq!(kinds, [Action::Delete, Action::Create]);
-        let written =
-            transaction("jit", &refs(&changes), Some(&live), at("2026-11-25T14:30:00Z")).unwrap();
+        let written = transaction(
+            "jit",
+            &refs(&changes),
+            Some(&live),
+            at("2026-11-25T14:30:00Z"),
+        )
+        .unwrap();
         let commands = written.document.unwrap()["nftables"].clone();
         let verbs: Vec<String> = commands
             .as_array()
@@ -466,21 +468,32 @@ request "INC-1-alice" {
             let mut change = changes[0].clone();
             let after = change.change.after.as_mut().unwrap();
             f(&mut after.values);
-            transaction("jit", &[&change], Some(&live), now).unwrap_err().message
+            transaction("jit", &[&change], Some(&live), now)
+                .unwrap_err()
+                .message
         };
         let wider = edit(&|v| {
             v.insert("source".into(), json!("0.0.0.0/0"));
         });
-        assert!(wider.contains("is not `grants4_0:0.0.0.0/0 . tcp . 22`"), "{wider}");
+        assert!(
+            wider.contains("is not `grants4_0:0.0.0.0/0 . tcp . 22`"),
+            "{wider}"
+        );
         let forever = edit(&|v| {
             v.insert("timeout".into(), json!(0));
         });
-        assert!(forever.contains("carries `expires`, not `timeout`"), "{forever}");
+        assert!(
+            forever.contains("carries `expires`, not `timeout`"),
+            "{forever}"
+        );
         let other_set = edit(&|v| {
             v.insert("set".into(), json!("grants4_1"));
             v.insert("name".into(), json!("grants4_1:192.0.2.7/32 . tcp . 22"));
         });
-        assert!(other_set.contains("set `grants4_1` is not in table"), "{other_set}");
+        assert!(
+            other_set.contains("set `grants4_1` is not in table"),
+            "{other_set}"
+        );
         let other_table = edit(&|v| {
             v.insert("table".into(), json!("filter"));
         });
@@ -494,6 +507,12 @@ request "INC-1-alice" {
         drop_table.change.before = Some(resources::table("jit", None, None, None));
         drop_table.change.after = None;
         let refused = transaction("jit", &[&drop_table], Some(&live), now).unwrap_err();
-        assert!(refused.message.contains("jit does not delete a `jit_nftables_table`"), "{}", refused.message);
+        assert!(
+            refused
+                .message
+                .contains("jit does not delete a `jit_nftables_table`"),
+            "{}",
+            refused.message
+        );
     }
 }

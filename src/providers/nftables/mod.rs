@@ -28,9 +28,9 @@ pub mod runner;
 
 pub use crate::platform::nftables::{layers, policy, readback, reconcile, ruleset, spec, status};
 
+pub use provider::NftablesProvider;
 pub use readback::{LiveElement, LiveTable};
 pub use reconcile::{Change, Reason, Rebuild, TablePlan};
-pub use provider::NftablesProvider;
 pub use runner::{Nft, NftError};
 pub use spec::{ElementKey, GrantElement, GrantInput, GuardedPort, Proto, TableSpec};
 

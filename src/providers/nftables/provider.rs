@@ -3,6 +3,9 @@
 //! with `nft -c` first, right after re-reading the table and comparing its fingerprint with
 //! the plan's.
 //!
+//! Timeouts are counted from the machine's clock right before the write, not from the batch's
+//! clock: the kernel counts them down in real time from its commit.
+//!
 //! A transaction is all or nothing, so every change of a table shares one outcome: applied, or
 //! failed with nft's error (the ruleset as it was). An element whose grant ended between plan
 //! and apply is not written ([`Outcome::Skipped`]: nothing is left to open).
@@ -11,6 +14,8 @@
 //! second one sees a moved table and re-plans (or, for a saved plan, stops).
 
 use std::collections::{BTreeMap, HashMap};
+
+use jiff::{SignedDuration, Timestamp};
 
 use super::{read, Nft, NftError};
 use crate::live::{scope_key, Live, Scope};
@@ -21,6 +26,10 @@ use crate::providers::{in_order, Batch, OnOutcome, Outcome, Provider, ProviderEr
 
 /// The fingerprint of a table that does not exist.
 pub const ABSENT: &str = "absent";
+
+/// Kept in hand between counting the timeouts and the kernel's commit (two runs of `nft`), so
+/// that an element closes a little early, never late.
+pub const COMMIT_MARGIN: SignedDuration = SignedDuration::from_millis(500);
 
 pub struct NftablesProvider {
     address: String,
@@ -91,9 +100,15 @@ impl NftablesProvider {
             )));
         }
         let Content::Nftables(live) = &now.content else {
-            return all(Outcome::failed("this is a bug in jit: not an nftables scope"));
+            return all(Outcome::failed(
+                "this is a bug in jit: not an nftables scope",
+            ));
         };
-        let written = match typed::transaction(table, changes, live.as_ref(), batch.now) {
+        // The kernel counts a timeout from the commit, in real time: the machine's clock now
+        // (not the batch's, read when the run started), with a margin for the check and the
+        // commit that follow.
+        let commit = Timestamp::now() + COMMIT_MARGIN;
+        let written = match typed::transaction(table, changes, live.as_ref(), commit) {
             Ok(written) => written,
             Err(refused) => {
                 let mut outcomes = all(Outcome::Skipped(format!(
@@ -159,7 +174,10 @@ impl Provider for NftablesProvider {
         self.nft.preflight().map_err(provider_error)?;
         let mut by_scope: BTreeMap<String, Vec<&crate::plan::ResourceChange>> = BTreeMap::new();
         for change in batch.changes {
-            by_scope.entry(change.scope.clone()).or_default().push(change);
+            by_scope
+                .entry(change.scope.clone())
+                .or_default()
+                .push(change);
         }
         let mut reported = HashMap::new();
         for (scope, changes) in &by_scope {
