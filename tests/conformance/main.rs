@@ -18,6 +18,7 @@ mod nsg;
 mod peer;
 
 mod azure;
+mod nftables;
 mod snapshot;
 
 mod crash;
@@ -27,6 +28,7 @@ mod stale;
 mod tampered;
 
 use azure::AzurePeer;
+use nftables::NftablesPeer;
 use peer::Peer;
 use snapshot::SnapshotPeer;
 
@@ -78,4 +80,41 @@ fn snapshot_a_tampered_plan_is_refused() {
 #[test]
 fn azure_a_tampered_plan_is_refused() {
     tampered::a_tampered_plan_is_refused(&AzurePeer::new());
+}
+
+#[test]
+fn nftables_apply_then_plan_is_empty() {
+    if let Some(peer) = NftablesPeer::new() {
+        settled::apply_then_plan_is_empty(&peer);
+    }
+}
+
+#[test]
+fn nftables_foreign_objects_untouched() {
+    if let Some(peer) = NftablesPeer::new() {
+        foreign::foreign_objects_untouched(&peer);
+    }
+}
+
+#[test]
+fn nftables_re_run_after_a_crash_converges() {
+    if nftables::available() {
+        crash::re_run_after_a_crash_converges(&|| {
+            Box::new(NftablesPeer::new().expect("available")) as Box<dyn Peer>
+        });
+    }
+}
+
+#[test]
+fn nftables_a_stale_scope_is_detected() {
+    if let Some(peer) = NftablesPeer::new() {
+        stale::a_stale_scope_is_detected(&peer);
+    }
+}
+
+#[test]
+fn nftables_a_tampered_plan_is_refused() {
+    if let Some(peer) = NftablesPeer::new() {
+        tampered::a_tampered_plan_is_refused(&peer);
+    }
 }
