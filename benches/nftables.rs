@@ -9,6 +9,11 @@
 //!   applied to a missing table, then re-planned (read + plan, nothing to write), then all
 //!   replaced by 10,000 others (10,000 removals and 10,000 adds in one transaction).
 //!
+//! - the same two **through `jit apply`**, the real binary run inside "server" on a config dir
+//!   of policy and request files: the lag from each request's end to the first refused connect
+//!   (negative when the kernel closes it early: jit rounds the timeout down and keeps half a
+//!   second for the commit), and one apply of 10,000 requests.
+//!
 //!     cargo bench --bench nftables
 //!
 //! The lag counts from the moment jit starts an apply, as a caller computing the remaining time
@@ -19,7 +24,11 @@
 #[allow(dead_code)]
 mod lab;
 
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
 
 use jit::providers::nftables::{self, reconcile, GrantInput, GuardedPort, Proto, TableSpec};
 
@@ -151,5 +160,132 @@ fn main() {
     println!(
         "replace {GRANTS} grants by {GRANTS} others, one transaction: {}",
         ms(replace)
+    );
+    lab.nft_text(&["delete", "table", "inet", "jit"]);
+    through_jit(&lab);
+}
+
+const POLICY: &str = r#"provider "nftables" "host" {
+  table = "jit"
+}
+
+target "bastion" {
+  provider = "nftables.host"
+  port "ssh" {
+    number          = 22
+    allowed_sources = ["192.0.2.0/24", "2001:db8::/32"]
+    max_duration    = "1h"
+  }
+}
+"#;
+
+fn request(id: &str, source: &str, start: Timestamp, duration: &str) -> String {
+    format!(
+        "request \"{id}\" {{\n  target        = \"bastion\"\n  ports         = [\"ssh\"]\n  \
+         source        = \"{source}\"\n  requester     = \"alice@example.com\"\n  \
+         approvers     = [\"bob@example.com\"]\n  justification = \"{id} bench\"\n  \
+         start         = \"{start}\"\n  duration      = \"{duration}\"\n}}\n\n"
+    )
+}
+
+/// `jit -C dir apply --auto-approve` inside "server"; the wall time it took.
+fn jit_apply(lab: &lab::Lab, dir: &Path) -> f64 {
+    let t = Instant::now();
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.server,
+            env!("CARGO_BIN_EXE_jit"),
+            "-C",
+        ])
+        .arg(dir)
+        .args(["apply", "--auto-approve"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run jit");
+    assert!(
+        out.status.success(),
+        "jit apply: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.elapsed().as_secs_f64()
+}
+
+fn through_jit(lab: &lab::Lab) {
+    const JIT_ROUNDS: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("policy.hcl"), POLICY).unwrap();
+    std::fs::create_dir_all(d.join("requests")).unwrap();
+    let mut lags = Vec::new();
+    let mut applies = Vec::new();
+    for round in 0..JIT_ROUNDS {
+        // A five-minute request whose end is three seconds away.
+        let now = Timestamp::from_second(Timestamp::now().as_second()).unwrap();
+        let end = now + SignedDuration::from_secs(3);
+        let start = end - SignedDuration::from_mins(5);
+        let text = request(
+            &format!("LAG-{round}"),
+            &format!("{}/32", lab::CLIENT4),
+            start,
+            "5m",
+        );
+        std::fs::write(d.join("requests/lag.hcl"), text).unwrap();
+        applies.push(jit_apply(lab, d));
+        let mut opened = 0;
+        let refused_at = loop {
+            let attempt = Timestamp::now();
+            if lab
+                .connect_within(lab::CLIENT4, Duration::from_millis(50))
+                .is_none()
+            {
+                break attempt;
+            }
+            opened += 1;
+        };
+        assert!(
+            opened > 0,
+            "round {round}: the grant never let a connection in"
+        );
+        lags.push((refused_at - end).as_secs_f64());
+        // The kernel closed it; the next round's apply removes nothing.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lags.sort_by(f64::total_cmp);
+    applies.sort_by(f64::total_cmp);
+    println!(
+        "through `jit apply`: lag from each of {JIT_ROUNDS} requests' end to the first refused connect: min {}, median {}, max {} (negative: closed early)",
+        ms(lags[0]),
+        ms(lags[lags.len() / 2]),
+        ms(lags[lags.len() - 1])
+    );
+    println!(
+        "  `jit apply` (load, read, plan, nft -c, nft -f): median {}, max {}",
+        ms(applies[applies.len() / 2]),
+        ms(applies[applies.len() - 1])
+    );
+
+    // 10,000 requests in one apply.
+    let start = Timestamp::now() - SignedDuration::from_mins(1);
+    let mut text = String::new();
+    for n in 0..GRANTS {
+        let source = format!("2001:db8:{:x}:{:x}::/64", n / 0x1000, n % 0x1000);
+        text.push_str(&request(&format!("REQ-{n}"), &source, start, "1h"));
+    }
+    std::fs::write(d.join("requests/lag.hcl"), text).unwrap();
+    let create = jit_apply(lab, d);
+    let listed = lab.nft_text(&["-j", "list", "set", "inet", "jit", "grants6_0"]);
+    assert_eq!(
+        listed.matches("\"comment\"").count(),
+        GRANTS,
+        "every grant is in the kernel"
+    );
+    let again = jit_apply(lab, d);
+    println!(
+        "through `jit apply`: {GRANTS} requests into its table, one transaction: {}; the next apply (nothing to do): {}",
+        ms(create),
+        ms(again)
     );
 }
