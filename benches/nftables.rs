@@ -24,6 +24,12 @@
 #[allow(dead_code)]
 mod lab;
 
+#[path = "../tests/nftables/fixture.rs"]
+#[allow(dead_code)]
+mod fixture;
+
+use fixture::{request, POLICY};
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -55,6 +61,26 @@ fn spec(grants: impl IntoIterator<Item = (String, String, u64)>) -> TableSpec {
     )
 }
 
+/// Connects from the granted client without pause until one is refused: when that attempt
+/// started. The grant must have let at least one in.
+fn first_refused(lab: &lab::Lab, round: usize) -> Instant {
+    let mut opened = 0;
+    loop {
+        let attempt = Instant::now();
+        if lab
+            .connect_within(lab::CLIENT4, Duration::from_millis(50))
+            .is_none()
+        {
+            assert!(
+                opened > 0,
+                "round {round}: the grant never let a connection in"
+            );
+            return attempt;
+        }
+        opened += 1;
+    }
+}
+
 fn ms(d: f64) -> String {
     format!("{:.1} ms", d * 1000.0)
 }
@@ -78,21 +104,7 @@ fn main() {
         )
         .unwrap();
         applies.push(start.elapsed().as_secs_f64());
-        let mut opened = 0;
-        let refused_at = loop {
-            let attempt = Instant::now();
-            if lab
-                .connect_within(lab::CLIENT4, Duration::from_millis(50))
-                .is_none()
-            {
-                break attempt;
-            }
-            opened += 1;
-        };
-        assert!(
-            opened > 0,
-            "round {round}: the grant never let a connection in"
-        );
+        let refused_at = first_refused(&lab, round);
         let lag = refused_at.duration_since(start).as_secs_f64()
             - end.duration_since(start).as_secs_f64();
         lags.push(lag);
@@ -165,29 +177,6 @@ fn main() {
     through_jit(&lab);
 }
 
-const POLICY: &str = r#"provider "nftables" "host" {
-  table = "jit"
-}
-
-target "bastion" {
-  provider = "nftables.host"
-  port "ssh" {
-    number          = 22
-    allowed_sources = ["192.0.2.0/24", "2001:db8::/32"]
-    max_duration    = "1h"
-  }
-}
-"#;
-
-fn request(id: &str, source: &str, start: Timestamp, duration: &str) -> String {
-    format!(
-        "request \"{id}\" {{\n  target        = \"bastion\"\n  ports         = [\"ssh\"]\n  \
-         source        = \"{source}\"\n  requester     = \"alice@example.com\"\n  \
-         approvers     = [\"bob@example.com\"]\n  justification = \"{id} bench\"\n  \
-         start         = \"{start}\"\n  duration      = \"{duration}\"\n}}\n\n"
-    )
-}
-
 /// `jit -C dir apply --auto-approve` inside "server"; the wall time it took.
 fn jit_apply(lab: &lab::Lab, dir: &Path) -> f64 {
     let t = Instant::now();
@@ -234,22 +223,15 @@ fn through_jit(lab: &lab::Lab) {
         );
         std::fs::write(d.join("requests/lag.hcl"), text).unwrap();
         applies.push(jit_apply(lab, d));
-        let mut opened = 0;
-        let refused_at = loop {
-            let attempt = Timestamp::now();
-            if lab
-                .connect_within(lab::CLIENT4, Duration::from_millis(50))
-                .is_none()
-            {
-                break attempt;
-            }
-            opened += 1;
-        };
-        assert!(
-            opened > 0,
-            "round {round}: the grant never let a connection in"
-        );
-        lags.push((refused_at - end).as_secs_f64());
+        // The request's end on the monotonic clock.
+        let end_at =
+            Instant::now() + Duration::try_from(end - Timestamp::now()).unwrap_or_default();
+        let refused_at = first_refused(lab, round);
+        lags.push(if refused_at >= end_at {
+            refused_at.duration_since(end_at).as_secs_f64()
+        } else {
+            -end_at.duration_since(refused_at).as_secs_f64()
+        });
         // The kernel closed it; the next round's apply removes nothing.
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -8,44 +8,9 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::fixture::{now, request, POLICY};
 use super::lab::{still_open, Lab, CLIENT4, CLIENT6, OTHER4, OTHER6};
 use super::support::{config_dir, TestCommand};
-
-const POLICY: &str = r#"provider "nftables" "host" {
-  table = "jit"
-}
-
-target "bastion" {
-  provider = "nftables.host"
-  port "ssh" {
-    number          = 22
-    allowed_sources = ["192.0.2.0/24", "2001:db8::/32"]
-    max_duration    = "1h"
-  }
-}
-"#;
-
-/// A request for ssh on the bastion from `source`, from `start` for `duration`.
-fn request(id: &str, source: &str, start: Timestamp, duration: &str) -> String {
-    format!(
-        r#"request "{id}" {{
-  target        = "bastion"
-  ports         = ["ssh"]
-  source        = "{source}"
-  requester     = "alice@example.com"
-  approvers     = ["bob@example.com"]
-  justification = "{id} look at the bastion"
-  start         = "{start}"
-  duration      = "{duration}"
-}}
-"#
-    )
-}
-
-/// Now, in whole seconds (request times are written that way).
-fn now() -> Timestamp {
-    Timestamp::from_second(Timestamp::now().as_second()).unwrap()
-}
 
 fn write(dir: &Path, file: &str, text: &str) {
     let path = dir.join(file);
@@ -220,6 +185,37 @@ fn hand_edits_to_jits_table_are_drift_and_put_back() {
     assert!(lab.connect(OTHER4).is_none(), "removed");
     assert!(lab.connect(CLIENT4).is_some());
     jit(&lab, d, &["plan", "--detailed-exitcode"]).run().code(0);
+
+    // The grant's own element, re-added by hand to last ten hours.
+    lab.nft_text(&[
+        "delete",
+        "element",
+        "inet",
+        "jit",
+        "grants4_0",
+        "{ 192.0.2.2 . tcp . 22 }",
+    ]);
+    lab.nft_text(&[
+        "add",
+        "element",
+        "inet",
+        "jit",
+        "grants4_0",
+        "{ 192.0.2.2 . tcp . 22 timeout 10h comment \"INC-4-alice\" }",
+    ]);
+    jit(&lab, d, &["plan", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("longer than its grant");
+    jit(&lab, d, &["apply", "--auto-approve"])
+        .run()
+        .code(0)
+        .stdout_has("1 changed");
+    let status = jit(&lab, d, &["status", "--json"]).run().code(0);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let left = doc["grants"][0]["seconds_left"].as_i64().unwrap();
+    assert!(left <= 59 * 60, "back to the grant's end: {left} s left");
+    assert!(lab.connect(CLIENT4).is_some());
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod lab;
 mod support;
 
 mod cli;
+mod fixture;
 
 mod enforcement;
 mod errors;

@@ -3,7 +3,7 @@
 //! access ([`narrowing`]) and the open grants for `jit status` ([`grants`]). Pure: a thin
 //! adapter over [`super::policy::table_spec`] and [`super::reconcile::plan`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -12,7 +12,7 @@ use super::reconcile::{self, Change as TableChange, Reason, Rebuild};
 use super::resources::{self, ELEMENT_TYPE, TABLE_TYPE};
 use super::spec::{TableSpec, DEFAULT_PRIORITY};
 use crate::live::{scope_key, Live, Scope};
-use crate::model::{Policy, ProviderConfig, Target};
+use crate::model::{Grant, Policy, ProviderConfig, Target};
 use crate::plan::{
     Action, ActionReason, Change, PlanError, PriorResource, RequestInfo, ResourceChange,
 };
@@ -94,6 +94,7 @@ pub fn live_table(scope: &Scope) -> Option<Option<&LiveTable>> {
 /// Pure: the changes that make every live table the desired one, planned at `now`.
 pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live, now: Timestamp) -> TableDiff {
     let mut out = TableDiff::default();
+    let by_comment = grants_by_comment(policy);
     for table in desired {
         let name = table.spec.table.as_str();
         let Some(live_table) = live.scope(&table.scope).and_then(live_table) else {
@@ -180,13 +181,7 @@ pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live, now: Timesta
                 Reason::NotGranted => ActionReason::RequestExpired,
                 _ => ActionReason::Drifted,
             };
-            // The grant an element stands for: the request its comment names.
-            let grant_of = |comment: &str| {
-                policy
-                    .grants
-                    .iter()
-                    .find(|g| super::spec::comment_for(&g.id) == comment)
-            };
+            let grant_of = |comment: &str| by_comment.get(comment).copied();
             // An element closes at its grant's end (`now` + its timeout if, against every
             // expectation, no grant is named).
             let expires = |add: &reconcile::Add| {
@@ -248,6 +243,18 @@ pub fn diff(policy: &Policy, desired: &[DesiredTable], live: &Live, now: Timesta
     out
 }
 
+/// The grant each element comment stands for: the request it names (first by id when two cut
+/// ids collide, which [`super::spec::comment_for`] makes as good as impossible).
+fn grants_by_comment(policy: &Policy) -> HashMap<String, &Grant> {
+    let mut by_comment = HashMap::new();
+    for grant in &policy.grants {
+        by_comment
+            .entry(super::spec::comment_for(&grant.id))
+            .or_insert(grant);
+    }
+    by_comment
+}
+
 /// What a plan with errors does with an nftables change. Removing an element only narrows:
 /// kept. Adding one widens: dropped. An element put back because it was changed by hand (its
 /// timeout longer than its grant, its comment edited) is removed instead, not re-added: what
@@ -286,15 +293,14 @@ pub fn grants(policy: &Policy, scope: &Scope, at: Timestamp) -> Vec<GrantStatus>
     let Some(Some(table)) = live_table(scope) else {
         return Vec::new();
     };
+    let by_comment = grants_by_comment(policy);
     super::status::open_grants(table)
         .into_iter()
         .map(|open| {
-            let grant = open.request.as_deref().and_then(|c| {
-                policy
-                    .grants
-                    .iter()
-                    .find(|g| super::spec::comment_for(&g.id) == c)
-            });
+            let grant = open
+                .request
+                .as_deref()
+                .and_then(|c| by_comment.get(c).copied());
             let seconds_left = open.seconds_left.map(|s| s as i64);
             let key = open.key;
             let name = match key {
@@ -326,42 +332,8 @@ pub fn grants(policy: &Policy, scope: &Scope, at: Timestamp) -> Vec<GrantStatus>
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixture::policy;
     use super::*;
-    use crate::lang::{load, SourceFile};
-
-    const POLICY: &str = r#"
-provider "nftables" "host" {
-  table = "jit"
-}
-
-target "bastion" {
-  provider = "nftables.host"
-  port "ssh" {
-    number          = 22
-    allowed_sources = ["192.0.2.0/24"]
-    max_duration    = "1h"
-  }
-}
-
-request "INC-1-alice" {
-  target        = "bastion"
-  ports         = ["ssh"]
-  source        = "192.0.2.7/32"
-  requester     = "alice@example.com"
-  approvers     = ["bob@example.com"]
-  justification = "INC-1 look at the bastion"
-  start         = "2026-11-25T14:00:00Z"
-  duration      = "1h"
-}
-"#;
-
-    fn policy() -> Policy {
-        load(&[SourceFile {
-            path: "policy.hcl".into(),
-            text: POLICY.to_string(),
-        }])
-        .expect("valid")
-    }
 
     fn live_with(content: Content) -> Live {
         let mut live = Live::default();

@@ -5,6 +5,8 @@
 //! Running `nft` is `providers::nftables`.
 
 pub mod diff;
+#[cfg(test)]
+mod fixture;
 pub mod layers;
 pub mod policy;
 pub mod readback;

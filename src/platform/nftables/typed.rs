@@ -9,14 +9,14 @@
 //! the kernel closes it up to a second early and never late, however long after the plan the
 //! apply runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ipnet::IpNet;
 use jiff::Timestamp;
 use serde_json::Value;
 
 use super::layers::{parse_set_name, Layout};
-use super::readback::LiveTable;
+use super::readback::{LiveElement, LiveTable};
 use super::reconcile::{self, Add, Change, Reason, Rebuild, Remove, TablePlan};
 use super::resources::{self, ELEMENT_TYPE, TABLE_TYPE};
 use super::spec::{ElementKey, GrantElement, GuardedPort, Proto, TableSpec, COMMENT_MAX};
@@ -49,6 +49,12 @@ pub fn transaction(
     live: Option<&LiveTable>,
     now: Timestamp,
 ) -> Result<Written, Refused> {
+    // Live elements by the name their resource has, for removals.
+    let by_name: HashMap<String, &LiveElement> = live
+        .into_iter()
+        .flat_map(|l| &l.elements)
+        .map(|e| (resources::live_element(table, e).name().to_string(), e))
+        .collect();
     let mut rebuild: Option<(Vec<GuardedPort>, i32)> = None;
     let mut planned = Vec::new();
     let mut ended = Vec::new();
@@ -75,7 +81,7 @@ pub fn transaction(
             (ELEMENT_TYPE, action @ (Action::Create | Action::Delete | Action::Update)) => {
                 let remove = match action {
                     Action::Create => None,
-                    _ => Some(live_element(change, table, live).map_err(&refuse)?),
+                    _ => Some(live_element(change, table, &by_name).map_err(&refuse)?),
                 };
                 let add = match action {
                     Action::Delete => None,
@@ -209,20 +215,18 @@ fn table_of(after: &Resource, table: &str) -> Result<(Vec<GuardedPort>, i32), St
 fn live_element(
     change: &ResourceChange,
     table: &str,
-    live: Option<&LiveTable>,
+    by_name: &HashMap<String, &LiveElement>,
 ) -> Result<Remove, String> {
     let before = change
         .change
         .before
         .as_ref()
         .ok_or("removing an element needs its `before`")?;
-    let element = live
-        .into_iter()
-        .flat_map(|l| &l.elements)
-        .find(|e| resources::live_element(table, e).name() == before.name())
+    let element = by_name
+        .get(before.name())
         .ok_or_else(|| format!("element `{}` is not in table `inet {table}`", before.name()))?;
     Ok(Remove {
-        element: element.clone(),
+        element: (*element).clone(),
     })
 }
 
@@ -306,41 +310,14 @@ fn layout(adds: &[&Add]) -> Layout {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixture::policy;
     use super::super::layers::assign;
     use super::super::readback::parse;
     use super::super::ruleset;
     use super::*;
-    use crate::lang::{load, SourceFile};
     use crate::live::{Live, Scope};
     use crate::platform::Content;
     use serde_json::json;
-
-    /// alice's grant: 14:00 for an hour, from 192.0.2.7/32 to ssh.
-    const POLICY: &str = r#"
-provider "nftables" "host" {
-  table = "jit"
-}
-
-target "bastion" {
-  provider = "nftables.host"
-  port "ssh" {
-    number          = 22
-    allowed_sources = ["192.0.2.0/24"]
-    max_duration    = "1h"
-  }
-}
-
-request "INC-1-alice" {
-  target        = "bastion"
-  ports         = ["ssh"]
-  source        = "192.0.2.7/32"
-  requester     = "alice@example.com"
-  approvers     = ["bob@example.com"]
-  justification = "INC-1 look at the bastion"
-  start         = "2026-11-25T14:00:00Z"
-  duration      = "1h"
-}
-"#;
 
     fn at(t: &str) -> Timestamp {
         t.parse().unwrap()
@@ -348,11 +325,7 @@ request "INC-1-alice" {
 
     /// The plan's changes at `now` against `live`.
     fn planned(live: Option<LiveTable>, now: Timestamp) -> Vec<ResourceChange> {
-        let policy = load(&[SourceFile {
-            path: "policy.hcl".into(),
-            text: POLICY.to_string(),
-        }])
-        .unwrap();
+        let policy = policy();
         let mut scopes = Live::default();
         scopes.insert(Scope {
             id: "nftables:jit".into(),
