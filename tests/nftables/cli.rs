@@ -295,3 +295,38 @@ fn no_nft_and_no_permission_are_refused_with_what_to_do_and_nothing_written() {
     );
     assert!(lab.connect(OTHER4).is_some());
 }
+
+#[test]
+fn a_broken_request_file_still_locks_the_port_and_opens_nothing() {
+    let Some(lab) = Lab::new("cli-errors-plan") else {
+        return;
+    };
+    let start = now() - SignedDuration::from_mins(1);
+    let dir = config_dir(&[
+        ("policy.hcl", POLICY),
+        (
+            "requests/a.hcl",
+            &request("INC-7-alice", &format!("{CLIENT4}/32"), start, "1h"),
+        ),
+        (
+            "requests/broken.hcl",
+            "request \"INC-8-bob\" {\n  target = \"bastion\"\n",
+        ),
+    ]);
+    let d = dir.path();
+    assert!(lab.connect(OTHER4).is_some(), "open before jit");
+    let run = jit(&lab, d, &["apply", "--auto-approve"]).run().code(1);
+    assert!(run.stderr.contains("broken.hcl:"), "{}", run.stderr);
+    assert!(
+        lab.connect(OTHER4).is_none(),
+        "the table was still created: closed"
+    );
+    assert!(
+        lab.connect(CLIENT4).is_none(),
+        "no grant opens while the configuration has errors"
+    );
+    // Fixed: the grant opens.
+    std::fs::remove_file(d.join("requests/broken.hcl")).unwrap();
+    jit(&lab, d, &["apply", "--auto-approve"]).run().code(0);
+    assert!(lab.connect(CLIENT4).is_some());
+}

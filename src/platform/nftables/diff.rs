@@ -409,4 +409,40 @@ mod tests {
         assert_eq!(plan.errors.len(), 1);
         assert!(plan.errors[0].message.contains("permission denied"));
     }
+
+    #[test]
+    fn a_plan_with_errors_keeps_what_closes_and_removes_what_was_tampered_with() {
+        let policy = policy();
+        let now: Timestamp = "2026-11-25T14:30:00Z".parse().unwrap();
+        let desired = crate::platform::compile(&policy, now);
+        let plan =
+            crate::platform::diff(&policy, &desired, &live_with(Content::Nftables(None)), now);
+        let (table, element) = (&plan.resource_changes[0], &plan.resource_changes[1]);
+        // Creating the missing table closes a port nothing guarded.
+        assert!(matches!(narrowing(table), Narrowing::Keep));
+        let mut rebuild = table.clone();
+        rebuild.change.actions = vec![Action::Update];
+        assert!(
+            matches!(narrowing(&rebuild), Narrowing::Drop),
+            "re-adds every grant"
+        );
+        // An element put back after a hand edit: removed instead.
+        let mut put_back = element.clone();
+        put_back.change.actions = vec![Action::Update];
+        put_back.change.before = put_back.change.after.clone();
+        put_back.action_reason = ActionReason::Drifted;
+        let Narrowing::Instead(removal) = narrowing(&put_back) else {
+            panic!("a drifted element is removed instead");
+        };
+        assert_eq!(removal.action(), Action::Delete);
+        assert!(removal.change.after.is_none());
+        assert!(
+            removal.reason.contains("until the errors are fixed"),
+            "{}",
+            removal.reason
+        );
+        // One put back because its grant was extended stays as it is.
+        put_back.action_reason = ActionReason::RequestActive;
+        assert!(matches!(narrowing(&put_back), Narrowing::Drop));
+    }
 }
