@@ -330,3 +330,32 @@ fn a_broken_request_file_still_locks_the_port_and_opens_nothing() {
     jit(&lab, d, &["apply", "--auto-approve"]).run().code(0);
     assert!(lab.connect(CLIENT4).is_some());
 }
+
+#[test]
+fn an_apply_waits_for_another_one_on_the_same_table() {
+    let Some(lab) = Lab::new("cli-lock") else {
+        return;
+    };
+    let dir = config_dir(&[("policy.hcl", POLICY)]);
+    let d = dir.path().to_path_buf();
+    // Another run holds the table's lock in "server".
+    let held = super::lab::in_netns(&lab.server, || {
+        jit::providers::nftables::lock::lock("jit").map_err(std::io::Error::other)
+    })
+    .expect("the lock");
+    let server = lab.server.clone();
+    let apply = std::thread::spawn(move || {
+        TestCommand::in_netns(&server, &d, &["apply", "--auto-approve"])
+            .env("JIT_ACTOR", "tester")
+            .run()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!apply.is_finished(), "the apply waits for the lock");
+    assert!(lab.connect(OTHER4).is_some(), "nothing written meanwhile");
+    drop(held);
+    apply.join().unwrap().code(0).stdout_has("Apply complete!");
+    assert!(
+        lab.connect(OTHER4).is_none(),
+        "applied once the lock was free"
+    );
+}

@@ -12,6 +12,7 @@
 //! - [`readback`]: `nft -j list table` into the same terms, with a fingerprint;
 //! - [`reconcile`]: desired against live — changes, drift, the transaction;
 //! - [`runner`]: running `nft`, and its errors;
+//! - [`lock`]: one apply at a time per table on this host;
 //! - [`provider`]: all of it behind the [`crate::providers::Provider`] trait;
 //! - [`status`]: the grants a live table holds, with the kernel's remaining time.
 //!
@@ -23,6 +24,7 @@
 //! jit must read to report drift. Plain `serde_json::Value`s in the listed shape keep the
 //! comparison exact and the dependency list shorter.
 
+pub mod lock;
 pub mod provider;
 pub mod runner;
 

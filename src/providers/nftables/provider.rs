@@ -10,8 +10,8 @@
 //! failed with nft's error (the ruleset as it was). An element whose grant ended between plan
 //! and apply is not written ([`Outcome::Skipped`]: nothing is left to open).
 //!
-//! Two applies on one host at once are serialised by nothing but the fingerprint check; the
-//! second one sees a moved table and re-plans (or, for a saved plan, stops).
+//! Two applies on one host at once take turns ([`super::lock`]): the second re-reads the table
+//! the first left, sees it moved, and re-plans (or, for a saved plan, stops).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -89,6 +89,11 @@ impl NftablesProvider {
         let table = match self.table_of(scope) {
             Ok(table) => table,
             Err(why) => return all(Outcome::failed(why)),
+        };
+        // Held until the commit: no other jit run writes this table in between.
+        let _lock = match super::lock::lock(table) {
+            Ok(lock) => lock,
+            Err(e) => return all(failed(&e)),
         };
         let now = match self.read_scope(scope, table) {
             Ok(now) => now,
