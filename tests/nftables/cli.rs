@@ -359,3 +359,33 @@ fn an_apply_waits_for_another_one_on_the_same_table() {
         "applied once the lock was free"
     );
 }
+
+#[test]
+fn the_bastion_example_plans_its_table_and_grant() {
+    let Some(lab) = Lab::new("cli-example") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    super::support::copy_dir(&super::support::repo_path("examples/bastion"), dir.path());
+    jit(
+        &lab,
+        dir.path(),
+        &[
+            "plan",
+            "--at",
+            "2026-11-25T15:00:00Z",
+            "--detailed-exitcode",
+        ],
+    )
+    .run()
+    .code(2)
+    .stdout_has("+ resource \"jit_nftables_table\" \"jit/jit\"")
+    .stdout_has("+ resource \"jit_nftables_element\" \"jit/grants4_0:192.0.2.10/32 . tcp . 22\"")
+    .stdout_has("INC-5120-alice, 1h left")
+    .stdout_has("expires  = \"2026-11-25T16:00:00Z\"");
+    assert_eq!(
+        lab.nft_text(&["list", "ruleset"]).trim(),
+        "",
+        "a plan writes nothing"
+    );
+}
