@@ -92,13 +92,14 @@ pub fn transaction(
                             .as_ref()
                             .ok_or_else(|| refuse("an element add needs its `after`".into()))?;
                         let add = new_element(after, table, now).map_err(&refuse)?;
-                        if add.is_none() {
+                        // An update whose grant ended is still a removal, written.
+                        if add.is_none() && action == Action::Create {
                             ended.push(index);
                         }
                         add
                     }
                 };
-                planned.push(match (remove, add) {
+                let planned_change = match (remove, add) {
                     (Some(remove), Some(add)) => Change::Replace {
                         remove,
                         add,
@@ -112,8 +113,10 @@ pub fn transaction(
                         add,
                         reason: Reason::Granted,
                     },
+                    // An add whose grant ended: nothing to write.
                     (None, None) => continue,
-                });
+                };
+                planned.push((index, planned_change));
             }
             (type_name, action) => {
                 return Err(refuse(format!(
@@ -132,11 +135,11 @@ pub fn transaction(
                     .any(|o| o.pointer("/set/name").and_then(Value::as_str) == Some(set))
             })
         };
-        for (index, change) in planned.iter().enumerate() {
+        for (index, change) in &planned {
             if let Change::Add { add, .. } | Change::Replace { add, .. } = change {
                 if !present(&add.set) {
                     return Err(Refused {
-                        index,
+                        index: *index,
                         message: format!(
                             "set `{}` is not in table `inet {table}`: only a table written anew \
                              gains a set",
@@ -147,6 +150,7 @@ pub fn transaction(
             }
         }
     }
+    let planned: Vec<Change> = planned.into_iter().map(|(_, c)| c).collect();
     let adds: Vec<&Add> = planned
         .iter()
         .filter_map(|c| match c {
@@ -487,5 +491,54 @@ mod tests {
             "{}",
             refused.message
         );
+    }
+
+    #[test]
+    fn a_refusal_names_its_own_change_even_after_an_ended_grant() {
+        let live = listed(&[]);
+        let changes = planned(Some(live.clone()), at("2026-11-25T14:30:00Z"));
+        let mut other = changes[0].clone();
+        let after = other.change.after.as_mut().unwrap();
+        after.values.insert("set".into(), json!("grants4_1"));
+        after
+            .values
+            .insert("name".into(), json!("grants4_1:192.0.2.7/32 . tcp . 22"));
+        after
+            .values
+            .insert("expires".into(), json!("2026-11-25T16:00:00Z"));
+        other.address = "jit/grants4_1:192.0.2.7/32 . tcp . 22".into();
+        let refused = transaction(
+            "jit",
+            &[&changes[0], &other],
+            Some(&live),
+            at("2026-11-25T15:00:00Z"),
+        )
+        .unwrap_err();
+        assert_eq!(refused.index, 1, "{}", refused.message);
+        assert!(refused.message.contains("grants4_1"), "{}", refused.message);
+    }
+
+    #[test]
+    fn an_update_whose_grant_ended_is_still_the_removal() {
+        let stale = json!({"concat": [{"prefix": {"addr": "192.0.2.7", "len": 32}}, "tcp", 22]});
+        let live = listed(&[("grants4_0", stale, 36_000, "INC-1-alice")]);
+        let changes = planned(Some(live.clone()), at("2026-11-25T14:30:00Z"));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            changes[0].action(),
+            Action::Update,
+            "a timeout longer than its grant"
+        );
+        let written = transaction(
+            "jit",
+            &refs(&changes),
+            Some(&live),
+            at("2026-11-25T15:00:00Z"),
+        )
+        .unwrap();
+        assert!(written.ended.is_empty(), "the removal is written");
+        let text = written.document.unwrap().to_string();
+        assert!(text.contains(r#"{"delete":{"element""#), "{text}");
+        assert!(!text.contains("INC-1-alice"), "not re-added: {text}");
     }
 }
