@@ -18,4 +18,5 @@ mod enforcement;
 mod errors;
 mod overlap;
 mod policy;
+mod properties;
 mod readback;
