@@ -3,7 +3,9 @@
 //! rules past their expiry are flagged overdue (the next `jit apply` revokes them) and rules
 //! wider than their request (source, port, protocol, destination) are flagged too. Exposures
 //! (foreign rules opening a protected port wider than policy, ahead of its lock-down) are
-//! listed beside them, from the same diff `plan` makes, and accepted ones apart.
+//! listed beside them, from the same diff `plan` makes, and accepted ones apart. A target
+//! named by its VM is resolved to the VM's NSGs as `plan` resolves it (see `vm_targets`); one
+//! that cannot be is an error of the report, and the other targets are still listed.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -24,6 +26,9 @@ pub struct StatusReport {
     pub exposures: Vec<Finding>,
     /// Exposures an `accept` block covers until it expires.
     pub accepted: Vec<AcceptedFinding>,
+    /// What kept a target out of the report (a VM that could not be resolved to its NSGs):
+    /// its grants are not listed, so the report is incomplete.
+    pub errors: Vec<String>,
 }
 
 impl StatusReport {
@@ -39,10 +44,15 @@ pub fn status(
     at: Timestamp,
     open: &OpenOptions,
 ) -> Result<StatusReport, OpsError> {
-    let policy = &config.policy;
-    let scopes = crate::platform::scopes(policy);
-    let mut providers = Providers::new(policy, open).placed(&config.sources);
+    let mut providers = Providers::new(&config.policy, open).placed(&config.sources);
     providers.open_all()?;
+    // Targets named by their VM: one target per NSG of the VM, as `plan` resolves them.
+    let expanded = super::vm_targets::expand(&config.policy, &mut providers)?;
+    let (policy, errors) = match &expanded {
+        Some((policy, errors)) => (policy, errors.iter().map(|e| e.message.clone()).collect()),
+        None => (&config.policy, Vec::new()),
+    };
+    let scopes = crate::platform::scopes(policy);
     let live = providers.read(scopes.values().cloned())?;
     let mut grants = crate::platform::grants(policy, &live, at);
     for grant in &mut grants {
@@ -71,5 +81,6 @@ pub fn status(
             .filter(|f| f.kind == FindingKind::Exposure)
             .collect(),
         accepted: plan.accepted,
+        errors,
     })
 }

@@ -3,7 +3,9 @@
 //! NSGs are locked down, a grant opens both, a re-plan is empty, and Defender's own
 //! `SecurityCenter-JITRule…` rule in the same NSG is left alone and named by the exposure
 //! finding when it opens the port wider than policy. A VM that no NSG filters is a
-//! plan error, and nothing is written.
+//! plan error, and nothing is written. `jit status` resolves the VM the same way and lists the
+//! grant's allow in both NSGs; a VM it cannot resolve is an error (exit 1) that leaves the
+//! other targets listed.
 
 use serde_json::{json, Value};
 
@@ -144,6 +146,59 @@ fn a_vm_no_nsg_filters_is_a_plan_error_and_nothing_is_written() {
         .stdout_has("nothing can be locked down");
     emu.reset_stats();
     s.jit(&["apply", "--auto-approve"]).run().code(1);
+    assert_eq!(emu.stats().requests_by("PUT"), 0);
+    assert_eq!(emu.stats().requests_by("DELETE"), 0);
+}
+
+#[test]
+fn status_resolves_a_target_named_by_its_vm_to_both_nsgs() {
+    let emu = seeded(Some("nic-nsg"), Some("subnet-nsg"));
+    let policy = policy(&emu.base_url());
+    let s = setup_with(&emu, &[("policy.hcl", &policy)]);
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    let out = s.jit(&["status", "--json"]).run().code(0);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let grants = doc["grants"].as_array().unwrap();
+    let mut scopes: Vec<&str> = grants
+        .iter()
+        .map(|g| g["scope"].as_str().unwrap())
+        .collect();
+    scopes.sort_unstable();
+    assert_eq!(
+        scopes,
+        [
+            vm_fixture::nsg_id("nic-nsg"),
+            vm_fixture::nsg_id("subnet-nsg")
+        ],
+        "{grants:?}"
+    );
+    for g in grants {
+        assert_eq!(g["request"], "INC-5");
+        assert_eq!(g["target"], "vm1");
+        assert_eq!(g["sources"], json!(["198.51.100.7/32"]));
+        assert_eq!(g["overdue"], false);
+    }
+    assert_eq!(doc["errors"], json!([]));
+    s.jit(&["status"])
+        .run()
+        .code(0)
+        .stdout_has("nic-nsg/jit-allow-INC-5-ssh")
+        .stdout_has("subnet-nsg/jit-allow-INC-5-ssh");
+
+    // Another target's VM is gone: an error naming it, exit 1, vm1's grants still listed.
+    let gone = VM_ID.replace("/vm1", "/vm9");
+    let more = format!(
+        "{policy}\ntarget \"vm9\" {{\n  provider = \"azure.prod\"\n  vm_id    = \"{gone}\"\n  port \"ssh\" {{\n    allowed_sources = [\"198.51.100.0/24\"]\n  }}\n}}\n"
+    );
+    std::fs::write(s.path().join("policy.hcl"), more).unwrap();
+    emu.reset_stats();
+    s.jit(&["status"])
+        .run()
+        .code(1)
+        .stdout_has("nic-nsg/jit-allow-INC-5-ssh")
+        .stdout_has("subnet-nsg/jit-allow-INC-5-ssh")
+        .stderr_has("error: target `vm9`")
+        .stderr_has("the status is incomplete");
     assert_eq!(emu.stats().requests_by("PUT"), 0);
     assert_eq!(emu.stats().requests_by("DELETE"), 0);
 }
