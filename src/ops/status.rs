@@ -49,7 +49,10 @@ pub fn status(
     // Targets named by their VM: one target per NSG of the VM, as `plan` resolves them.
     let expanded = super::vm_targets::expand(&config.policy, &mut providers)?;
     let (policy, errors) = match &expanded {
-        Some((policy, errors)) => (policy, errors.iter().map(|e| e.message.clone()).collect()),
+        Some(e) => (
+            &e.policy,
+            e.errors.iter().map(|e| e.message.clone()).collect(),
+        ),
         None => (&config.policy, Vec::new()),
     };
     let scopes = crate::platform::scopes(policy);

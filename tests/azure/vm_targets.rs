@@ -5,12 +5,13 @@
 //! finding when it opens the port wider than policy. A VM that no NSG filters is a
 //! plan error, and nothing is written. `jit status` resolves the VM the same way and lists the
 //! grant's allow in both NSGs; a VM it cannot resolve is an error (exit 1) that leaves the
-//! other targets listed.
+//! other targets listed. A VM that cannot be read no longer blocks revocation: the NSGs holding
+//! its rules are found by their names, and the ended grant's allows go from both.
 
 use serde_json::{json, Value};
 
 use crate::cli::setup_with;
-use crate::emulator::{Emulator, EmulatorConfig};
+use crate::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger};
 use crate::vm_fixture::{self, empty_nsg, PRIVATE_IP, SUB, VM_ID};
 
 fn policy(endpoint: &str) -> String {
@@ -201,4 +202,78 @@ fn status_resolves_a_target_named_by_its_vm_to_both_nsgs() {
         .stderr_has("the status is incomplete");
     assert_eq!(emu.stats().requests_by("PUT"), 0);
     assert_eq!(emu.stats().requests_by("DELETE"), 0);
+}
+
+/// Makes every GET of VM `vm1` answer 403 (jit does not retry it): the VM cannot be read.
+fn vm_unreadable(emu: &Emulator) {
+    emu.set_faults(vec![Fault::new(
+        "GET",
+        "(?i)/virtualMachines/vm1$",
+        Trigger::Always,
+        FaultKind::Status(403),
+    )]);
+}
+
+#[test]
+fn an_ended_grant_of_a_vm_that_cannot_be_read_is_still_revoked_in_both_nsgs() {
+    revoked_while_the_vm_cannot_be_read(&|text| {
+        let start = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("start"))
+            .unwrap()
+            .to_string();
+        let ended =
+            jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 3 * 3600).unwrap();
+        text.replace(&start, &format!("  start         = \"{ended}\""))
+    });
+}
+
+#[test]
+fn a_removed_grant_of_a_vm_that_cannot_be_read_is_still_revoked_in_both_nsgs() {
+    // The revocations then name no target: the provider they say serves them.
+    revoked_while_the_vm_cannot_be_read(&|text| {
+        let (head, _) = text.split_once("request \"INC-5\"").unwrap();
+        head.to_string()
+    });
+}
+
+/// Applies the policy (the grant opens both NSGs), edits it with `end` so that the grant is
+/// over, makes the VM unreadable, and checks that plan and apply still revoke in both NSGs.
+fn revoked_while_the_vm_cannot_be_read(end: &dyn Fn(&str) -> String) {
+    let emu = seeded(Some("nic-nsg"), Some("subnet-nsg"));
+    let text = policy(&emu.base_url());
+    let s = setup_with(&emu, &[("policy.hcl", &text)]);
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    std::fs::write(s.path().join("policy.hcl"), end(&text)).unwrap();
+    vm_unreadable(&emu);
+    let plan = s.jit(&["plan"]).run().code(1);
+    for nsg in ["nic-nsg", "subnet-nsg"] {
+        assert!(
+            plan.stdout
+                .contains(&format!("{nsg}/jit-allow-INC-5-ssh will be destroyed")),
+            "{nsg}: {}",
+            plan.stdout
+        );
+    }
+    assert!(
+        !plan.stdout.contains("jit-deny-vm1-ssh will be destroyed"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("target `vm1`"), "{}", plan.stdout);
+    s.jit(&["apply", "--auto-approve"])
+        .run()
+        .code(1)
+        .stdout_has("2 destroyed");
+    for nsg in ["nic-nsg", "subnet-nsg"] {
+        let rules = managed(&emu, nsg);
+        let names: Vec<&str> = rules.iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["jit-deny-vm1-ssh"], "{nsg}: the lock-down stays");
+    }
+    // Once readable again, nothing is left to do.
+    emu.set_faults(vec![]);
+    s.jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("No changes.");
 }
