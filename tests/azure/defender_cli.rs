@@ -230,3 +230,33 @@ fn the_policy_is_found_on_a_later_page_of_the_resource_groups_list() {
         );
     }
 }
+
+#[test]
+fn a_grant_ended_in_the_repository_but_open_in_defender_is_a_warning() {
+    let emu = seeded();
+    emu.set_wall_clock(jiff::Timestamp::now());
+    let text = policy(&emu.base_url());
+    let s = setup_with(&emu, &[("policy.hcl", &text)]);
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    // The request's window is cut short in the repository; Defender keeps it to its end.
+    let text = text.replace("duration      = \"2h\"", "duration      = \"10m\"");
+    std::fs::write(s.path().join("policy.hcl"), text).unwrap();
+    let out = s
+        .jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_has("No changes.")
+        .stdout_has("Warning: grant still open in")
+        .stdout_has("request `INC-7` is still open on VM `vm1` port 22 until")
+        .stdout_has("Defender's API cannot close it earlier");
+    assert!(!out.stdout.contains("will be"), "{}", out.stdout);
+    let json = s.jit(&["plan", "--json"]).run().code(0);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["warnings"][0]["code"], "E105", "{}", json.stdout);
+    // Once Defender has closed it at its end, nothing is left to say.
+    emu.advance_wall_clock(jiff::SignedDuration::from_hours(3));
+    s.jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_lacks("Warning");
+}
