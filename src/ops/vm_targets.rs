@@ -10,7 +10,9 @@
 //! without it, as the NSGs of the provider's subscription that hold a rule jit manages under
 //! one of the target's names (a lock-down `<prefix>-deny-<target>-<port>`, or an allow of one
 //! of its requests). jit wrote those rules there when it last could read the VM, so they are
-//! where its access is open. Each such NSG is planned like the scope of a target left out by
+//! where its access is open. (A VM read but left out for another reason, several private
+//! addresses and no `destination`, gives its NSGs directly.) Each such NSG is planned like the
+//! scope of a target left out by
 //! a configuration error: what no valid target explains is closed (allows deleted; lock-downs
 //! stay, deleting them being widening). It costs one paged list of the subscription's NSGs,
 //! and only when some VM could not be resolved.
@@ -110,6 +112,7 @@ pub(crate) fn expand(
         }
     }
     let mut unresolved: Vec<&Target> = Vec::new();
+    let mut read_orphans: Vec<(String, String)> = Vec::new();
     for target in &policy.targets {
         if !named_by_vm(policy, target) {
             targets.push(target.clone());
@@ -148,6 +151,12 @@ pub(crate) fn expand(
                             target.name
                         ),
                     });
+                    // Its NSGs are known: what it opened there is still closed.
+                    read_orphans.extend(
+                        net.nsg_ids
+                            .iter()
+                            .map(|id| (target.provider.clone(), id.clone())),
+                    );
                     continue;
                 }
             }
@@ -159,7 +168,8 @@ pub(crate) fn expand(
             targets.push(t);
         }
     }
-    let orphans = orphan_nsgs(policy, &unresolved, providers, &mut errors)?;
+    let mut orphans = orphan_nsgs(policy, &unresolved, providers, &mut errors)?;
+    orphans.extend(read_orphans);
     let policy = Policy {
         targets,
         ..policy.clone()

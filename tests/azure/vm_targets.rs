@@ -214,38 +214,68 @@ fn vm_unreadable(emu: &Emulator) {
     )]);
 }
 
+/// The request's start moved 3 hours back: the 2-hour grant has ended.
+fn ended(text: &str) -> String {
+    let start = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("start"))
+        .unwrap()
+        .to_string();
+    let ended =
+        jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 3 * 3600).unwrap();
+    text.replace(&start, &format!("  start         = \"{ended}\""))
+}
+
+#[test]
+fn an_ended_grant_of_a_vm_with_several_addresses_is_still_revoked_in_both_nsgs() {
+    // The NIC gains the example's second IP configuration: the VM is read, its NSGs known,
+    // but its destination is no longer one address.
+    revoked_while_unresolved(
+        &ended,
+        &|emu| {
+            let mut nic = vm_fixture::official("network-NetworkInterfaceGet.json")["responses"]
+                ["200"]["body"]
+                .clone();
+            nic["properties"]["networkSecurityGroup"] =
+                json!({"id": vm_fixture::nsg_id("nic-nsg")});
+            emu.add_nic(nic);
+        },
+        "several private addresses",
+    );
+}
+
 #[test]
 fn an_ended_grant_of_a_vm_that_cannot_be_read_is_still_revoked_in_both_nsgs() {
-    revoked_while_the_vm_cannot_be_read(&|text| {
-        let start = text
-            .lines()
-            .find(|l| l.trim_start().starts_with("start"))
-            .unwrap()
-            .to_string();
-        let ended =
-            jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 3 * 3600).unwrap();
-        text.replace(&start, &format!("  start         = \"{ended}\""))
-    });
+    revoked_while_unresolved(&ended, &vm_unreadable, "target `vm1`");
 }
 
 #[test]
 fn a_removed_grant_of_a_vm_that_cannot_be_read_is_still_revoked_in_both_nsgs() {
     // The revocations then name no target: the provider they say serves them.
-    revoked_while_the_vm_cannot_be_read(&|text| {
-        let (head, _) = text.split_once("request \"INC-5\"").unwrap();
-        head.to_string()
-    });
+    revoked_while_unresolved(
+        &|text| {
+            let (head, _) = text.split_once("request \"INC-5\"").unwrap();
+            head.to_string()
+        },
+        &vm_unreadable,
+        "target `vm1`",
+    );
 }
 
 /// Applies the policy (the grant opens both NSGs), edits it with `end` so that the grant is
-/// over, makes the VM unreadable, and checks that plan and apply still revoke in both NSGs.
-fn revoked_while_the_vm_cannot_be_read(end: &dyn Fn(&str) -> String) {
+/// over, makes the VM unresolvable with `unresolvable` (the plan error then says `why`), and
+/// checks that plan and apply still revoke in both NSGs.
+fn revoked_while_unresolved(
+    end: &dyn Fn(&str) -> String,
+    unresolvable: &dyn Fn(&Emulator),
+    why: &str,
+) {
     let emu = seeded(Some("nic-nsg"), Some("subnet-nsg"));
     let text = policy(&emu.base_url());
     let s = setup_with(&emu, &[("policy.hcl", &text)]);
     s.jit(&["apply", "--auto-approve"]).run().code(0);
     std::fs::write(s.path().join("policy.hcl"), end(&text)).unwrap();
-    vm_unreadable(&emu);
+    unresolvable(&emu);
     let plan = s.jit(&["plan"]).run().code(1);
     for nsg in ["nic-nsg", "subnet-nsg"] {
         assert!(
@@ -260,7 +290,7 @@ fn revoked_while_the_vm_cannot_be_read(end: &dyn Fn(&str) -> String) {
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("target `vm1`"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(why), "{}", plan.stdout);
     s.jit(&["apply", "--auto-approve"])
         .run()
         .code(1)
@@ -270,8 +300,9 @@ fn revoked_while_the_vm_cannot_be_read(end: &dyn Fn(&str) -> String) {
         let names: Vec<&str> = rules.iter().map(|r| r["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["jit-deny-vm1-ssh"], "{nsg}: the lock-down stays");
     }
-    // Once readable again, nothing is left to do.
+    // Once the VM resolves again, nothing is left to do.
     emu.set_faults(vec![]);
+    emu.add_nic(vm_fixture::bodies(Some("nic-nsg"), Some("subnet-nsg")).1);
     s.jit(&["plan", "--detailed-exitcode"])
         .run()
         .code(2)
