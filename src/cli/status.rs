@@ -96,7 +96,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
         eprintln!("error: {error}");
     }
     if !report.errors.is_empty() {
-        eprintln!("error: the status is incomplete: the grants of these targets are not listed");
+        eprintln!("error: the status is incomplete: these targets could not be resolved");
         return Ok(Status::Failure);
     }
     Ok(if args.detailed_exitcode && report.needs_attention() {

@@ -5,7 +5,8 @@
 //! (foreign rules opening a protected port wider than policy, ahead of its lock-down) are
 //! listed beside them, from the same diff `plan` makes, and accepted ones apart. A target
 //! named by its VM is resolved to the VM's NSGs as `plan` resolves it (see `vm_targets`); one
-//! that cannot be is an error of the report, and the other targets are still listed.
+//! that cannot be is an error of the report, and the other targets are still listed, as are
+//! the allows open in the NSGs found holding its rules.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -48,14 +49,21 @@ pub fn status(
     providers.open_all()?;
     // Targets named by their VM: one target per NSG of the VM, as `plan` resolves them.
     let expanded = super::vm_targets::expand(&config.policy, &mut providers)?;
-    let (policy, errors) = match &expanded {
+    let (policy, errors, orphans) = match &expanded {
         Some(e) => (
             &e.policy,
             e.errors.iter().map(|e| e.message.clone()).collect(),
+            e.orphans.as_slice(),
         ),
-        None => (&config.policy, Vec::new()),
+        None => (&config.policy, Vec::new(), &[][..]),
     };
-    let scopes = crate::platform::scopes(policy);
+    // The NSGs holding rules of a VM that could not be resolved: what is open there is listed.
+    let mut scopes = crate::platform::scopes(policy);
+    for (provider, id) in orphans {
+        scopes
+            .entry(crate::live::scope_key(id))
+            .or_insert_with(|| (provider.clone(), id.clone()));
+    }
     let live = providers.read(scopes.values().cloned())?;
     let mut grants = crate::platform::grants(policy, &live, at);
     for grant in &mut grants {

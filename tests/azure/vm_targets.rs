@@ -202,6 +202,16 @@ fn status_resolves_a_target_named_by_its_vm_to_both_nsgs() {
         .stderr_has("the status is incomplete");
     assert_eq!(emu.stats().requests_by("PUT"), 0);
     assert_eq!(emu.stats().requests_by("DELETE"), 0);
+
+    // vm1 itself can no longer be read: an error, and what is open in its NSGs still listed.
+    std::fs::write(s.path().join("policy.hcl"), &policy).unwrap();
+    vm_unreadable(&emu);
+    s.jit(&["status"])
+        .run()
+        .code(1)
+        .stdout_has("nic-nsg/jit-allow-INC-5-ssh")
+        .stdout_has("subnet-nsg/jit-allow-INC-5-ssh")
+        .stderr_has("error: target `vm1`");
 }
 
 /// Makes every GET of VM `vm1` answer 403 (jit does not retry it): the VM cannot be read.
