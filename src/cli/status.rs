@@ -53,6 +53,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             }).collect::<Vec<_>>(),
             "exposures": report.exposures,
             "accepted": report.accepted,
+            "errors": report.errors,
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
@@ -90,6 +91,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Status> {
             if exposed == 1 { "it" } else { "them" },
             if exposed == 1 { "it" } else { "them" },
         );
+    }
+    for error in &report.errors {
+        eprintln!("error: {error}");
+    }
+    if !report.errors.is_empty() {
+        eprintln!("error: the status is incomplete: these targets could not be resolved");
+        return Ok(Status::Failure);
     }
     Ok(if args.detailed_exitcode && report.needs_attention() {
         Status::Changes

@@ -169,3 +169,7 @@ pub const DEFENDER_WINDOW: &str = "E102";
 pub const INVALID_POLICY_NAME: &str = "E103";
 /// `policy_name` on an azure provider in mode `nsg`, which writes no JIT policy.
 pub const POLICY_NAME_UNUSED: &str = "E104";
+/// A plan warning: Defender still holds a grant of jit's open although the repository's grant
+/// has ended or is gone; Azure closes it at its `endTimeUtc`, and its API cannot close it
+/// earlier.
+pub const DEFENDER_STILL_OPEN: &str = "E105";

@@ -59,14 +59,15 @@ pub(crate) fn plan_with(
 ) -> Result<Plan, OpsError> {
     // Targets named by their VM become one target per NSG of the VM.
     let expanded = super::vm_targets::expand(&config.policy, providers)?;
-    let (policy, vm_errors) = match &expanded {
-        Some((policy, errors)) => (policy, errors.clone()),
-        None => (&config.policy, Vec::new()),
+    let (policy, vm_errors, orphans) = match &expanded {
+        Some(e) => (&e.policy, e.errors.clone(), e.orphans.as_slice()),
+        None => (&config.policy, Vec::new(), &[][..]),
     };
     let mut desired = compile(policy, opts.at);
     // The scope of a target left out by an error holds nothing any valid target explains: its
-    // managed allows are closed (its lock-downs stay, their deletes being widening).
-    for (provider, id) in &config.invalid_target_scopes {
+    // managed allows are closed (its lock-downs stay, their deletes being widening). So do the
+    // NSGs holding rules of a VM that could not be resolved.
+    for (provider, id) in config.invalid_target_scopes.iter().chain(orphans) {
         desired.add_empty_scope(provider, id);
     }
     if let Some(only) = only {

@@ -3,7 +3,10 @@
 //! rules past their expiry are flagged overdue (the next `jit apply` revokes them) and rules
 //! wider than their request (source, port, protocol, destination) are flagged too. Exposures
 //! (foreign rules opening a protected port wider than policy, ahead of its lock-down) are
-//! listed beside them, from the same diff `plan` makes, and accepted ones apart.
+//! listed beside them, from the same diff `plan` makes, and accepted ones apart. A target
+//! named by its VM is resolved to the VM's NSGs as `plan` resolves it (see `vm_targets`); one
+//! that cannot be is an error of the report, and the other targets are still listed, as are
+//! the allows open in the NSGs found holding its rules.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -24,6 +27,9 @@ pub struct StatusReport {
     pub exposures: Vec<Finding>,
     /// Exposures an `accept` block covers until it expires.
     pub accepted: Vec<AcceptedFinding>,
+    /// What kept a target out of the report (a VM that could not be resolved to its NSGs):
+    /// its grants are not listed, so the report is incomplete.
+    pub errors: Vec<String>,
 }
 
 impl StatusReport {
@@ -39,10 +45,25 @@ pub fn status(
     at: Timestamp,
     open: &OpenOptions,
 ) -> Result<StatusReport, OpsError> {
-    let policy = &config.policy;
-    let scopes = crate::platform::scopes(policy);
-    let mut providers = Providers::new(policy, open).placed(&config.sources);
+    let mut providers = Providers::new(&config.policy, open).placed(&config.sources);
     providers.open_all()?;
+    // Targets named by their VM: one target per NSG of the VM, as `plan` resolves them.
+    let expanded = super::vm_targets::expand(&config.policy, &mut providers)?;
+    let (policy, errors, orphans) = match &expanded {
+        Some(e) => (
+            &e.policy,
+            e.errors.iter().map(|e| e.message.clone()).collect(),
+            e.orphans.as_slice(),
+        ),
+        None => (&config.policy, Vec::new(), &[][..]),
+    };
+    // The NSGs holding rules of a VM that could not be resolved: what is open there is listed.
+    let mut scopes = crate::platform::scopes(policy);
+    for (provider, id) in orphans {
+        scopes
+            .entry(crate::live::scope_key(id))
+            .or_insert_with(|| (provider.clone(), id.clone()));
+    }
     let live = providers.read(scopes.values().cloned())?;
     let mut grants = crate::platform::grants(policy, &live, at);
     for grant in &mut grants {
@@ -71,5 +92,6 @@ pub fn status(
             .filter(|f| f.kind == FindingKind::Exposure)
             .collect(),
         accepted: plan.accepted,
+        errors,
     })
 }

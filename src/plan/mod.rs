@@ -223,7 +223,7 @@ pub enum FindingKind {
 /// A warning about a desired resource, with its stable code (docs/diagnostics.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanWarning {
-    /// `E077`: a grant open to any source.
+    /// `E077`: a grant open to any source; `E105`: a grant Defender still holds open.
     pub code: String,
     pub scope: String,
     /// The managed resource the warning is about.

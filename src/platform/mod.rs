@@ -246,6 +246,7 @@ pub fn diff(policy: &Policy, desired: &Desired, live: &Live, now: Timestamp) -> 
             .sort_by_key(|e| (e.scope.as_deref().map(scope_key), e.message.clone()));
     }
     plan.fingerprints.extend(part.fingerprints);
+    plan.warnings.extend(part.warnings);
     let tables = nftables::diff::diff(policy, &desired.nftables, live, now);
     plan.resource_changes.extend(tables.changes);
     plan.prior.extend(tables.prior);

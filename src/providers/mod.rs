@@ -161,6 +161,17 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Targets named by their VM whose VM cannot be resolved: the scopes that hold a managed
+    /// rule (`prefix` and marker) of one of `rule_names`, where jit wrote that VM's rules.
+    /// `None` (the default) when the provider does not know VMs.
+    fn nsgs_holding(
+        &self,
+        _prefix: &str,
+        _rule_names: &[String],
+    ) -> Option<Result<Vec<String>, ProviderError>> {
+        None
+    }
+
     /// Apply the batch. Changes to one scope are applied in order and stop at the first
     /// failure (the rest [`Outcome::Skipped`]); scopes are independent. Every change gets
     /// exactly one `on_outcome` call, and the outcomes are returned in batch order. `Err` is

@@ -70,9 +70,14 @@ pub fn render(plan: &Plan, color: bool, out: &mut dyn io::Write) -> io::Result<(
         writeln!(out)?;
     }
     for warning in &plan.warnings {
+        let title = if warning.code == crate::lang::codes::DEFENDER_STILL_OPEN {
+            "grant still open"
+        } else {
+            "grant open to any source"
+        };
         writeln!(
             out,
-            "{}: grant open to any source in {}",
+            "{}: {title} in {}",
             paint.paint(
                 Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
                 "Warning"

@@ -2,7 +2,8 @@
 //! shows the policy document's VM entry and the initiate; apply writes the document and
 //! initiates the grant; a re-plan is empty (the grant is recognised in `requests[]`, never
 //! initiated twice); a foreign VM entry is kept byte for byte; a hand-edited entry is drift
-//! and put back; `jit status` lists the grant Defender holds open.
+//! and put back; `jit status` lists the grant Defender holds open; the document is found past
+//! the first page of the resource group's policy list.
 
 use serde_json::{json, Value};
 
@@ -177,4 +178,85 @@ fn a_grant_that_starts_later_is_not_initiated() {
     s.jit(&["apply", "--auto-approve"]).run().code(0);
     assert!(entry(&emu, VM_ID).is_some(), "the VM entry is written");
     assert_eq!(requests(&emu), 0, "nothing initiated before the start");
+}
+
+/// A policy named `name` in `rg1`/`westus` holding the foreign entry only.
+fn other_policy(name: &str) -> Value {
+    json!({
+        "id": POLICY_ID.replace("/default", &format!("/{name}")), "name": name,
+        "location": "westus", "kind": "Basic",
+        "properties": {"virtualMachines": [foreign_entry()]}
+    })
+}
+
+#[test]
+fn the_policy_is_found_on_a_later_page_of_the_resource_groups_list() {
+    let emu = seeded();
+    assert_eq!(emu.config().page_size, 2);
+    // `app-jit` and `batch-jit` fill the first page; `default` comes after a `nextLink`.
+    emu.add_jit_policy(other_policy("app-jit"));
+    emu.add_jit_policy(other_policy("batch-jit"));
+    let mut widened = other_policy("default");
+    widened["properties"]["virtualMachines"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"id": VM_ID, "ports": [{"number": 22, "protocol": "TCP",
+            "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}]}),
+        );
+    emu.add_jit_policy(widened);
+    let foreign_before = entry(&emu, FOREIGN_VM).unwrap();
+    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url()))]);
+    // Found, so jit's entry is drift to put back (not a new entry in a new document).
+    s.jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(2)
+        .stdout_has("default/vm1 will be updated in-place")
+        .stdout_has("changed outside jit");
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    assert_eq!(
+        entry(&emu, VM_ID).unwrap()["ports"][0]["allowedSourceAddressPrefix"],
+        "198.51.100.7"
+    );
+    assert_eq!(entry(&emu, FOREIGN_VM).unwrap(), foreign_before);
+    assert_eq!(requests(&emu), 1, "the grant was initiated");
+    s.jit(&["plan", "--detailed-exitcode"]).run().code(0);
+    for other in ["app-jit", "batch-jit"] {
+        let id = POLICY_ID.replace("/default", &format!("/{other}"));
+        assert_eq!(
+            emu.jit_policy(&id).unwrap()["properties"]["virtualMachines"],
+            json!([foreign_entry()]),
+            "{other} untouched"
+        );
+    }
+}
+
+#[test]
+fn a_grant_ended_in_the_repository_but_open_in_defender_is_a_warning() {
+    let emu = seeded();
+    emu.set_wall_clock(jiff::Timestamp::now());
+    let text = policy(&emu.base_url());
+    let s = setup_with(&emu, &[("policy.hcl", &text)]);
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    // The request's window is cut short in the repository; Defender keeps it to its end.
+    let text = text.replace("duration      = \"2h\"", "duration      = \"10m\"");
+    std::fs::write(s.path().join("policy.hcl"), text).unwrap();
+    let out = s
+        .jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_has("No changes.")
+        .stdout_has("Warning: grant still open in")
+        .stdout_has("request `INC-7` is still open on VM `vm1` port 22 until")
+        .stdout_has("Defender's API cannot close it earlier");
+    assert!(!out.stdout.contains("will be"), "{}", out.stdout);
+    let json = s.jit(&["plan", "--json"]).run().code(0);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["warnings"][0]["code"], "E105", "{}", json.stdout);
+    // Once Defender has closed it at its end, nothing is left to say.
+    emu.advance_wall_clock(jiff::SignedDuration::from_hours(3));
+    s.jit(&["plan", "--detailed-exitcode"])
+        .run()
+        .code(0)
+        .stdout_lacks("Warning");
 }

@@ -26,7 +26,8 @@ impl TestCommand {
     }
 
     /// `jit -C <dir> <args…>` run by `ip netns exec <ns>` inside network namespace `ns`, as
-    /// [`TestCommand::new`] runs it.
+    /// [`TestCommand::new`] runs it. (For the nftables and conformance tests.)
+    #[allow(dead_code)]
     pub fn in_netns(ns: &str, dir: &Path, args: &[&str]) -> TestCommand {
         let mut cmd = assert_cmd::Command::new("ip");
         cmd.args(["netns", "exec", ns])

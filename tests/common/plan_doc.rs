@@ -2,6 +2,8 @@
 //! an edit of `resource_changes`, [`resync`] rewrites what jit derives from them (each change's
 //! Terraform `address` and `name`, and `planned_values`), so that the edit reaches the check
 //! against what jit would do instead of stopping at the document's own consistency check.
+//! Changes of any resource type are resynced; an NSG rule's copies of its scope (`id`,
+//! `network_security_group_name`, `resource_group_name`) are rewritten too.
 
 #![allow(dead_code)]
 
@@ -19,6 +21,11 @@ pub fn typed_address(type_name: &str, index: &str) -> String {
     format!("{type_name}.jit[{}]", Value::String(index.to_string()))
 }
 
+/// The resource type of a change (an NSG rule when the change does not say).
+fn type_of(change: &Value) -> String {
+    change["type"].as_str().unwrap_or(TYPE).to_string()
+}
+
 /// The change whose rule (`after`, else `before`) is named `name`.
 pub fn rule_name(change: &Value) -> &str {
     let side = if change["change"]["after"].is_null() {
@@ -29,11 +36,11 @@ pub fn rule_name(change: &Value) -> &str {
     side["name"].as_str().unwrap_or_default()
 }
 
-/// Sets a change's `index` (`<scope>/<resource>`) and, with it, its `address`.
+/// Sets a change's `index` (`<scope>/<name>`, e.g. `<nsg>/<rule>`) and, with it, its
+/// `address`.
 pub fn set_index(change: &mut Value, index: &str) {
-    let type_name = change["type"].as_str().unwrap_or(TYPE).to_string();
     change["index"] = json!(index);
-    change["address"] = json!(typed_address(&type_name, index));
+    change["address"] = json!(typed_address(&type_of(change), index));
 }
 
 /// Rewrites each change's `address` and `name` from its `index`, and `planned_values` from the
@@ -48,7 +55,7 @@ pub fn resync(doc: &mut Value) {
         let Some(index) = c["index"].as_str().map(str::to_string) else {
             continue;
         };
-        let type_name = c["type"].as_str().unwrap_or(TYPE).to_string();
+        let type_name = type_of(c);
         c["address"] = json!(typed_address(&type_name, &index));
         c["name"] = json!("jit");
         indexes.push(index.to_ascii_lowercase());
@@ -57,10 +64,9 @@ pub fn resync(doc: &mut Value) {
             let there = !c["change"][side].is_null();
             c["change"][format!("{side}_sensitive")] = if there { json!({}) } else { json!(false) };
             let rule = &mut c["change"][side];
-            if type_name != TYPE {
-                continue;
-            }
-            if let Some(name) = rule["name"].as_str().map(str::to_string) {
+            // An NSG rule's id and names follow its scope; other types carry no such copy.
+            let name = rule["name"].as_str().filter(|_| type_name == TYPE);
+            if let Some(name) = name.map(str::to_string) {
                 rule["id"] = json!(format!("{nsg_id}/securityRules/{name}"));
                 rule["network_security_group_name"] = json!(nsg_id.rsplit('/').next());
                 let mut parts = nsg_id.split('/');

@@ -59,13 +59,7 @@ impl Peer for AzurePeer {
     }
 
     fn jit(&self, args: &[&str]) -> TestCommand {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths: Vec<PathBuf> = vec![self.bin.path().to_path_buf()];
-        paths.extend(std::env::split_paths(&path));
-        TestCommand::new(self.dir(), args)
-            .env("PATH", std::env::join_paths(paths).unwrap())
-            .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
-            .env("JIT_ACTOR", "tester")
+        command(self.dir(), self.bin.path(), args)
     }
 
     fn foreign(&self) -> String {
@@ -115,6 +109,10 @@ impl Peer for AzurePeer {
         nsg::widen(after)
     }
 
+    fn lengthen(&self, after: &mut Value) {
+        nsg::lengthen(after)
+    }
+
     fn rename(&self, change: &mut Value, name: &str) {
         nsg::rename(change, name)
     }
@@ -124,8 +122,19 @@ impl Peer for AzurePeer {
     }
 }
 
+/// The real `jit` binary in `dir`, signing in through the stand-in `az` in `bin`.
+pub fn command(dir: &Path, bin: &Path, args: &[&str]) -> TestCommand {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths: Vec<PathBuf> = vec![bin.to_path_buf()];
+    paths.extend(std::env::split_paths(&path));
+    TestCommand::new(dir, args)
+        .env("PATH", std::env::join_paths(paths).unwrap())
+        .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+        .env("JIT_ACTOR", "tester")
+}
+
 /// A folder holding a stand-in `az` that prints a token the emulator accepts.
-fn stand_in_az() -> TempDir {
+pub fn stand_in_az() -> TempDir {
     let bin = tempfile::tempdir().unwrap();
     let az = bin.path().join("az");
     let expires = jiff::Timestamp::now().as_second() + 3600;

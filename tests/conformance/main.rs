@@ -13,11 +13,16 @@ mod support;
 #[path = "../common/plan_doc.rs"]
 mod plan_doc;
 
+#[allow(dead_code)]
+#[path = "../common/vm_fixture.rs"]
+mod vm_fixture;
+
 mod grant;
 mod nsg;
 mod peer;
 
 mod azure;
+mod defender;
 mod nftables;
 mod snapshot;
 
@@ -28,6 +33,7 @@ mod stale;
 mod tampered;
 
 use azure::AzurePeer;
+use defender::DefenderPeer;
 use nftables::NftablesPeer;
 use peer::Peer;
 use snapshot::SnapshotPeer;
@@ -43,6 +49,11 @@ fn azure_apply_then_plan_is_empty() {
 }
 
 #[test]
+fn defender_apply_then_plan_is_empty() {
+    settled::apply_then_plan_is_empty(&DefenderPeer::new());
+}
+
+#[test]
 fn snapshot_foreign_objects_untouched() {
     foreign::foreign_objects_untouched(&SnapshotPeer::new());
 }
@@ -50,6 +61,11 @@ fn snapshot_foreign_objects_untouched() {
 #[test]
 fn azure_foreign_objects_untouched() {
     foreign::foreign_objects_untouched(&AzurePeer::new());
+}
+
+#[test]
+fn defender_foreign_objects_untouched() {
+    foreign::foreign_objects_untouched(&DefenderPeer::new());
 }
 
 #[test]
@@ -63,6 +79,11 @@ fn azure_re_run_after_a_crash_converges() {
 }
 
 #[test]
+fn defender_re_run_after_a_crash_converges() {
+    crash::re_run_after_a_crash_converges(&|| Box::new(DefenderPeer::new()) as Box<dyn Peer>);
+}
+
+#[test]
 fn snapshot_a_stale_scope_is_detected() {
     stale::a_stale_scope_is_detected(&SnapshotPeer::new());
 }
@@ -73,6 +94,11 @@ fn azure_a_stale_scope_is_detected() {
 }
 
 #[test]
+fn defender_a_stale_scope_is_detected() {
+    stale::a_stale_scope_is_detected(&DefenderPeer::new());
+}
+
+#[test]
 fn snapshot_a_tampered_plan_is_refused() {
     tampered::a_tampered_plan_is_refused(&SnapshotPeer::new());
 }
@@ -80,6 +106,11 @@ fn snapshot_a_tampered_plan_is_refused() {
 #[test]
 fn azure_a_tampered_plan_is_refused() {
     tampered::a_tampered_plan_is_refused(&AzurePeer::new());
+}
+
+#[test]
+fn defender_a_tampered_plan_is_refused() {
+    tampered::a_tampered_plan_is_refused(&DefenderPeer::new());
 }
 
 #[test]

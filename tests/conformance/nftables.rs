@@ -259,6 +259,11 @@ impl Peer for NftablesPeer {
         after["source"] = json!("0.0.0.0/0");
     }
 
+    fn lengthen(&self, after: &mut Value) {
+        let end: jiff::Timestamp = after["expires"].as_str().unwrap().parse().unwrap();
+        after["expires"] = json!((end + jiff::SignedDuration::from_hours(24)).to_string());
+    }
+
     fn rename(&self, change: &mut Value, name: &str) {
         let table = change["scope"]
             .as_str()

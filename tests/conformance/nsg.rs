@@ -137,6 +137,15 @@ pub fn widen(after: &mut Value) {
     after["source_address_prefix"] = json!("0.0.0.0/0");
 }
 
+/// Moves the `expires=` of a saved plan's allow rule a day later.
+pub fn lengthen(after: &mut Value) {
+    let description = after["description"].as_str().unwrap().to_string();
+    let (head, expires) = description.split_once("expires=").unwrap();
+    let end: jiff::Timestamp = expires.parse().unwrap();
+    let later = end + jiff::SignedDuration::from_hours(24);
+    after["description"] = json!(format!("{head}expires={later}"));
+}
+
 /// Gives a change of a saved plan (and its rule) another rule name in the same NSG.
 pub fn rename(change: &mut Value, name: &str) {
     let scope = change["scope"].as_str().unwrap().to_string();

@@ -20,6 +20,18 @@ pub enum Stop {
     Done,
 }
 
+/// Who closes the access a grant opened once the grant has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// jit: the next apply after the end removes what the grant opened (one delete).
+    Jit,
+    /// The platform itself, at the end it was given (Defender for Cloud closes an initiated
+    /// request at its `endTimeUtc`; its API cannot close one early). jit has nothing to do:
+    /// its plans hold no revocation, and [`Peer::end_grant`] moves the platform's clock past
+    /// the end.
+    Platform,
+}
+
 /// A provider under test, with its own config dir and live state (a fresh one per test).
 ///
 /// The config dir's policy protects ports on targets of this provider, spread over at least
@@ -61,6 +73,10 @@ pub trait Peer {
     /// Widens the access a change of the saved plan grants (its `change.after`) to any source.
     fn widen(&self, after: &mut Value);
 
+    /// Moves the end of the access a change of the saved plan grants (its `change.after`) a
+    /// day later.
+    fn lengthen(&self, after: &mut Value);
+
     /// Gives a change of a saved plan another resource name in the same scope (a resource jit
     /// would not touch).
     fn rename(&self, change: &mut Value, name: &str);
@@ -69,4 +85,16 @@ pub trait Peer {
     /// (addresses, `planned_values`), so the edit is caught by the check against what jit would
     /// do, not by the document's own consistency check.
     fn resync(&self, doc: &mut Value);
+
+    /// Who closes a grant's access at its end (jit, unless the peer says otherwise).
+    fn revocation(&self) -> Revocation {
+        Revocation::Jit
+    }
+
+    /// For [`Revocation::Platform`]: makes the platform reach the end of the grant (after
+    /// [`crate::grant::expire`] moved it in the repository), so that it closes the access, and
+    /// checks that it did. Never called for [`Revocation::Jit`].
+    fn end_grant(&self) {
+        panic!("{}: jit revokes this peer's grants itself", self.name())
+    }
 }

@@ -105,6 +105,10 @@ impl Peer for SnapshotPeer {
         nsg::widen(after)
     }
 
+    fn lengthen(&self, after: &mut Value) {
+        nsg::lengthen(after)
+    }
+
     fn rename(&self, change: &mut Value, name: &str) {
         nsg::rename(change, name)
     }

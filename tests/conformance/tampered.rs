@@ -1,9 +1,14 @@
 //! Property 5: a saved plan edited after `jit plan --out` (consistently: `planned_values`
 //! rewritten to match) is refused with exit 1, and live state is byte-for-byte unchanged.
+//!
+//! The grant's change is the first one made for a request that opens access: a `create` (an
+//! allow rule) or, where the platform closes grants itself, an `initiate`. A plan of such a
+//! peer ([`Revocation::Platform`]) holds no revocation to flip, so that case is left out for it
+//! alone; every peer gets the grant's end moved a day later.
 
 use serde_json::{json, Value};
 
-use crate::peer::Peer;
+use crate::peer::{Peer, Revocation};
 
 type Edit = Box<dyn Fn(&dyn Peer, &mut Value)>;
 
@@ -23,19 +28,37 @@ fn find<'a>(doc: &'a mut Value, actions: &Value, grant: Option<bool>) -> &'a mut
         .unwrap_or_else(|| panic!("no change {actions} (grant: {grant:?})"))
 }
 
-fn cases() -> Vec<(&'static str, Edit)> {
-    vec![
+/// The change that opens access for the grant.
+fn grant(doc: &mut Value) -> &mut Value {
+    changes(doc)
+        .iter_mut()
+        .find(|c| {
+            !c["request"].is_null()
+                && [json!(["create"]), json!(["initiate"])].contains(&c["change"]["actions"])
+        })
+        .expect("no change opens access for the grant")
+}
+
+fn cases(peer: &dyn Peer) -> Vec<(&'static str, Edit)> {
+    let mut cases: Vec<(&'static str, Edit)> = vec![
         (
             "the grant widened to any source",
             Box::new(|peer, doc| {
-                let allow = find(doc, &json!(["create"]), Some(true));
+                let allow = grant(doc);
                 peer.widen(&mut allow["change"]["after"]);
+            }),
+        ),
+        (
+            "the grant's end moved a day later",
+            Box::new(|peer, doc| {
+                let allow = grant(doc);
+                peer.lengthen(&mut allow["change"]["after"]);
             }),
         ),
         (
             "a change added",
             Box::new(|peer, doc| {
-                let mut extra = find(doc, &json!(["create"]), Some(true)).clone();
+                let mut extra = grant(doc).clone();
                 peer.rename(&mut extra, "jit-allow-backdoor-ssh");
                 changes(doc).push(extra);
             }),
@@ -48,15 +71,18 @@ fn cases() -> Vec<(&'static str, Edit)> {
                 deny["change"]["before"] = deny["change"]["after"].take();
             }),
         ),
-        (
+    ];
+    if peer.revocation() == Revocation::Jit {
+        cases.push((
             "a revocation flipped to an update",
             Box::new(|_, doc| {
                 let revoke = find(doc, &json!(["delete"]), None);
                 revoke["change"]["actions"] = json!(["update"]);
                 revoke["change"]["after"] = revoke["change"]["before"].clone();
             }),
-        ),
-    ]
+        ));
+    }
+    cases
 }
 
 pub fn a_tampered_plan_is_refused(peer: &dyn Peer) {
@@ -65,7 +91,7 @@ pub fn a_tampered_plan_is_refused(peer: &dyn Peer) {
     peer.jit(&["plan", "--out", plan_arg]).run().code(0);
     let original = std::fs::read_to_string(&plan).unwrap();
     let live = peer.live();
-    for (case, edit) in cases() {
+    for (case, edit) in cases(peer) {
         let mut doc: Value = serde_json::from_str(&original).unwrap();
         edit(peer, &mut doc);
         peer.resync(&mut doc);

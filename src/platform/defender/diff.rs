@@ -3,7 +3,8 @@
 //! document as read, turned into the core's changes: a VM entry to create or put back
 //! (`jit_defender_vm_policy`), a grant to initiate (`jit_defender_initiate`). Foreign VM
 //! entries are never changed; a grant that starts later waits; an initiated one is not
-//! initiated again.
+//! initiated again; one Defender still holds open after the repository's grant ended (or
+//! went) is a warning (`E105`): no action can close it.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,8 @@ use super::{policy, policy_scope, Desired};
 use crate::live::{name_from_id, scope_key, Live};
 use crate::model::Policy as Config;
 use crate::plan::{
-    Action, ActionReason, Change, PlanError, PriorResource, RequestInfo, ResourceChange,
+    Action, ActionReason, Change, PlanError, PlanWarning, PriorResource, RequestInfo,
+    ResourceChange,
 };
 
 /// What the Defender documents add to a plan.
@@ -25,6 +27,8 @@ pub struct Part {
     pub prior: Vec<PriorResource>,
     pub errors: Vec<PlanError>,
     pub fingerprints: BTreeMap<String, String>,
+    /// Grants Defender holds open that the repository no longer has active (`E105`).
+    pub warnings: Vec<PlanWarning>,
 }
 
 /// The resource name of a grant to initiate on a VM.
@@ -86,6 +90,25 @@ pub fn diff(config: &Config, desired: &Desired, live: &Live, now: Timestamp) -> 
             }
         }
         let planned = plan_scope(place, live_policy.document.clone(), &wanted.scope, now);
+        // Past its end Azure is closing it already: nothing to warn about.
+        let still_open =
+            |o: &&super::reconcile::OpenGrant| !o.in_policy && o.end.is_none_or(|e| e > now);
+        for open in planned.open.iter().filter(still_open) {
+            let until = open
+                .end
+                .map_or_else(|| "its end".to_string(), |e| e.to_string());
+            part.warnings.push(PlanWarning {
+                code: crate::lang::codes::DEFENDER_STILL_OPEN.to_string(),
+                scope: wanted.id.clone(),
+                resource: initiate_name(&open.vm_id, &open.request_id),
+                message: format!(
+                    "request `{}` is still open on VM `{}` port {} until {until}, though the repository's grant has ended or is gone: Azure closes it then, and Defender's API cannot close it earlier",
+                    open.request_id,
+                    name_from_id(&open.vm_id),
+                    open.port,
+                ),
+            });
+        }
         for change in planned.changes {
             let (name, target, action, before, after, action_reason, reason, request) = match change
             {

@@ -239,6 +239,14 @@ impl Provider for AzureProvider {
         Some(AzureProvider::resolve_vms(self, vm_ids))
     }
 
+    fn nsgs_holding(
+        &self,
+        prefix: &str,
+        rule_names: &[String],
+    ) -> Option<Result<Vec<String>, ProviderError>> {
+        Some(AzureProvider::nsgs_holding(self, prefix, rule_names))
+    }
+
     fn read(&self, nsg_ids: &[String]) -> Result<Live, ProviderError> {
         if self.mode == AzureMode::Defender {
             return self.read_defender(nsg_ids);

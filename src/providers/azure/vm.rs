@@ -443,6 +443,45 @@ impl AzureProvider {
             .collect(),
         )
     }
+
+    /// The NSGs of the provider's subscription that hold a rule jit manages (`prefix` and the
+    /// marker) named one of `rule_names` (compared without case), in listing order: where jit
+    /// wrote the rules of a VM it can no longer read, so that they can still be revoked. One
+    /// paged list of the subscription's NSGs (`nextLink` followed).
+    pub fn nsgs_holding(
+        &self,
+        prefix: &str,
+        rule_names: &[String],
+    ) -> Result<Vec<String>, ProviderError> {
+        let path = format!(
+            "/subscriptions/{}/providers/Microsoft.Network/networkSecurityGroups",
+            segment(&self.subscription_id).map_err(ProviderError::Other)?
+        );
+        let url = format!(
+            "{}?api-version={NETWORK_API_VERSION}",
+            join(self.client.base(), &path)
+        );
+        let nsgs = self.runtime.block_on(self.client.list(&url))?;
+        let holds = |nsg: &Value| {
+            nsg.pointer("/properties/securityRules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|rule| {
+                    let name = rule.get("name").and_then(Value::as_str).unwrap_or_default();
+                    let description = rule
+                        .pointer("/properties/description")
+                        .and_then(Value::as_str);
+                    rule_names.iter().any(|n| n.eq_ignore_ascii_case(name))
+                        && crate::platform::nsg::names::is_managed(name, description, prefix)
+                })
+        };
+        Ok(nsgs
+            .iter()
+            .filter(|nsg| holds(nsg))
+            .filter_map(|nsg| nsg.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect())
+    }
 }
 
 #[cfg(test)]

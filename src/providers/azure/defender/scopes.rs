@@ -1,7 +1,7 @@
 //! The azure provider in mode `defender` behind the core's stateless trait: `read` turns
 //! location-less policy scope ids (see `platform::defender`) into policy documents with their
 //! fingerprint (a hash of the document, `absent` when there is none), found by listing the
-//! resource group's JIT policies; `apply` groups the batch by scope, checks each change is a
+//! resource group's JIT policies (every page, following `nextLink`); `apply` groups the batch by scope, checks each change is a
 //! Defender resource of that scope, compares the fingerprint right before writing, and runs
 //! [`AzureProvider::apply_defender_scope`] with one outcome per change.
 
@@ -15,6 +15,7 @@ use crate::live::{name_from_id, scope_key, Live};
 use crate::plan::ResourceChange;
 use crate::platform::defender::{self as platform, schema};
 use crate::providers::azure::endpoint::{join, segment};
+use crate::providers::azure::error::ArmError;
 use crate::providers::azure::AzureProvider;
 use crate::providers::{Batch, OnOutcome, Outcome, ProviderError};
 
@@ -58,20 +59,17 @@ impl AzureProvider {
             join(self.client.base(), &path)
         );
         let what = url.split('?').next().unwrap_or(&url).to_string();
-        let Some(response) = self.client.get_opt(&url).await? else {
-            return Ok((None, None));
+        // Every page: a resource group's policies come `nextLink` by `nextLink`.
+        let policies = match self.client.list(&url).await {
+            Ok(items) => items,
+            Err(ArmError::Remote(r)) if r.status == 404 => return Ok((None, None)),
+            Err(e) => return Err(e.into()),
         };
-        let body = response.json(&what)?;
-        let found = body
-            .get("value")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|p| {
-                p.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&place.name))
-            });
+        let found = policies.iter().find(|p| {
+            p.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(&place.name))
+        });
         let Some(found) = found else {
             return Ok((None, None));
         };
