@@ -198,6 +198,7 @@ fn main() -> ExitCode {
         changes: &plan.resource_changes,
         fingerprints: &plan.fingerprints,
         now: Timestamp::now(),
+        read_at: None,
     };
     let outcomes = provider
         .apply(batch, &|_, outcome| {

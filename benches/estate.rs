@@ -323,6 +323,7 @@ fn apply_case(nsgs: usize, scale: f64, parallelism: usize) -> bool {
         changes: &plan.resource_changes,
         fingerprints: &plan.fingerprints,
         now: Timestamp::now(),
+        read_at: None,
     };
     let outcomes = provider
         .apply(batch, &|_, outcome| {

@@ -110,6 +110,13 @@ pub struct Batch<'a> {
     pub fingerprints: &'a BTreeMap<String, String>,
     /// The machine's clock at apply (providers that set timeouts count from it).
     pub now: Timestamp,
+    /// When the live state the plan was made from was read, if this process read it for this
+    /// apply (`jit apply` planning and applying in one run; the read is no older than this).
+    /// A provider may then write a scope from that read without reading it again, while the
+    /// read is younger than the provider's own freshness bound and its writes carry
+    /// preconditions that catch a change since (the azure provider: etags, see docs/azure.md).
+    /// `None` (a plan from a file): every scope is read again right before it is written.
+    pub read_at: Option<Timestamp>,
 }
 
 impl Batch<'_> {
