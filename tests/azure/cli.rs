@@ -117,12 +117,17 @@ pub(crate) fn setup_with(emu: &Emulator, files: &[(&str, &str)]) -> Setup {
 
 impl Setup {
     pub(crate) fn jit(&self, args: &[&str]) -> TestCommand {
+        TestCommand::new(self.dir.path(), args)
+            .env("PATH", self.path_env())
+            .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+    }
+
+    /// `PATH` with the stand-in `az` first.
+    pub(crate) fn path_env(&self) -> std::ffi::OsString {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths: Vec<PathBuf> = vec![self.bin.path().to_path_buf()];
         paths.extend(std::env::split_paths(&path));
-        TestCommand::new(self.dir.path(), args)
-            .env("PATH", std::env::join_paths(paths).unwrap())
-            .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+        std::env::join_paths(paths).unwrap()
     }
 
     /// Moves the request so that the machine's clock is in `phase`.
