@@ -16,8 +16,9 @@
 //! re-running after a crash converges.
 //!
 //! **Stale scopes during apply.** Providers hold no state: each batch carries the plan's
-//! fingerprints, and a provider that finds a scope moved since (its etag changed, or a 412 it
-//! cannot explain) reports that scope's changes [`Outcome::Stale`], writing none of them. What
+//! fingerprints (and, for a plan this run made, when its live state was read:
+//! [`Batch::read_at`]), and a provider that finds a scope moved since (its etag changed, or a
+//! 412 it cannot explain) reports that scope's changes [`Outcome::Stale`], writing none of them. What
 //! follows depends on where the plan came from, which the CLI says through
 //! [`ApplyOptions::replan`]:
 //!

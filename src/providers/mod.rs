@@ -101,8 +101,10 @@ impl Outcome {
 
 /// What `apply` is asked to do: changes for one provider, in plan order, with the fingerprint
 /// of every scope as the plan saw it and the clock. A provider holds no state between `read`
-/// and `apply`: it checks each scope against `fingerprints` itself, right before writing it,
-/// and reports the changes of a scope that moved as [`Outcome::Stale`], writing none of them.
+/// and `apply` that could change what it writes: it checks each scope against `fingerprints`
+/// itself, right before writing it (or, for a fresh read, lets each write's own precondition
+/// check it: see [`Batch::read_at`]), and reports the changes of a scope that moved as
+/// [`Outcome::Stale`], writing none of them.
 #[derive(Debug, Clone, Copy)]
 pub struct Batch<'a> {
     pub changes: &'a [ResourceChange],
