@@ -157,11 +157,7 @@ fn estate(
                 .push(rule.to_arm());
         }
     }
-    let every = if changed == 0 {
-        usize::MAX
-    } else {
-        n / changed
-    };
+    let every = n.checked_div(changed).unwrap_or(usize::MAX);
     for i in 0..n {
         let id = nsg_id(subs, i);
         let mut rules = vec![foreign_rule()];
