@@ -310,6 +310,7 @@ fn through_snapshot(live: &Live, plan: &Plan) -> Live {
         changes: &plan.resource_changes,
         fingerprints: &plan.fingerprints,
         now: Timestamp::now(),
+        read_at: None,
     };
     let outcomes = provider
         .apply(batch, &|_, _| {})

@@ -16,8 +16,9 @@
 //! re-running after a crash converges.
 //!
 //! **Stale scopes during apply.** Providers hold no state: each batch carries the plan's
-//! fingerprints, and a provider that finds a scope moved since (its etag changed, or a 412 it
-//! cannot explain) reports that scope's changes [`Outcome::Stale`], writing none of them. What
+//! fingerprints (and, for a plan this run made, when its live state was read:
+//! [`Batch::read_at`]), and a provider that finds a scope moved since (its etag changed, or a
+//! 412 it cannot explain) reports that scope's changes [`Outcome::Stale`], writing none of them. What
 //! follows depends on where the plan came from, which the CLI says through
 //! [`ApplyOptions::replan`]:
 //!
@@ -290,8 +291,12 @@ pub fn apply(
         plan,
         hash: opts.audit.plan_hash.clone(),
     };
+    // A plan this run made (and its re-plans) was read after `opts.now`: providers may write
+    // from that read. A saved plan's scopes are read again before they are written.
+    let read_at = opts.replan.as_ref().map(|_| opts.now);
     for number in 0.. {
-        let outcome = apply_round(config, &round, opts.now, &audit, &mut providers, on_outcome)?;
+        let times = (opts.now, read_at);
+        let outcome = apply_round(config, &round, times, &audit, &mut providers, on_outcome)?;
         let stale = outcome.stale;
         let mut failed_replan: BTreeMap<String, String> = BTreeMap::new();
         let mut next = None;
@@ -386,10 +391,11 @@ struct RoundOutcome {
     audit_error: Option<String>,
 }
 
+/// `times`: the machine's clock and when the plan's live state was read (see [`Batch`]).
 fn apply_round(
     config: &Loaded,
     round: &Round,
-    now: Timestamp,
+    (now, read_at): (Timestamp, Option<Timestamp>),
     audit: &AuditLog,
     providers: &mut Providers<'_>,
     on_outcome: &OnOutcome<'_>,
@@ -441,6 +447,7 @@ fn apply_round(
                 changes,
                 fingerprints: &round.plan.fingerprints,
                 now,
+                read_at,
             };
             (address.clone(), batch)
         })

@@ -135,7 +135,7 @@ pub fn check_targets(policy: &Policy, names: &[String]) -> Result<(), OpsError> 
 
 /// Keys of the scopes a plan would change or has something to say about (a finding, a
 /// warning, an error).
-fn plan_scopes(plan: &Plan) -> BTreeSet<String> {
+pub(crate) fn plan_scopes(plan: &Plan) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = plan
         .resource_changes
         .iter()

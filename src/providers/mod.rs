@@ -101,8 +101,10 @@ impl Outcome {
 
 /// What `apply` is asked to do: changes for one provider, in plan order, with the fingerprint
 /// of every scope as the plan saw it and the clock. A provider holds no state between `read`
-/// and `apply`: it checks each scope against `fingerprints` itself, right before writing it,
-/// and reports the changes of a scope that moved as [`Outcome::Stale`], writing none of them.
+/// and `apply` that could change what it writes: it checks each scope against `fingerprints`
+/// itself, right before writing it (or, for a fresh read, lets each write's own precondition
+/// check it: see [`Batch::read_at`]), and reports the changes of a scope that moved as
+/// [`Outcome::Stale`], writing none of them.
 #[derive(Debug, Clone, Copy)]
 pub struct Batch<'a> {
     pub changes: &'a [ResourceChange],
@@ -112,6 +114,13 @@ pub struct Batch<'a> {
     /// of the machine's). A provider whose writes count down in real time (nftables timeouts)
     /// reads the machine's clock itself, right before writing.
     pub now: Timestamp,
+    /// When the live state the plan was made from was read, if this process read it for this
+    /// apply (`jit apply` planning and applying in one run; the read is no older than this).
+    /// A provider may then write a scope from that read without reading it again, while the
+    /// read is younger than the provider's own freshness bound and its writes carry
+    /// preconditions that catch a change since (the azure provider: etags, see docs/azure.md).
+    /// `None` (a plan from a file): every scope is read again right before it is written.
+    pub read_at: Option<Timestamp>,
 }
 
 impl Batch<'_> {

@@ -117,12 +117,17 @@ pub(crate) fn setup_with(emu: &Emulator, files: &[(&str, &str)]) -> Setup {
 
 impl Setup {
     pub(crate) fn jit(&self, args: &[&str]) -> TestCommand {
+        TestCommand::new(self.dir.path(), args)
+            .env("PATH", self.path_env())
+            .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+    }
+
+    /// `PATH` with the stand-in `az` first.
+    pub(crate) fn path_env(&self) -> std::ffi::OsString {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths: Vec<PathBuf> = vec![self.bin.path().to_path_buf()];
         paths.extend(std::env::split_paths(&path));
-        TestCommand::new(self.dir.path(), args)
-            .env("PATH", std::env::join_paths(paths).unwrap())
-            .env("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+        std::env::join_paths(paths).unwrap()
     }
 
     /// Moves the request so that the machine's clock is in `phase`.
@@ -499,8 +504,8 @@ fn concurrent_rule() -> Value {
         "direction": "Inbound"}})
 }
 
-/// Fires right after the 2nd GET of NSG b: the apply's last look before writing (after the plan's read),
-/// so the write finds the priority it was planned with taken (400 SecurityRuleConflict).
+/// Fires right after the 2nd GET of NSG b: for a saved plan, the apply's derivation (after the
+/// plan's read), so the apply's own look before writing finds b moved.
 fn edit_b_after_second_read() -> Fault {
     Fault::new(
         "GET",
@@ -518,12 +523,24 @@ pub(crate) fn audit_lines(s: &Setup) -> Vec<Value> {
         .collect()
 }
 
+/// Fires right after the plan's read of NSG b: a fresh apply writes from that read (no GET
+/// of its own), so its first write to b finds the priority it was planned with taken (400
+/// SecurityRuleConflict).
+fn edit_b_after_first_read() -> Fault {
+    Fault::new(
+        "GET",
+        "/networkSecurityGroups/b$",
+        Trigger::Nth(1),
+        FaultKind::ConcurrentRule(concurrent_rule()),
+    )
+}
+
 #[test]
 fn a_fresh_apply_re_plans_an_nsg_changed_between_read_and_write() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let seeded = seeded(&emu);
     let s = setup(&emu);
-    emu.set_faults(vec![edit_b_after_second_read()]);
+    emu.set_faults(vec![edit_b_after_first_read()]);
     let run = s
         .apply(BEFORE)
         .code(0)
@@ -598,11 +615,13 @@ fn a_saved_plan_fails_an_nsg_changed_between_read_and_write() {
 fn a_fresh_apply_gives_up_on_an_nsg_that_keeps_changing() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let s = setup(&emu);
-    // From the apply's re-read on, every read of b is followed by another writer's change.
+    // After every read of b, another writer takes the priority that read leaves free.
     let faults = (0..12)
         .map(|i| {
+            // The priority the plan after read i gives b's first lock-down.
             let mut rule = concurrent_rule();
-            rule["properties"]["priority"] = serde_json::json!(300 + i);
+            rule["name"] = serde_json::json!(format!("other-tool-deny-{i}"));
+            rule["properties"]["priority"] = serde_json::json!(4000 + i);
             Fault::new(
                 "GET",
                 "/networkSecurityGroups/b$",
@@ -623,33 +642,44 @@ fn a_fresh_apply_gives_up_on_an_nsg_that_keeps_changing() {
     assert_eq!(managed_names(&emu, "a").len(), 1);
 }
 
+/// `jit apply` writes from its own plan's read: one GET per NSG in all, none before writing
+/// and none to confirm. `jit apply FILE` derives the plan again (one GET per NSG) and reads
+/// each NSG it writes once more right before writing it.
 #[test]
-fn a_fresh_apply_re_plans_an_nsg_changed_between_its_plan_and_apply_reads() {
+fn a_fresh_apply_writes_from_the_plans_read_and_a_saved_plan_reads_again() {
     let emu = emulator_with(EmulatorConfig::fast(), &["a", "b"]);
     let s = setup(&emu);
-    // Right after the plan's read of b: the apply's own re-read already finds it moved.
-    emu.set_faults(vec![Fault::new(
-        "GET",
-        "/networkSecurityGroups/b$",
-        Trigger::Nth(1),
-        FaultKind::ConcurrentRule(concurrent_rule()),
-    )]);
-    s.apply(BEFORE)
+    emu.reset_stats();
+    s.apply(BEFORE).code(0).stdout_has("3 added");
+    let stats = emu.stats();
+    assert_eq!(
+        stats.kind("nsg_read"),
+        2,
+        "the plan's reads only: {stats:?}"
+    );
+    assert_eq!(stats.kind("rule_read"), 0, "no confirming GET: {stats:?}");
+    assert_eq!(stats.kind("rule_write"), 3);
+
+    // During the grant: one allow to add, in NSG a.
+    s.phase(DURING);
+    let plan = s.path().join("plan.json");
+    s.jit(&["plan", "--out", plan.to_str().unwrap()])
+        .run()
         .code(0)
-        .stdout_has("NSG `b` changed during apply; re-planned (round 1 of 3)")
-        .stdout_has("3 added, 0 changed, 0 destroyed; 2 stale changes re-planned.");
-    assert_eq!(managed_names(&emu, "b").len(), 2);
-    assert!(stored_rule(&emu, "b", "other-tool-deny").is_some());
-    s.plan_exit(BEFORE).code(0);
-    let skipped: Vec<Value> = audit_lines(&s)
-        .into_iter()
-        .filter(|l| l["outcome"] == "stale")
-        .collect();
-    assert_eq!(skipped.len(), 2);
-    assert!(skipped.iter().all(|l| l["error"]
-        .as_str()
-        .unwrap()
-        .starts_with("stale: `b` changed since it was planned")));
+        .stdout_has("1 to add");
+    emu.reset_stats();
+    s.jit(&["apply", plan.to_str().unwrap()])
+        .run()
+        .code(0)
+        .stdout_has("1 added");
+    let stats = emu.stats();
+    assert_eq!(
+        stats.kind("nsg_read"),
+        2 + 1,
+        "the derivation's reads, then a again before writing: {stats:?}"
+    );
+    assert_eq!(stats.kind("rule_write"), 1);
+    s.plan_exit(DURING).code(0);
 }
 
 #[test]

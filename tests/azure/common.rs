@@ -241,8 +241,13 @@ pub fn read(
     Ok(live)
 }
 
-/// Applies `changes` as a plan made from the last [`read`] would, calling `on_outcome` per
-/// change.
+/// The fingerprints of the last [`read`] on this thread, as a plan made from it carries them.
+pub fn last_fingerprints() -> std::collections::BTreeMap<String, String> {
+    LAST_READ.with(|last| last.borrow().clone())
+}
+
+/// Applies `changes` as a saved plan made from the last [`read`] would (every NSG read again
+/// before it is written), calling `on_outcome` per change.
 pub fn batch_apply(
     p: &dyn jit::providers::Provider,
     changes: &[ResourceChange],
@@ -254,6 +259,7 @@ pub fn batch_apply(
             changes,
             fingerprints: &fingerprints,
             now: jiff::Timestamp::now(),
+            read_at: None,
         },
         on_outcome,
     );

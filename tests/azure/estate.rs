@@ -202,3 +202,125 @@ fn a_shard_asks_resource_graph_for_its_own_subscription_only() {
     };
     assert_eq!((managed("sub-a"), managed("sub-b")), (0, PER_SUB));
 }
+
+/// [`policy`] with NSG 5 of `sub-a` allowing ssh from a range, and a grant there active now.
+fn policy_with_grant(endpoint: &str, subs: &[&str]) -> String {
+    let port = |body: &str| {
+        format!(
+            "nsg_id = \"{}\"\n  destination = \"10.0.1.4\"\n  port \"ssh\" {body}",
+            id("sub-a", 5)
+        )
+    };
+    let text = policy(endpoint, subs);
+    let plain = port("{ number = 22 }");
+    assert!(text.contains(&plain));
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10);
+    text.replace(
+        &plain,
+        &port("{\n    number          = 22\n    allowed_sources = [\"198.51.100.0/24\"]\n  }"),
+    ) + &format!(
+        r#"
+request "INC-7-alice" {{
+  target        = "sub-a-vm-005"
+  ports         = ["ssh"]
+  source        = "198.51.100.7/32"
+  requester     = "alice@example.com"
+  approvers     = ["bob@example.com"]
+  justification = "INC-7 investigate"
+  start         = "{start}"
+  duration      = "2h"
+}}
+"#
+    )
+}
+
+/// The grants `jit status --json` lists, by request.
+fn status_grants(run: &crate::support::Run) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("status JSON");
+    doc["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["request"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn status_over_an_estate_reads_resource_graph_pages_not_one_get_per_nsg() {
+    let subs = ["sub-a", "sub-b"];
+    let emu = estate(EmulatorConfig::fast(), &subs);
+    let text = policy_with_grant(&emu.base_url(), &subs);
+    let s = setup_with(&emu, &[("policy.hcl", &text)]);
+    s.jit(&["apply", "--auto-approve"])
+        .run()
+        .code(0)
+        .stdout_has("121 added");
+    emu.reset_stats();
+    let run = s.jit(&["-v", "status", "--json"]).run().code(0);
+    assert_eq!(status_grants(&run), ["INC-7-alice"]);
+    let stats = emu.stats();
+    assert_eq!(stats.graph_pages, 1, "both subscriptions in one page");
+    assert_eq!(
+        stats.kind("nsg_read"),
+        1,
+        "only the NSG holding the grant is read from ARM: {stats:?}"
+    );
+    assert_eq!(stats.requests_by("PUT") + stats.requests_by("DELETE"), 0);
+    // `-v`: the requests by kind and the 429s.
+    assert!(
+        run.stderr
+            .contains("azure: 2 requests (1 read, 1 Resource Graph page), 0 throttled (429)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn status_right_after_apply_lists_the_grant_while_resource_graph_lags() {
+    let emu = estate(
+        EmulatorConfig {
+            graph: GraphConfig {
+                lag: Duration::from_secs(600_000),
+                ..GraphConfig::default()
+            },
+            ..EmulatorConfig::fast()
+        },
+        &["sub-a"],
+    );
+    let text = policy_with_grant(&emu.base_url(), &["sub-a"]);
+    let s = setup_with(&emu, &[("policy.hcl", &text)]);
+    s.jit(&["apply", "--auto-approve"])
+        .run()
+        .code(0)
+        .stdout_has("61 added");
+    emu.reset_stats();
+    // Resource Graph still shows no managed rule anywhere; ARM holds the grant.
+    let run = s.jit(&["status", "--json"]).run().code(0);
+    assert_eq!(status_grants(&run), ["INC-7-alice"]);
+    let stats = emu.stats();
+    assert_eq!(stats.graph_pages, 1);
+    assert_eq!(stats.kind("nsg_read"), PER_SUB as u64, "{stats:?}");
+}
+
+#[test]
+fn status_without_resource_graph_reads_directly_said_once() {
+    let emu = estate(EmulatorConfig::fast(), &["sub-a"]);
+    let text = policy_with_grant(&emu.base_url(), &["sub-a"]);
+    let s = setup_with(&emu, &[("policy.hcl", &text)]);
+    s.jit(&["apply", "--auto-approve"]).run().code(0);
+    emu.deny_resource_graph("static-0");
+    emu.reset_stats();
+    let run = s
+        .jit(&["status", "--json"])
+        .run()
+        .code(0)
+        .stderr_has("Resource Graph refused the principal");
+    assert_eq!(
+        run.stderr.matches("Resource Graph").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(status_grants(&run), ["INC-7-alice"]);
+    assert_eq!(emu.stats().kind("nsg_read"), PER_SUB as u64);
+}

@@ -22,6 +22,7 @@ mod defender;
 mod defender_cli;
 mod estate;
 mod findings;
+mod fresh;
 mod graph;
 mod missing;
 mod provider;

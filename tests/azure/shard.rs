@@ -1,12 +1,14 @@
 //! `--subscription` through the real `jit` binary: a shard reads and writes only its own
-//! subscriptions, a subscription no target is in is refused before anything is read, and `-v`
-//! sums up the requests sent.
+//! subscriptions, a subscription no target is in is refused before anything is read, `-v`
+//! sums up the requests sent, and the subscriptions of one apply are written at once.
+
+use std::time::Duration;
 
 use serde_json::json;
 
 use crate::cli::setup_with;
 use crate::common::*;
-use crate::emulator::{Emulator, EmulatorConfig};
+use crate::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger};
 
 fn id(sub: &str, name: &str) -> String {
     format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/{name}")
@@ -131,4 +133,49 @@ fn verbose_sums_up_the_requests() {
         "no summary without -v: {}",
         quiet.stderr
     );
+}
+
+/// Each subscription is its own provider, and `apply` writes through them at once: with every
+/// write held in flight for a while (answered late), the writes of sub-a and sub-b are in
+/// flight together. The emulator counts the subscriptions with a write in flight at one
+/// moment; applied one shard after the other, the same writes never overlap.
+#[test]
+fn the_subscriptions_of_one_apply_are_written_at_once() {
+    let hold_writes = || {
+        vec![Fault::new(
+            "PUT",
+            "^/subscriptions/",
+            Trigger::Always,
+            FaultKind::Latency(Duration::from_millis(600)),
+        )]
+    };
+    let emu = estate();
+    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url()))]);
+    emu.set_faults(hold_writes());
+    emu.reset_stats();
+    s.jit(&["apply", "--auto-approve"])
+        .run()
+        .code(0)
+        .stdout_has("4 added");
+    let stats = emu.stats();
+    assert_eq!(stats.kind("rule_write"), 4);
+    assert_eq!(
+        stats.subscriptions_writing_at_once, 2,
+        "writes of both subscriptions were in flight together: {stats:?}"
+    );
+
+    // The control: one shard, then the other.
+    let emu = estate();
+    let s = setup_with(&emu, &[("policy.hcl", &policy(&emu.base_url()))]);
+    emu.set_faults(hold_writes());
+    emu.reset_stats();
+    for sub in ["sub-a", "sub-b"] {
+        s.jit(&["apply", "--auto-approve", "--subscription", sub])
+            .run()
+            .code(0)
+            .stdout_has("2 added");
+    }
+    let stats = emu.stats();
+    assert_eq!(stats.kind("rule_write"), 4);
+    assert_eq!(stats.subscriptions_writing_at_once, 1, "{stats:?}");
 }

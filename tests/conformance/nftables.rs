@@ -241,6 +241,7 @@ impl Peer for NftablesPeer {
                         changes: &mine,
                         fingerprints: &plan.fingerprints,
                         now: jiff::Timestamp::now(),
+                        read_at: None,
                     },
                     &|_, _| {},
                 )

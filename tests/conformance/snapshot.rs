@@ -88,6 +88,7 @@ impl Peer for SnapshotPeer {
                     changes: &plan.resource_changes[..k],
                     fingerprints: &plan.fingerprints,
                     now: jiff::Timestamp::now(),
+                    read_at: None,
                 },
                 &|_, _| {},
             )

@@ -16,6 +16,8 @@
 //!
 //! Also: `try_add_nsg` (error instead of panic), `edit_nsg(id, |json| …)` for out-of-band
 //! drift (fresh etags on what changed), `nsgs()`, `pending_operations()`, `reset_stats()`.
+//! `stats()` counts requests by method and by kind (`Stats::kind`: `nsg_read`, `poll`,
+//! `rule_write`, …), and the most subscriptions with rule writes in flight at once.
 //! [`EmulatorConfig::fast`] (time scale 1000, static token `test-token`) suits most tests.
 //!
 //! What it serves:

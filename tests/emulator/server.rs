@@ -133,7 +133,8 @@ impl Connected<IncomingStream<'_, KillableListener>> for Conn {
     }
 }
 
-/// Every request lands here.
+/// Every request lands here. Rule writes are counted in flight per subscription while they
+/// are handled (latency included), so a test can see writes of two subscriptions overlap.
 pub async fn handle(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
@@ -142,11 +143,67 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let kind = super::state::request_kind(method.as_str(), uri.path());
+    let _writing = matches!(kind, "rule_write" | "rule_delete").then(|| {
+        let sub = uri.path().split('/').nth(2).unwrap_or_default();
+        InFlight::start(&shared, sub)
+    });
+    handle_request(&shared, conn, method, uri, headers, body).await
+}
+
+/// A rule write being handled; dropped when it is answered (or abandoned).
+struct InFlight {
+    shared: Arc<Shared>,
+    subscription: String,
+}
+
+impl InFlight {
+    fn start(shared: &Arc<Shared>, subscription: &str) -> InFlight {
+        let subscription = subscription.to_ascii_lowercase();
+        let mut inner = shared.lock();
+        *inner
+            .writes_in_flight
+            .entry(subscription.clone())
+            .or_default() += 1;
+        let at_once = inner.writes_in_flight.values().filter(|n| **n > 0).count();
+        let stats = &mut inner.stats;
+        stats.subscriptions_writing_at_once = stats.subscriptions_writing_at_once.max(at_once);
+        InFlight {
+            shared: shared.clone(),
+            subscription,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(n) = self
+            .shared
+            .lock()
+            .writes_in_flight
+            .get_mut(&self.subscription)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+async fn handle_request(
+    shared: &Arc<Shared>,
+    conn: Conn,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let shared = shared.clone();
     let method = method.as_str().to_string();
     let path = uri.path().to_string();
     let faults = {
         let mut inner = shared.lock();
         *inner.stats.requests.entry(method.clone()).or_default() += 1;
+        let kind = super::state::request_kind(&method, &path);
+        *inner.stats.by_kind.entry(kind).or_default() += 1;
         let faults = inner.faults.triggered(&method, &path);
         inner.stats.faults_injected += faults.len() as u64;
         faults

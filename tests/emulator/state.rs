@@ -45,6 +45,12 @@ pub struct Stats {
     pub graph_denied: u64,
     /// Every subscription a Resource Graph query asked for (lowercased).
     pub graph_subscriptions: std::collections::BTreeSet<String>,
+    /// Requests received, by what they ask for ([`request_kind`]): `nsg_read`, `rule_read`,
+    /// `poll`, `rule_write`, `rule_delete`, `list`, `graph`, `token`, `other`.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// The most subscriptions that had a rule write (PUT or DELETE) in flight at one moment:
+    /// 2 or more means writes of different subscriptions overlapped.
+    pub subscriptions_writing_at_once: usize,
 }
 
 impl Stats {
@@ -64,8 +70,36 @@ impl Stats {
         self.throttled.get(kind).copied().unwrap_or(0)
     }
 
+    /// Requests of a [`request_kind`] (`nsg_read`, `poll`, …).
+    pub fn kind(&self, kind: &str) -> u64 {
+        self.by_kind.get(kind).copied().unwrap_or(0)
+    }
+
     pub(crate) fn bump_throttled(&mut self, kind: &str) {
         *self.throttled.entry(kind.to_string()).or_default() += 1;
+    }
+}
+
+/// What a request asks for, by method and path: `nsg_read` (GET of an NSG), `rule_read`,
+/// `poll` (an operation's status), `rule_write` (PUT of a rule), `rule_delete`, `list` (NSGs
+/// or rules of a group or subscription), `graph` (a Resource Graph query), `token`, `other`.
+pub fn request_kind(method: &str, path: &str) -> &'static str {
+    let segs: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (method, s.as_slice()) {
+        ("POST", [.., "microsoft.resourcegraph", "resources"]) => "graph",
+        ("POST", [_, "oauth2", "v2.0", "token"]) | ("GET", ["metadata", "identity", ..]) => "token",
+        ("GET", [.., "operations" | "operationresults", _]) => "poll",
+        ("GET", [.., "networksecuritygroups", _]) => "nsg_read",
+        ("GET", [.., "networksecuritygroups"] | [.., "securityrules"]) => "list",
+        ("GET", [.., "securityrules", _]) => "rule_read",
+        ("PUT", [.., "securityrules", _]) => "rule_write",
+        ("DELETE", [.., "securityrules", _]) => "rule_delete",
+        _ => "other",
     }
 }
 
@@ -135,6 +169,8 @@ pub struct Inner {
     /// The emulated clock and Resource Graph's lag (emulated seconds), to timestamp changes.
     pub clock: Clock,
     pub graph_lag: f64,
+    /// Rule writes (PUT, DELETE) being handled now, by lowercased subscription.
+    pub writes_in_flight: BTreeMap<String, usize>,
 }
 
 /// The lookup key of an NSG: its id, lowercased.
@@ -167,6 +203,7 @@ impl Inner {
             graph: GraphState::default(),
             clock,
             graph_lag,
+            writes_in_flight: BTreeMap::new(),
             nsgs: BTreeMap::new(),
             resources: BTreeMap::new(),
             defender: super::defender::JitState::new(),

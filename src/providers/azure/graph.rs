@@ -385,9 +385,10 @@ impl super::AzureProvider {
             self.parallelism,
         ))?;
         Ok(found.map(|found| {
-            let mut live = Live::default();
-            live.scopes = found.nsgs;
-            live.failed = found.failed;
+            let mut live = Live {
+                scopes: found.nsgs,
+                failed: found.failed,
+            };
             live.failed.extend(refused);
             live
         }))

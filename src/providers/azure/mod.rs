@@ -8,11 +8,13 @@
 //! - `apply`: NSGs in parallel up to `parallelism`, the changes of one NSG in plan order (see
 //!   [`write`]). A failure on one NSG does not stop the others.
 //!
-//! **Stale plans.** The provider holds no state between `read` and `apply`. Before writing an
-//! NSG it reads it again; if its etag is not the fingerprint the batch carries for it, that
-//! NSG's changes are [`Outcome::Stale`] and nothing is written to it (`ops::apply` re-plans a
-//! fresh plan's stale NSGs, and fails a saved plan's). A 412 in the middle of an NSG's writes
-//! (someone changed one of our rules) is reported the same way.
+//! **Stale plans.** Before writing an NSG the provider reads it again, unless the batch says
+//! its plan was read by this run moments ago (see [`write`]: [`write::FRESH_READ`]); if its
+//! etag is not the fingerprint the batch carries for it, that NSG's changes are
+//! [`Outcome::Stale`] and nothing is written to it (`ops::apply` re-plans a fresh plan's stale
+//! NSGs, and fails a saved plan's). A 412 or a `SecurityRuleConflict` in the middle of an
+//! NSG's writes (someone changed one of our rules, or took a priority the plan gave one) is
+//! reported the same way.
 //!
 //! The `Provider` trait is synchronous; the provider owns a small tokio runtime and blocks on it.
 
@@ -27,6 +29,7 @@ mod lro;
 mod missing;
 mod paging;
 mod read;
+mod recall;
 mod retry;
 pub mod vm;
 mod write;
@@ -334,6 +337,7 @@ impl Provider for AzureProvider {
                     &self.client,
                     id,
                     batch.fingerprint(id),
+                    batch.read_at,
                     &self.rule_prefix,
                     group,
                     record,

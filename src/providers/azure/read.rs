@@ -1,7 +1,7 @@
 //! Reading live state: one `GET` per NSG, its `etag` as the fingerprint, every entry of
 //! `properties.securityRules` (not the default rules) parsed with `Rule::from_arm` and kept with
 //! its own etag. A body that is not an NSG is `Corrupt`, naming the URL; a missing one is
-//! explained by [`super::missing`].
+//! explained by [`super::missing`]. Every NSG read is kept for apply (see [`super::recall`]).
 
 use serde_json::Value;
 
@@ -32,7 +32,9 @@ pub async fn read_nsg(client: &ArmClient, id: &str) -> Result<Scope, ProviderErr
     };
     let body = response.json(&url)?;
     super::activity::nsgs_read(1);
-    parse_nsg(id, &url, &body)
+    let scope = parse_nsg(id, &url, &body)?;
+    super::recall::remember(client.base().as_str(), id, &scope);
+    Ok(scope)
 }
 
 /// Builds an NSG scope from ARM's NSG body; `url` names it in errors.

@@ -1,5 +1,6 @@
 //! Applying the changes of one NSG, in plan order: the NSG is read again first (its etag must
-//! still be the one the plan was made against), then one PUT or DELETE per rule on
+//! still be the one the plan was made against) unless the plan's own read is fresh (below),
+//! then one PUT or DELETE per rule on
 //! `…/securityRules/{name}` — never a PUT of the whole NSG, which would drop rules other tools
 //! add. Creates carry `If-None-Match: *`, updates and deletes `If-Match: <rule etag>`; each
 //! long-running operation is followed to its end (its first poll after the `Retry-After` the
@@ -8,11 +9,25 @@
 //! whose operation ends `Succeeded` (or that answers 204). Only otherwise is the rule read back
 //! to confirm.
 //!
+//! **Writing from the plan's read.** When the batch says this run read the plan's live state
+//! ([`Batch::read_at`](crate::providers::Batch::read_at)) less than [`FRESH_READ`] ago, and this
+//! process still holds that read of the NSG under the etag the plan carries (see
+//! [`super::recall`]), the NSG is written from it without a GET. Nothing is lost by it: every
+//! write carries its own precondition from that read — `If-None-Match: *` on a create (a rule
+//! of that name appeared: 412), `If-Match: <rule etag>` on an update or delete (the rule was
+//! changed, replaced or deleted: 412) — and a rule that takes a priority another rule took
+//! since is refused with `SecurityRuleConflict`; each of those makes the NSG stale, as the GET
+//! would have, and nothing else is written to it. What the GET alone would catch is a change
+//! elsewhere in the NSG that none of the writes touch, which is no reason to refuse them. A
+//! saved plan (`read_at` `None`), an older read, or an NSG this process did not read under
+//! that etag is read again first.
+//!
 //! Every step is idempotent, so a re-run after a crash or a lost answer converges: a rule that
 //! is already as the change wants it counts as applied, and a 412 is checked against the rule's
 //! current state before it is called a conflict. The first failure stops the NSG; its
 //! remaining changes are skipped.
 
+use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::client::{ArmClient, Request, Response};
@@ -48,12 +63,40 @@ fn refused(message: String) -> ChangeError {
     ChangeError::Failed(None, message)
 }
 
+/// How old the plan's own read may be, when an NSG's turn to be written comes, for the NSG to
+/// be written from it without reading it again. Long enough for a plan shown and approved at
+/// once, and for the writes of a large apply paced by ARM's write bucket (2,000 writes take
+/// about three minutes); a plan that waited longer at the prompt is read again.
+pub const FRESH_READ: SignedDuration = SignedDuration::from_mins(5);
+
+/// The NSG as the plan read it, when the batch allows writing from it (see the module doc).
+fn planned_read(
+    client: &ArmClient,
+    nsg_id: &str,
+    expected: Option<&str>,
+    read_at: Option<Timestamp>,
+) -> Option<Scope> {
+    let age = Timestamp::now().duration_since(read_at?);
+    if age.unsigned_abs() > FRESH_READ.unsigned_abs() {
+        tracing::debug!("`{nsg_id}`: the plan's read is {age:#} old; reading it again");
+        return None;
+    }
+    let scope = super::recall::recall(client.base().as_str(), nsg_id, expected?)?;
+    tracing::debug!(
+        "`{}`: writing from the plan's read ({age:#} old)",
+        scope.name
+    );
+    Some(scope)
+}
+
 /// Applies `changes` (all for the NSG `nsg_id`, in plan order). `expected` is the etag the plan
-/// was made against. Calls `report` once per change.
+/// was made against, `read_at` when this run read it (see the module doc). Calls `report` once
+/// per change.
 pub async fn apply_nsg(
     client: &ArmClient,
     nsg_id: &str,
     expected: Option<&str>,
+    read_at: Option<Timestamp>,
     rule_prefix: &str,
     changes: &[&RuleChange<'_>],
     report: &(dyn Fn(&RuleChange<'_>, Outcome) + Sync),
@@ -63,6 +106,9 @@ pub async fn apply_nsg(
         super::activity::write_done();
         report(change, outcome);
     };
+    if let Some(planned) = planned_read(client, nsg_id, expected, read_at) {
+        return write_changes(client, &planned, rule_prefix, changes, &report).await;
+    }
     let live = match read_nsg(client, nsg_id).await {
         Ok(live) => live,
         Err(e) => {
@@ -88,13 +134,24 @@ pub async fn apply_nsg(
         }
         return;
     }
+    write_changes(client, &live, rule_prefix, changes, &report).await;
+}
+
+/// The writes of one NSG known as `live`, in order, stopping at the first that does not apply.
+async fn write_changes(
+    client: &ArmClient,
+    live: &Scope,
+    rule_prefix: &str,
+    changes: &[&RuleChange<'_>],
+    report: &(dyn Fn(&RuleChange<'_>, Outcome) + Sync),
+) {
     let mut stopped: Option<String> = None;
     for change in changes {
         if let Some(why) = &stopped {
             report(change, Outcome::Skipped(why.clone()));
             continue;
         }
-        match apply_change(client, &live, rule_prefix, change).await {
+        match apply_change(client, live, rule_prefix, change).await {
             Ok(()) => report(change, Outcome::Applied),
             Err(ChangeError::Stale(why)) => {
                 report(change, Outcome::Stale(why));

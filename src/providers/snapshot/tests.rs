@@ -110,6 +110,7 @@ fn apply_with(
         changes,
         fingerprints,
         now: jiff::Timestamp::now(),
+        read_at: None,
     };
     let returned = p
         .apply(batch, &|_c, o| seen.lock().unwrap().push(o.clone()))
@@ -796,6 +797,7 @@ fn illegal_names_and_unmanaged_creates_are_refused_before_the_file_is_touched() 
             changes: &changes,
             fingerprints: &BTreeMap::new(),
             now: jiff::Timestamp::now(),
+            read_at: None,
         };
         let err = p.apply(batch, &|_, _| {}).unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
