@@ -78,15 +78,7 @@ pub(crate) fn plan_with(
     let mut plan = diff(policy, &desired, &live, opts.at);
     if !discovered.is_empty() {
         // Read exactly what the discovered plan would touch, and plan from that.
-        let touched = plan_scopes(&plan);
-        let exact: Vec<(String, String)> = scopes
-            .iter()
-            .filter(|(_, id)| {
-                let key = scope_key(id);
-                discovered.contains(&key) && touched.contains(&key)
-            })
-            .cloned()
-            .collect();
+        let exact = to_read_exactly(&scopes, &discovered, &plan_scopes(&plan));
         if !exact.is_empty() {
             live.merge(providers.read_each(exact, false)?);
             plan = diff(policy, &desired, &live, opts.at);
@@ -150,6 +142,23 @@ pub(crate) fn plan_scopes(plan: &Plan) -> BTreeSet<String> {
             .filter_map(|e| e.scope.as_deref().map(scope_key)),
     );
     out
+}
+
+/// The scopes of `scopes` (`(provider, id)`) known only from a read that may lag
+/// (`discovered`) that `wanted` names by key: what to read again, exactly.
+pub(crate) fn to_read_exactly(
+    scopes: &[(String, String)],
+    discovered: &BTreeSet<String>,
+    wanted: &BTreeSet<String>,
+) -> Vec<(String, String)> {
+    scopes
+        .iter()
+        .filter(|(_, id)| {
+            let key = scope_key(id);
+            discovered.contains(&key) && wanted.contains(&key)
+        })
+        .cloned()
+        .collect()
 }
 
 /// Keeps the changes of the named targets, and the findings, errors and fingerprints of their

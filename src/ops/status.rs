@@ -127,14 +127,7 @@ fn read_live(
                 .iter()
                 .map(|g| scope_key(&g.scope)),
         );
-        let exact: Vec<(String, String)> = scopes
-            .iter()
-            .filter(|(_, id)| {
-                let key = scope_key(id);
-                discovered.contains(&key) && telling.contains(&key)
-            })
-            .cloned()
-            .collect();
+        let exact = super::plan::to_read_exactly(scopes, &discovered, &telling);
         if !exact.is_empty() {
             live.merge(providers.read(exact)?);
         }

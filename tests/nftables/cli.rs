@@ -18,6 +18,18 @@ fn write(dir: &Path, file: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// A config dir with the policy and request `id` for the client's IPv4 address.
+fn granted(id: &str, start: Timestamp, duration: &str) -> tempfile::TempDir {
+    let text = request(id, &format!("{CLIENT4}/32"), start, duration);
+    config_dir(&[("policy.hcl", POLICY), ("requests/a.hcl", &text)])
+}
+
+/// `jit status --json` in "server".
+fn status(lab: &Lab, dir: &Path) -> serde_json::Value {
+    let run = jit(lab, dir, &["status", "--json"]).run().code(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
 fn jit(lab: &Lab, dir: &Path, args: &[&str]) -> TestCommand {
     TestCommand::in_netns(&lab.server, dir, args).env("JIT_ACTOR", "tester")
 }
@@ -71,10 +83,9 @@ fn apply_locks_the_port_then_grants_each_source_over_both_families() {
     jit(&lab, d, &["plan", "--detailed-exitcode"]).run().code(0);
 
     // `status` shows each grant with the kernel's remaining time.
-    let status = jit(&lab, d, &["status", "--json"]).run().code(0);
-    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let doc = status(&lab, d);
     let grants = doc["grants"].as_array().expect("grants");
-    assert_eq!(grants.len(), 2, "{}", status.stdout);
+    assert_eq!(grants.len(), 2, "{doc}");
     let alice = grants
         .iter()
         .find(|g| g["request"] == "INC-1-alice")
@@ -101,13 +112,7 @@ fn the_kernel_closes_a_grant_at_its_end_with_jit_not_running() {
     // A five-minute window that ends five seconds from now.
     let start = now() - SignedDuration::from_secs(5 * 60 - 5);
     let end = start + SignedDuration::from_mins(5);
-    let dir = config_dir(&[
-        ("policy.hcl", POLICY),
-        (
-            "requests/a.hcl",
-            &request("INC-3-alice", &format!("{CLIENT4}/32"), start, "5m"),
-        ),
-    ]);
+    let dir = granted("INC-3-alice", start, "5m");
     let d = dir.path();
     jit(&lab, d, &["apply", "--auto-approve"]).run().code(0);
     let mut open = lab.connect(CLIENT4).expect("granted");
@@ -133,13 +138,7 @@ fn hand_edits_to_jits_table_are_drift_and_put_back() {
         return;
     };
     let start = now() - SignedDuration::from_mins(1);
-    let dir = config_dir(&[
-        ("policy.hcl", POLICY),
-        (
-            "requests/a.hcl",
-            &request("INC-4-alice", &format!("{CLIENT4}/32"), start, "1h"),
-        ),
-    ]);
+    let dir = granted("INC-4-alice", start, "1h");
     let d = dir.path();
     jit(&lab, d, &["apply", "--auto-approve"]).run().code(0);
     assert!(lab.connect(OTHER4).is_none());
@@ -211,8 +210,7 @@ fn hand_edits_to_jits_table_are_drift_and_put_back() {
         .run()
         .code(0)
         .stdout_has("1 changed");
-    let status = jit(&lab, d, &["status", "--json"]).run().code(0);
-    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let doc = status(&lab, d);
     let left = doc["grants"][0]["seconds_left"].as_i64().unwrap();
     assert!(left <= 59 * 60, "back to the grant's end: {left} s left");
     assert!(lab.connect(CLIENT4).is_some());
@@ -224,13 +222,7 @@ fn a_saved_plan_applied_later_closes_its_grant_no_later_than_the_grant_ends() {
         return;
     };
     let start = now() - SignedDuration::from_mins(50);
-    let dir = config_dir(&[
-        ("policy.hcl", POLICY),
-        (
-            "requests/a.hcl",
-            &request("INC-5-alice", &format!("{CLIENT4}/32"), start, "1h"),
-        ),
-    ]);
+    let dir = granted("INC-5-alice", start, "1h");
     let d = dir.path();
     let plan = d.join("plan.json");
     let plan_arg = plan.to_str().unwrap();
@@ -238,8 +230,7 @@ fn a_saved_plan_applied_later_closes_its_grant_no_later_than_the_grant_ends() {
     std::thread::sleep(Duration::from_secs(3));
     jit(&lab, d, &["apply", plan_arg]).run().code(0);
     assert!(lab.connect(CLIENT4).is_some());
-    let status = jit(&lab, d, &["status", "--json"]).run().code(0);
-    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let doc = status(&lab, d);
     let left = doc["grants"][0]["seconds_left"].as_i64().unwrap();
     let grant_left = (start + SignedDuration::from_hours(1) - Timestamp::now()).as_secs();
     assert!(
@@ -254,13 +245,7 @@ fn no_nft_and_no_permission_are_refused_with_what_to_do_and_nothing_written() {
         return;
     };
     let start = now() - SignedDuration::from_mins(1);
-    let dir = config_dir(&[
-        ("policy.hcl", POLICY),
-        (
-            "requests/a.hcl",
-            &request("INC-6-alice", &format!("{CLIENT4}/32"), start, "1h"),
-        ),
-    ]);
+    let dir = granted("INC-6-alice", start, "1h");
     let d = dir.path();
     // Outside the lab: without `nft` on PATH, jit cannot touch this host's ruleset.
     TestCommand::new(d, &["apply", "--auto-approve"])
