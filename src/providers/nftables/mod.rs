@@ -55,28 +55,12 @@ pub struct Applied {
 
 /// Makes the table match `spec`: reads it, plans, checks the transaction with `nft -c`, then
 /// applies it as one transaction. Nothing is written when the table already matches; a failed
-/// check or apply leaves the ruleset as it was.
+/// check or apply leaves the ruleset as it was. (`jit apply` goes through [`NftablesProvider`],
+/// which writes a plan's changes; this writes a spec, for tests, benches and seeding.)
 pub fn apply(nft: &Nft, spec: &TableSpec) -> Result<Applied, NftError> {
-    apply_if(nft, spec, None)
-}
-
-/// [`apply`], but only if the table's fingerprint is still `expected` (`Some(None)`: the table
-/// must still be missing): the table a saved plan was made against.
-pub fn apply_if(
-    nft: &Nft,
-    spec: &TableSpec,
-    expected: Option<Option<&str>>,
-) -> Result<Applied, NftError> {
     nft.preflight()?;
     let live = read(nft, &spec.table)?;
     let before = live.as_ref().map(|l| l.fingerprint.clone());
-    if let Some(expected) = expected {
-        if expected != before.as_deref() {
-            return Err(NftError::Stale {
-                table: spec.table.clone(),
-            });
-        }
-    }
     let plan = reconcile::plan(spec, live.as_ref());
     if let Some(document) = reconcile::transaction(spec, &plan) {
         nft.check(&document)?;

@@ -33,10 +33,6 @@ pub enum NftError {
         program: String,
         source: std::io::Error,
     },
-    #[error(
-        "stale: table `inet {table}` changed since the plan was made; hint: run `jit plan` again"
-    )]
-    Stale { table: String },
     #[error(transparent)]
     Read(#[from] super::readback::ReadError),
 }
