@@ -20,16 +20,18 @@
 #[path = "../tests/emulator/mod.rs"]
 mod emulator;
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
+use common::{bucket_bound, knob, timed_apply};
 use emulator::{Emulator, EmulatorConfig, Stats};
 use jit::lang::{load, SourceFile};
 use jit::live::{scope_key as nsg_key, Live};
@@ -37,13 +39,6 @@ use jit::model::AzureRead;
 use jit::platform::nsg::Rule;
 use jit::providers::azure::{auth, AzureOptions, AzureProvider, TokenProvider};
 use jit::providers::{Outcome, Provider};
-
-fn knob(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn sub(s: usize) -> String {
     format!("00000000-0000-0000-0000-{s:012}")
@@ -314,36 +309,24 @@ fn apply_case(nsgs: usize, scale: f64, parallelism: usize) -> bool {
     let read_at = Some(Timestamp::now());
     let live = provider.read(&e.ids[0]).expect("read");
     let plan = jit::plan::diff(&e.policy, &desired, &live, now);
-    // Let the read bucket refill, as between a plan and an apply in a pipeline.
-    std::thread::sleep(Duration::from_secs_f64(
-        throttle.reads.capacity / throttle.reads.per_second / scale + 0.2,
-    ));
-    e.emu.reset_stats();
-    let failed = AtomicUsize::new(0);
-    let start = Instant::now();
-    let batch = jit::providers::Batch {
-        changes: &plan.resource_changes,
-        fingerprints: &plan.fingerprints,
-        now: Timestamp::now(),
-        // `jit apply`: written from the plan's read.
-        read_at,
-    };
-    let outcomes = provider
-        .apply(batch, &|_, outcome| {
-            if !matches!(outcome, Outcome::Applied) {
-                failed.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-        .expect("apply");
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    let wall = start.elapsed();
-    let stats = e.emu.stats();
+    let refill =
+        Duration::from_secs_f64(throttle.reads.capacity / throttle.reads.per_second / scale + 0.2);
+    let run = timed_apply(provider, &plan, read_at, refill, &e.emu);
+    let (wall, stats) = (run.wall, &run.stats);
     let writes = stats.requests_by("PUT") - stats.throttled_by("writes");
-    let write_bound =
-        (writes as f64 - throttle.writes.capacity).max(0.0) / throttle.writes.per_second / scale;
+    let write_bound = bucket_bound(
+        writes,
+        throttle.writes.capacity,
+        throttle.writes.per_second,
+        scale,
+    );
     let reads = stats.requests_by("GET") - stats.throttled_by("reads");
-    let read_bound =
-        (reads as f64 - throttle.reads.capacity).max(0.0) / throttle.reads.per_second / scale;
+    let read_bound = bucket_bound(
+        reads,
+        throttle.reads.capacity,
+        throttle.reads.per_second,
+        scale,
+    );
     let ratio = wall.as_secs_f64() / write_bound.max(f64::MIN_POSITIVE);
     println!(
         "apply, {} rule writes over {nsgs} NSGs: {:.2} s wall, write bound {write_bound:.2} s at this scale ({:.0} s emulated), \
@@ -351,16 +334,17 @@ fn apply_case(nsgs: usize, scale: f64, parallelism: usize) -> bool {
         plan.resource_changes.len(),
         wall.as_secs_f64(),
         write_bound * scale,
-        requests_line(&stats)
+        requests_line(stats)
     );
+    let failed = run.count(|o| !matches!(o, Outcome::Applied));
     println!(
         "  apply: {} applied, {} failed, {} stale, {} skipped",
-        count(|o| matches!(o, Outcome::Applied)),
-        count(|o| matches!(o, Outcome::Failed { .. })),
-        count(|o| matches!(o, Outcome::Stale(_))),
-        count(|o| matches!(o, Outcome::Skipped(_)))
+        run.count(|o| matches!(o, Outcome::Applied)),
+        run.count(|o| matches!(o, Outcome::Failed { .. })),
+        run.count(|o| matches!(o, Outcome::Stale(_))),
+        run.count(|o| matches!(o, Outcome::Skipped(_)))
     );
-    let ok = ratio <= 1.1 && failed.load(Ordering::Relaxed) == 0;
+    let ok = ratio <= 1.1 && failed == 0;
     if !ok {
         println!("  apply goal NOT met (within 1.1x of the write bound, 0 failed)");
     }
