@@ -313,7 +313,7 @@ fn through_snapshot(live: &Live, plan: &Plan) -> Live {
         read_at: None,
     };
     let outcomes = provider
-        .apply(batch, &|_, _| {})
+        .apply(batch, &|_| {})
         .expect("the batch is accepted");
     assert!(
         outcomes

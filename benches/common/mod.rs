@@ -55,7 +55,7 @@ pub fn timed_apply(
         now: Timestamp::now(),
         read_at,
     };
-    let outcomes = provider.apply(batch, &|_, _| {}).expect("apply");
+    let outcomes = provider.apply(batch, &|_| {}).expect("apply");
     let wall = start.elapsed();
     Applied {
         wall,

@@ -50,7 +50,7 @@ use crate::ops::config::Loaded;
 use crate::ops::plan::{check_targets, plan_with, PlanOptions};
 use crate::ops::{config_scopes, planfile, OpsError, Providers};
 use crate::plan::{verify, Action, Plan, ResourceChange};
-use crate::providers::{Batch, OnOutcome, OpenOptions, Outcome};
+use crate::providers::{Batch, OpenOptions, Outcome};
 
 /// The clock skew jit tolerates, in two places: how far `apply --at` may be from the machine's
 /// clock when a provider changes a real firewall (DESIGN §5b: the clock is not an input to a
@@ -80,6 +80,10 @@ pub struct ApplyOptions {
 
 /// Called with each re-plan (round 1, 2, …) of the NSGs that changed, before it is applied.
 pub type OnReplan<'a> = dyn Fn(usize, &Plan) + 'a;
+
+/// Sees each change's outcome once it is in the audit log (for progress output). May be called
+/// from several threads.
+pub type OnApplied<'a> = dyn Fn(&ResourceChange, &Outcome) + Sync + 'a;
 
 /// What an apply did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -260,7 +264,7 @@ pub fn apply(
     plan: &Plan,
     opts: &ApplyOptions,
     open: &OpenOptions,
-    on_outcome: &OnOutcome<'_>,
+    on_outcome: &OnApplied<'_>,
     on_replan: &OnReplan<'_>,
 ) -> Result<ApplySummary, OpsError> {
     let policy = &config.policy;
@@ -398,7 +402,7 @@ fn apply_round(
     (now, read_at): (Timestamp, Option<Timestamp>),
     audit: &AuditLog,
     providers: &mut Providers<'_>,
-    on_outcome: &OnOutcome<'_>,
+    on_outcome: &OnApplied<'_>,
 ) -> Result<RoundOutcome, OpsError> {
     // The provider that serves each scope today, from the configuration (checked above).
     let known = config_scopes(config);
@@ -432,13 +436,16 @@ fn apply_round(
     let outcomes = Mutex::new(Vec::new());
     let audit_error = Mutex::new(None);
     let reported = Mutex::new(HashSet::new());
-    let report = |change: &ResourceChange, outcome: &Outcome| {
-        if let Err(e) = audit.record_for(change, outcome, &round.hash) {
+    // One write's outcomes: in the audit log (one sync) before anything else hears of them.
+    let report = |written: &[(&ResourceChange, &Outcome)]| {
+        if let Err(e) = audit.record_all(written, &round.hash) {
             lock(&audit_error).get_or_insert_with(|| e.to_string());
         }
-        lock(&reported).insert(change.address.clone());
-        lock(&outcomes).push((change.clone(), outcome.clone()));
-        on_outcome(change, outcome);
+        for (change, outcome) in written {
+            lock(&reported).insert(change.address.clone());
+            lock(&outcomes).push(((*change).clone(), (*outcome).clone()));
+            on_outcome(change, outcome);
+        }
     };
     let batches: Vec<(String, Batch<'_>)> = by_provider
         .iter()
@@ -454,12 +461,14 @@ fn apply_round(
         .collect();
     for ((_, batch), result) in batches.iter().zip(providers.apply_all(&batches, &report)) {
         if let Err(e) = result {
-            let message = e.to_string();
-            for change in batch.changes {
-                if !lock(&reported).contains(&change.address) {
-                    report(change, &Outcome::failed(message.clone()));
-                }
-            }
+            let failed = Outcome::failed(e.to_string());
+            let unreported: Vec<&ResourceChange> = batch
+                .changes
+                .iter()
+                .filter(|c| !lock(&reported).contains(&c.address))
+                .collect();
+            let written: Vec<_> = unreported.into_iter().map(|c| (c, &failed)).collect();
+            report(&written);
         }
     }
     let outcomes = outcomes.into_inner().unwrap_or_else(|p| p.into_inner());

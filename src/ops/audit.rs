@@ -132,6 +132,31 @@ impl AuditLog {
         outcome: &Outcome,
         plan_hash: &str,
     ) -> Result<(), OpsError> {
+        self.record_all(&[(change, outcome)], plan_hash)
+    }
+
+    /// Appends one line per outcome of one write (see [`crate::providers::OnOutcome`]) and
+    /// flushes them to disk together: one sync however many changes one transaction made.
+    pub fn record_all(
+        &self,
+        outcomes: &[(&ResourceChange, &Outcome)],
+        plan_hash: &str,
+    ) -> Result<(), OpsError> {
+        let mut lines = Vec::new();
+        for (change, outcome) in outcomes {
+            self.line(change, outcome, plan_hash, &mut lines);
+        }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&lines)
+            .and_then(|()| file.sync_data())
+            .map_err(|source| OpsError::Io {
+                context: format!("cannot write audit log `{}`", self.path.display()),
+                source,
+            })
+    }
+
+    /// The line of one outcome, appended to `out`.
+    fn line(&self, change: &ResourceChange, outcome: &Outcome, plan_hash: &str, out: &mut Vec<u8>) {
         let resource = change
             .change
             .before
@@ -163,15 +188,8 @@ impl AuditLog {
             plan_hash,
             git_commit: self.context.git_commit.as_deref(),
         };
-        let mut line = serde_json::to_vec(&record).expect("an audit record always serialises");
-        line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(&line)
-            .and_then(|()| file.sync_data())
-            .map_err(|source| OpsError::Io {
-                context: format!("cannot write audit log `{}`", self.path.display()),
-                source,
-            })
+        serde_json::to_writer(&mut *out, &record).expect("an audit record always serialises");
+        out.push(b'\n');
     }
 }
 
@@ -250,17 +268,21 @@ mod tests {
         log.record(&change(Action::Delete, None), &Outcome::failed("boom"))
             .unwrap();
         drop(log);
-        // A second apply appends.
+        // A second apply appends; one write's outcomes go in together, a line each.
         let log = AuditLog::open(&path, context).unwrap();
-        log.record(&change(Action::Delete, None), &Outcome::Applied)
-            .unwrap();
+        let (delete, create) = (change(Action::Delete, None), change(Action::Create, None));
+        log.record_all(
+            &[(&delete, &Outcome::Applied), (&create, &Outcome::Applied)],
+            "sha256:cd",
+        )
+        .unwrap();
 
         let text = fs::read_to_string(&path).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 4);
         assert_eq!(lines[0]["time"], "2026-11-25T15:00:00Z");
         assert_eq!(lines[0]["actor"], "alice");
         assert_eq!(lines[0]["action"], "create");
@@ -281,6 +303,11 @@ mod tests {
         assert_eq!(lines[1]["outcome"], "failed");
         assert_eq!(lines[1]["error"], "boom");
         assert_eq!(lines[2]["outcome"], "applied");
+        assert_eq!(
+            (&lines[2]["action"], &lines[3]["action"]),
+            (&serde_json::json!("delete"), &serde_json::json!("create"))
+        );
+        assert!(lines[2..].iter().all(|l| l["plan_hash"] == "sha256:cd"));
     }
 
     #[cfg(unix)]

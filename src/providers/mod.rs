@@ -134,9 +134,12 @@ impl Batch<'_> {
     }
 }
 
-/// Called once per change, as soon as its outcome is known (before the next write to that
-/// scope), so the audit log is never behind the firewall. May be called from several threads.
-pub type OnOutcome<'a> = dyn Fn(&ResourceChange, &Outcome) + Sync + 'a;
+/// Called with the outcomes of one write as soon as they are known (before the next write to
+/// that scope), so the audit log is never behind the firewall: one change for most writes,
+/// every change of a scope written in one step (an nftables transaction, the snapshot file) in
+/// one call, which the audit log makes durable with one sync. Every change is reported exactly
+/// once. May be called from several threads.
+pub type OnOutcome<'a> = dyn Fn(&[(&ResourceChange, &Outcome)]) + Sync + 'a;
 
 /// A live firewall. Stateless between calls: everything `apply` needs is in its [`Batch`].
 /// `Send + Sync`: `ops::apply` writes through several providers (subscriptions, hosts) at
@@ -182,8 +185,8 @@ pub trait Provider: Send + Sync {
     }
 
     /// Apply the batch. Changes to one scope are applied in order and stop at the first
-    /// failure (the rest [`Outcome::Skipped`]); scopes are independent. Every change gets
-    /// exactly one `on_outcome` call, and the outcomes are returned in batch order. `Err` is
+    /// failure (the rest [`Outcome::Skipped`]); scopes are independent. Every change is
+    /// reported to `on_outcome` exactly once, and the outcomes are returned in batch order. `Err` is
     /// for a batch refused as a whole before anything was written.
     fn apply(
         &self,

@@ -170,15 +170,16 @@ impl Provider for SnapshotProvider {
         } else {
             None
         };
-        let mut out = Vec::with_capacity(changes.len());
-        for (change, outcome) in changes.iter().zip(outcomes) {
-            let outcome = match (&write_error, outcome) {
+        let out: Vec<Outcome> = outcomes
+            .into_iter()
+            .map(|outcome| match (&write_error, outcome) {
                 (Some(e), Outcome::Applied) => Outcome::failed(e.clone()),
                 (_, outcome) => outcome,
-            };
-            on_outcome(change.change, &outcome);
-            out.push(outcome);
-        }
+            })
+            .collect();
+        // One file write: its outcomes in one report.
+        let reported: Vec<_> = changes.iter().map(|c| c.change).zip(&out).collect();
+        on_outcome(&reported);
         Ok(out)
     }
 }

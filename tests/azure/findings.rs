@@ -377,8 +377,9 @@ fn the_emulator_refuses_prefixes_beside_application_security_groups() {
     both.source_asgs = vec![asg()];
     let outcomes = std::sync::Mutex::new(Vec::new());
     read(&p, &[nsg_id("a")]).unwrap();
-    batch_apply(&p, &[create("a", both)], &|_c, o| {
-        outcomes.lock().unwrap().push(format!("{o:?}"))
+    batch_apply(&p, &[create("a", both)], &|written| {
+        let mut outcomes = outcomes.lock().unwrap();
+        outcomes.extend(written.iter().map(|(_, o)| format!("{o:?}")));
     })
     .unwrap();
     let outcomes = outcomes.into_inner().unwrap();

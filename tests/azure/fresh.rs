@@ -34,7 +34,7 @@ fn apply(
         now: Timestamp::now(),
         read_at,
     };
-    p.apply(batch, &|_, _| {}).expect("the batch is accepted")
+    p.apply(batch, &|_| {}).expect("the batch is accepted")
 }
 
 /// The plan: a new lock-down at the band's next free priority, then a changed and a deleted

@@ -23,8 +23,13 @@ struct Report {
 /// by address.
 fn apply(p: &dyn Provider, changes: &[ResourceChange]) -> (Report, Vec<(String, Outcome)>) {
     let seen = Mutex::new(Vec::new());
-    let returned = batch_apply(p, changes, &|c, o| {
-        seen.lock().unwrap().push((c.address.clone(), o.clone()))
+    let returned = batch_apply(p, changes, &|written| {
+        let mut seen = seen.lock().unwrap();
+        seen.extend(
+            written
+                .iter()
+                .map(|(c, o)| (c.address.clone(), (*o).clone())),
+        );
     })
     .unwrap();
     let mut seen = seen.into_inner().unwrap();

@@ -226,7 +226,7 @@ fn the_provider_refuses_illegal_names_and_unmanaged_rules_before_writing() {
     emu.reset_stats();
     emu.set_faults(spy());
     let apply = |changes: &[jit::plan::ResourceChange]| {
-        batch_apply(&p, changes, &|_, _| {})
+        batch_apply(&p, changes, &|_| {})
             .map(|_| ())
             .map_err(|e| e.to_string())
     };
@@ -280,7 +280,10 @@ fn the_provider_refuses_illegal_names_and_unmanaged_rules_before_writing() {
                 Some(deny("jit-deny-handmade", 3389, 4091)),
             ),
         ],
-        &|c, o| outcomes.lock().unwrap().push((c.name.clone(), o.clone())),
+        &|written| {
+            let mut outcomes = outcomes.lock().unwrap();
+            outcomes.extend(written.iter().map(|(c, o)| (c.name.clone(), (*o).clone())));
+        },
     )
     .unwrap();
     let outcomes = outcomes.into_inner().unwrap();
@@ -298,7 +301,7 @@ fn the_provider_refuses_illegal_names_and_unmanaged_rules_before_writing() {
     let outcomes = batch_apply(
         &p,
         &[change("a", Action::Delete, Some(foreign), None)],
-        &|_, _| {},
+        &|_| {},
     )
     .unwrap();
     assert!(

@@ -243,7 +243,7 @@ impl Peer for NftablesPeer {
                         now: jiff::Timestamp::now(),
                         read_at: None,
                     },
-                    &|_, _| {},
+                    &|_| {},
                 )
                 .expect("the first k changes apply");
             assert!(

@@ -90,7 +90,7 @@ impl Peer for SnapshotPeer {
                     now: jiff::Timestamp::now(),
                     read_at: None,
                 },
-                &|_, _| {},
+                &|_| {},
             )
             .expect("the first k changes apply");
         assert!(

@@ -76,6 +76,19 @@ fn apply_locks_the_port_then_grants_each_source_over_both_families() {
         .run()
         .code(0)
         .stdout_has("2 added");
+    // The one transaction's outcomes, a line each in the audit log.
+    let audit = std::fs::read_to_string(d.join(".jit/audit.jsonl")).unwrap();
+    let elements: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("\"type\":\"jit_nftables_element\""))
+        .collect();
+    assert_eq!(elements.len(), 2, "{audit}");
+    assert!(
+        elements
+            .iter()
+            .all(|l| l.contains("\"outcome\":\"applied\"")),
+        "{audit}"
+    );
     assert!(lab.connect(CLIENT4).is_some(), "granted over IPv4");
     assert!(lab.connect(CLIENT6).is_some(), "granted over IPv6");
     assert!(lab.connect(OTHER4).is_none(), "an ungranted source");

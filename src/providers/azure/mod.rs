@@ -323,7 +323,7 @@ impl Provider for AzureProvider {
                 None => tracing::info!("{}: applied", change.address()),
                 Some(why) => tracing::warn!("{}: {why}", change.address()),
             }
-            on_outcome(change.change, &outcome);
+            on_outcome(&[(change.change, &outcome)]);
             reported
                 .lock()
                 .expect("no panics while held")

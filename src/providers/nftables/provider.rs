@@ -186,8 +186,11 @@ impl Provider for NftablesProvider {
         }
         let mut reported = HashMap::new();
         for (scope, changes) in &by_scope {
-            for (change, outcome) in changes.iter().zip(self.apply_table(&batch, scope, changes)) {
-                on_outcome(change, &outcome);
+            let outcomes = self.apply_table(&batch, scope, changes);
+            // One transaction: its outcomes in one report.
+            let pairs: Vec<_> = changes.iter().copied().zip(&outcomes).collect();
+            on_outcome(&pairs);
+            for (change, outcome) in changes.iter().zip(outcomes) {
                 reported.insert(change.address.clone(), outcome);
             }
         }

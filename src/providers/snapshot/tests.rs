@@ -113,7 +113,10 @@ fn apply_with(
         read_at: None,
     };
     let returned = p
-        .apply(batch, &|_c, o| seen.lock().unwrap().push(o.clone()))
+        .apply(batch, &|written| {
+            let mut seen = seen.lock().unwrap();
+            seen.extend(written.iter().map(|(_, o)| (*o).clone()));
+        })
         .unwrap();
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.len(), changes.len(), "one outcome per change");
@@ -799,7 +802,7 @@ fn illegal_names_and_unmanaged_creates_are_refused_before_the_file_is_touched() 
             now: jiff::Timestamp::now(),
             read_at: None,
         };
-        let err = p.apply(batch, &|_, _| {}).unwrap_err().to_string();
+        let err = p.apply(batch, &|_| {}).unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
         assert!(err.contains("nothing was written"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), before);

@@ -139,12 +139,19 @@ impl AzureProvider {
         for (_, group) in groups {
             let id = &group[0].0.scope;
             let outcomes = self.apply_group(id, batch.fingerprint(id), &group);
-            for ((change, _), outcome) in group.iter().zip(outcomes) {
+            let pairs: Vec<_> = group
+                .iter()
+                .map(|(change, _)| *change)
+                .zip(&outcomes)
+                .collect();
+            for (change, outcome) in &pairs {
                 match outcome.why() {
                     None => tracing::info!("{}: applied", change.address),
                     Some(why) => tracing::warn!("{}: {why}", change.address),
                 }
-                on_outcome(change, &outcome);
+            }
+            on_outcome(&pairs);
+            for (change, outcome) in group.iter().map(|(c, _)| c).zip(outcomes) {
                 reported.insert(change.address.clone(), outcome);
             }
         }
