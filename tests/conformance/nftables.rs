@@ -17,10 +17,9 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use jit::providers::nftables::{self, GrantInput, GuardedPort, Nft, NftablesProvider, Proto};
-use jit::providers::{Batch, Outcome, Provider};
 
 use crate::grant::{self, Phase};
-use crate::peer::{Peer, Stop};
+use crate::peer::{apply_through, Peer, Stop};
 use crate::support::{config_dir, TestCommand};
 
 /// jit's tables, one per provider.
@@ -235,21 +234,7 @@ impl Peer for NftablesPeer {
                 continue;
             }
             let provider = NftablesProvider::new(address, table).with_nft(self.nft());
-            let outcomes = provider
-                .apply(
-                    Batch {
-                        changes: &mine,
-                        fingerprints: &plan.fingerprints,
-                        now: jiff::Timestamp::now(),
-                        read_at: None,
-                    },
-                    &|_| {},
-                )
-                .expect("the first k changes apply");
-            assert!(
-                outcomes.iter().all(|o| *o == Outcome::Applied),
-                "{outcomes:?}"
-            );
+            apply_through(&provider, &plan, &mine);
         }
         Stop::Done
     }

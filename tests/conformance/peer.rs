@@ -98,3 +98,27 @@ pub trait Peer {
         panic!("{}: jit revokes this peer's grants itself", self.name())
     }
 }
+
+/// For [`Stop::Done`]: applies `changes` of the saved plan `plan` through `provider`, as the
+/// apply that stopped after them would have, and checks that each was applied.
+pub fn apply_through(
+    provider: &dyn jit::providers::Provider,
+    plan: &jit::plan::Plan,
+    changes: &[jit::plan::ResourceChange],
+) {
+    let batch = jit::providers::Batch {
+        changes,
+        fingerprints: &plan.fingerprints,
+        now: jiff::Timestamp::now(),
+        read_at: None,
+    };
+    let outcomes = provider
+        .apply(batch, &|_| {})
+        .expect("the first k changes apply");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == jit::providers::Outcome::Applied),
+        "{outcomes:?}"
+    );
+}

@@ -9,11 +9,10 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use jit::providers::snapshot::SnapshotProvider;
-use jit::providers::{Batch, Outcome, Provider};
 
 use crate::grant::{self, Phase};
 use crate::nsg;
-use crate::peer::{Peer, Stop};
+use crate::peer::{apply_through, Peer, Stop};
 use crate::support::{config_dir, TestCommand};
 
 const LIVE: &str = "live/nsgs.json";
@@ -82,21 +81,7 @@ impl Peer for SnapshotPeer {
     fn stop_after(&self, plan: &Path, k: usize) -> Stop {
         let (plan, _) = jit::ops::planfile::read(plan).expect("the saved plan reads");
         let provider = SnapshotProvider::new("snapshot.lab", self.dir().join(LIVE));
-        let outcomes = provider
-            .apply(
-                Batch {
-                    changes: &plan.resource_changes[..k],
-                    fingerprints: &plan.fingerprints,
-                    now: jiff::Timestamp::now(),
-                    read_at: None,
-                },
-                &|_| {},
-            )
-            .expect("the first k changes apply");
-        assert!(
-            outcomes.iter().all(|o| *o == Outcome::Applied),
-            "{outcomes:?}"
-        );
+        apply_through(&provider, &plan, &plan.resource_changes[..k]);
         Stop::Done
     }
 

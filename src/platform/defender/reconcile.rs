@@ -336,55 +336,12 @@ fn open_requests_of_jit(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{t, VM};
     use super::*;
-    use crate::model::{Grant, Port, Protocol, ProviderDecl, Target};
-    use jiff::SignedDuration;
     use serde_json::json;
 
-    const VM: &str =
-        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
-
-    fn t(s: &str) -> Timestamp {
-        s.parse().unwrap()
-    }
-
     fn policy(policy_name: Option<&str>) -> Policy {
-        let mut p = Policy {
-            providers: vec![ProviderDecl {
-                name: "sec".into(),
-                config: ProviderConfig::Azure {
-                    subscription_id: "s".into(),
-                    mode: AzureMode::Defender,
-                    endpoint: None,
-                },
-            }],
-            targets: vec![Target {
-                name: "vm1".into(),
-                provider: "azure.sec".into(),
-                vm_id: Some(VM.into()),
-                nsg_id: None,
-                destination: "*".into(),
-                ports: vec![Port {
-                    name: "ssh".into(),
-                    number: 22,
-                    protocol: Protocol::Tcp,
-                    allowed_sources: vec!["10.0.0.0/8".parse().unwrap()],
-                    max_duration: SignedDuration::from_hours(1),
-                }],
-            }],
-            grants: vec![Grant {
-                id: "INC-1".into(),
-                target: "vm1".into(),
-                ports: vec!["ssh".into()],
-                source: "10.0.0.0/8".parse().unwrap(),
-                requester: "alice".into(),
-                approvers: vec![],
-                justification: "INC-1 deploy".into(),
-                start: t("2026-12-01T12:00:00Z"),
-                duration: SignedDuration::from_mins(30),
-            }],
-            ..Policy::default()
-        };
+        let mut p = super::super::tests::config("2026-12-01T12:00:00Z");
         if let Some(name) = policy_name {
             p.settings
                 .policy_names

@@ -9,18 +9,20 @@ use crate::model::{Grant, Port, Protocol, ProviderDecl};
 use crate::plan::Action;
 use crate::platform::{self, Narrowing};
 
-const VM: &str =
+pub(super) const VM: &str =
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
 const FOREIGN: &str =
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/other";
 const SCOPE: &str =
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Security/jitNetworkAccessPolicies/default";
 
-fn t(s: &str) -> Timestamp {
+pub(super) fn t(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-fn config(start: &str) -> Config {
+/// One Defender target (`vm1`, ssh from 10.0.0.0/8, an hour at most) and request `INC-1` for
+/// 30 minutes from `start`: the policy the Defender platform's unit tests plan.
+pub(super) fn config(start: &str) -> Config {
     Config {
         providers: vec![ProviderDecl {
             name: "sec".into(),
@@ -51,7 +53,7 @@ fn config(start: &str) -> Config {
             source: "10.0.0.0/8".parse().unwrap(),
             requester: "alice".into(),
             approvers: vec![],
-            justification: "deploy".into(),
+            justification: "INC-1 deploy".into(),
             start: t(start),
             duration: SignedDuration::from_mins(30),
         }],
