@@ -149,34 +149,40 @@ fn corrupt(url: &str, message: impl Into<String>) -> VmError {
     }
 }
 
+/// The array at `pointer` in `body` (none there, or `null`: empty), else why not.
+fn array_at<'b>(url: &str, body: &'b Value, pointer: &str) -> Result<&'b [Value], VmError> {
+    match body.pointer(pointer) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(corrupt(
+            url,
+            format!(
+                "`{}` should be an array",
+                pointer.trim_start_matches('/').replace('/', ".")
+            ),
+        )),
+    }
+}
+
 /// Reads a VM body (`GET …/virtualMachines/{name}`); `url` names it in errors.
 pub fn parse_vm(url: &str, requested_id: &str, body: &Value) -> Result<VmFacts, VmError> {
     if !body.is_object() {
         return Err(corrupt(url, "the answer is not a JSON object"));
     }
-    let nics = match body.pointer("/properties/networkProfile/networkInterfaces") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|nic| {
-                nic.get("id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        corrupt(
-                            url,
-                            "a `networkProfile.networkInterfaces` entry has no string `id`",
-                        )
-                    })
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(corrupt(
-                url,
-                "`properties.networkProfile.networkInterfaces` should be an array",
-            ))
-        }
-    };
+    let nics = array_at(url, body, "/properties/networkProfile/networkInterfaces")?
+        .iter()
+        .map(|nic| {
+            nic.get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    corrupt(
+                        url,
+                        "a `networkProfile.networkInterfaces` entry has no string `id`",
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
     let id = str_at(body, "/id").unwrap_or(requested_id).to_string();
     Ok(VmFacts {
         name: str_at(body, "/name")
@@ -201,11 +207,9 @@ pub fn parse_nic(url: &str, requested_id: &str, body: &Value) -> Result<NicFacts
     if !body.is_object() {
         return Err(corrupt(url, "the answer is not a JSON object"));
     }
-    let configurations = match body.pointer("/properties/ipConfigurations") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|c| {
+    let configurations = array_at(url, body, "/properties/ipConfigurations")?
+        .iter()
+        .map(|c| {
                 let name = str_at(c, "/name").unwrap_or_default().to_string();
                 let ip = match str_at(c, "/properties/privateIPAddress") {
                     None => None,
@@ -218,10 +222,8 @@ pub fn parse_nic(url: &str, requested_id: &str, body: &Value) -> Result<NicFacts
                 };
                 let subnet = str_at(c, "/properties/subnet/id").map(str::to_string);
                 Ok((name, ip, subnet))
-            })
-            .collect::<Result<_, VmError>>()?,
-        Some(_) => return Err(corrupt(url, "`properties.ipConfigurations` should be an array")),
-    };
+        })
+        .collect::<Result<_, VmError>>()?;
     Ok(NicFacts {
         id: str_at(body, "/id").unwrap_or(requested_id).to_string(),
         nsg_id: str_at(body, "/properties/networkSecurityGroup/id").map(str::to_string),
